@@ -1,0 +1,3 @@
+from bakeoff.cli import app
+
+app(prog_name="bakeoff")

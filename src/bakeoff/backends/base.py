@@ -1,0 +1,86 @@
+"""What every backend provides.
+
+A backend turns a contender spec into a session that streams events for one request. Events
+are plain dicts so they can cross a process boundary as JSON:
+
+- ``{"type": "content", "text": str, "t": float}``     a piece of the answer
+- ``{"type": "reasoning", "text": str, "t": float}``   a piece of the thinking
+- ``{"type": "usage", "prompt_tokens": int, "output_tokens": int, "source": str}``
+- ``{"type": "engine", ...}``                          engine-reported timings (ms, counts)
+- ``{"type": "memory", "peak_mb": float, ...}``        the worker's peak above its baseline
+- ``{"type": "finish", "reason": "stop" | "length", "t": float}``
+
+``t`` is ``time.perf_counter()`` when the event was produced (CLOCK_MONOTONIC, shared by the
+worker processes of one machine), so timings are taken where the tokens appear.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class BackendOptions(BaseModel):
+    """Options common to all backends; subclasses add their own. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
+
+
+@dataclass
+class GenerationRequest:
+    messages: list[dict[str, str]]
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int = 0
+    stop: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class BackendError(Exception):
+    """A failure of the contender (crash, timeout, load error): recorded as an error trial."""
+
+
+class Backend(ABC):
+    """One contender, loaded once, asked many requests, then closed."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def __init__(self, model: str, options: BackendOptions, trial_timeout_s: float = 300.0):
+        self.model = model
+        self.options = options
+        self.trial_timeout_s = trial_timeout_s
+
+    @classmethod
+    def check_model(cls, model: str) -> None:
+        """Raise InputError if the model name can never work (unknown alias, missing file)."""
+
+    @abstractmethod
+    def load(self) -> dict[str, Any]:
+        """Load the model; return facts for the run's environment (file, sha256, versions...)."""
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> Iterator[dict[str, Any]]:
+        """Stream the events of one request."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Unload the model and free its memory."""
+
+    def notes(self) -> list[str]:
+        """Things the user must be told once about this contender (e.g. a fallback template)."""
+        return []

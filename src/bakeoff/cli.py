@@ -1,0 +1,242 @@
+"""The command line. Commands only: parsing, calling into the package, printing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from bakeoff.errors import InputError
+
+app = typer.Typer(
+    help="Field-test open models on your own work: quality, stability, speed, memory, side by side.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).", show_default=True)]
+
+
+def user_errors(fn):
+    """Bad input ends with one clear line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _interrupt_on_sigterm() -> None:
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+@user_errors
+def run(
+    suite: Annotated[Optional[Path], typer.Argument(help="Suite file (bakeoff.yaml). Default: the built-in quick-start suite.")] = None,
+    contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c smollm2-135m -c 'llamacpp:qwen2.5-coder-0.5b?ctx=8192'. Overrides the suite's list.")] = None,
+    repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="Run every case N times (repeat index is part of the trial identity).")] = 1,
+    db: DbOption = Path("bakeoff.db"),
+    timeout: Annotated[float, typer.Option(help="Seconds a trial may take before its worker is killed and the trial recorded as an error.")] = 300.0,
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Run again the trials that ended in an error.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary and the report as JSON.")] = False,
+) -> None:
+    """Run a bake-off: every contender on every case, stored in the results database.
+
+    Finished trials are skipped, so an interrupted run resumes where it stopped. Failing checks
+    are results, not errors: the exit code is 0 when the run completed.
+    """
+    from bakeoff.models import default_aliases, model_status
+    from bakeoff.report.matrix import print_terminal, report_data
+    from bakeoff.run.plan import make_plan
+    from bakeoff.run.scheduler import run_plan
+    from bakeoff.spec import parse_spec
+    from bakeoff.suite import load_default_suite, load_suite
+
+    loaded = load_suite(suite) if suite else load_default_suite()
+    if contender:
+        specs = []
+        for text in contender:
+            spec = parse_spec(text)
+            from bakeoff.backends import get_backend
+
+            get_backend(spec.backend).check_model(spec.model)
+            specs.append(spec)
+    elif loaded.contenders:
+        specs = [c.spec for c in loaded.contenders]
+    else:
+        installed = [a for a in default_aliases() if model_status(a).installed]
+        if not installed:
+            raise InputError("no contender given and no packaged model installed: "
+                             "pip install 'bakeoff[models]', or pass -c PATH_TO.gguf")
+        specs = [parse_spec(a) for a in installed]
+    plan = make_plan(specs, loaded.cases, repeat)
+    _interrupt_on_sigterm()
+    from bakeoff.store import Database
+
+    database = Database(db)
+    progress = None if as_json else _RichProgress(err)
+    try:
+        summary = run_plan(database, plan, str(suite) if suite else "built-in quick-start suite",
+                           sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors, progress=progress)
+    except KeyboardInterrupt:
+        if progress:
+            progress.stop()
+        err.print(f"interrupted: finished trials are saved in {db}; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    finally:
+        if progress:
+            progress.stop()
+    data = report_data(database)
+    if as_json:
+        print(json.dumps({"run": summary.__dict__, **data}, indent=2, default=str))
+    else:
+        err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
+                  f"{summary.errors} errors; results in {db}")
+        print_terminal(data, out)
+
+
+class _RichProgress:
+    """A progress bar with ETA on stderr."""
+
+    def __init__(self, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.console = console
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                            console=console, transient=False)
+        self.task = None
+
+    def start(self, total: int, skipped: int) -> None:
+        if skipped:
+            self.console.print(f"resuming: {skipped} of {total} trials already in the database")
+        self.bar.start()
+        self.task = self.bar.add_task("trials", total=total - skipped)
+
+    def contender(self, spec: str, pending: int) -> None:
+        self.bar.update(self.task, description=f"{spec}")
+
+    def advance(self, trial, status: str) -> None:
+        self.bar.advance(self.task)
+
+    def note(self, text: str) -> None:
+        self.bar.console.print(f"[yellow]note:[/yellow] {text}")
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+@app.command()
+@user_errors
+def report(
+    db: DbOption = Path("bakeoff.db"),
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run's trials (default: all trials in the database).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the matrix as CSV.")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
+    cases: Annotated[bool, typer.Option("--cases", help="Also show the per-case view.")] = False,
+) -> None:
+    """Show the comparison matrix (and per-case results) from the results database."""
+    from bakeoff.report.matrix import print_terminal, report_data, to_csv, to_markdown
+    from bakeoff.store import Database
+
+    data = report_data(Database(db, create=False), run_id)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    elif as_csv:
+        sys.stdout.write(to_csv(data["contenders"]))
+    elif as_markdown:
+        sys.stdout.write(to_markdown(data["contenders"]))
+    else:
+        print_terminal(data, out, show_cases=cases)
+
+
+@app.command()
+@user_errors
+def models(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="GGUF files to describe besides the packaged aliases.")] = None,
+    assemble: Annotated[bool, typer.Option("--assemble", help="Assemble every installed packaged model into the cache now.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the packaged models (installed? assembled? size, architecture, quant, context) and any GGUF paths given."""
+    from bakeoff.models import PACKAGED, model_status
+    from bakeoff.models.gguf_meta import read_gguf_info
+    from bakeoff.models.packaged import assemble as assemble_model
+    from bakeoff.models.packaged import file_sha256
+
+    rows = []
+    for alias, model in PACKAGED.items():
+        status = model_status(alias)
+        if assemble and status.installed and not status.assembled:
+            assemble_model(model)
+            status = model_status(alias)
+        row = status.to_dict()
+        if status.assembled and status.sha256 is None:
+            row["sha256"] = file_sha256(Path(status.path))
+            row["sha256_source"] = "published" if model.sha256 else "recorded"
+        row.update(read_gguf_info(status.path).to_dict() if status.assembled else {})
+        rows.append(row)
+    for path in paths or []:
+        if not path.is_file():
+            raise InputError(f"{path}: no such GGUF file")
+        info = read_gguf_info(path)
+        rows.append({"alias": None, "path": str(path), "installed": True, "assembled": True,
+                     "sha256": file_sha256(path), "sha256_source": "recorded",
+                     "size_bytes": path.stat().st_size, **info.to_dict()})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="models", title_justify="left")
+    for header in ("alias / path", "installed", "assembled", "size (MB)", "arch", "quant", "ctx", "params", "sha256"):
+        table.add_column(header, overflow="fold")
+    for r in rows:
+        table.add_row(r["alias"] or r["path"], "yes" if r["installed"] else f"no [{r.get('extra')}]",
+                      "yes" if r["assembled"] else "no", f"{r['size_bytes'] / 1e6:.0f}" if r.get("size_bytes") else "–",
+                      r.get("architecture") or "–", r.get("quant") or "–", str(r.get("context_length") or "–"),
+                      f"{r['parameters'] / 1e6:.0f}M" if r.get("parameters") else "–",
+                      (r["sha256"][:12] + "… " + (r.get("sha256_source") or "")) if r.get("sha256") else "–")
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def validate(
+    suite: Annotated[Path, typer.Argument(help="Suite file to check.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the parsed cases as JSON.")] = False,
+) -> None:
+    """Check a suite file without running it: errors print as file:line: message (exit 2)."""
+    from bakeoff.suite import load_suite
+
+    loaded = load_suite(suite)
+    if as_json:
+        print(json.dumps({"contenders": [c.spec.canonical for c in loaded.contenders],
+                          "cases": [c.identity() | {"id": c.id} for c in loaded.cases]}, indent=2))
+    else:
+        out.print(f"{suite}: ok, {len(loaded.contenders)} contenders, {len(loaded.cases)} cases")
+
+
+@app.callback(invoke_without_command=True)
+def main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+    if version:
+        from bakeoff import __version__
+
+        print(f"bakeoff {__version__}")
+        raise typer.Exit(0)

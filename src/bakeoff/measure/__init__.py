@@ -1,0 +1,1 @@
+"""Measures taken around a trial: timings, tokens, memory, energy, hardware."""

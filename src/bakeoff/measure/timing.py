@@ -1,0 +1,93 @@
+"""Per-trial figures from a backend's event stream (definitions: DESIGN §5)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TrialFigures:
+    ttft_ms: float | None = None  # send -> first token of any kind
+    ttfat_ms: float | None = None  # send -> first answer (content) token
+    e2e_ms: float | None = None  # send -> last token
+    decode_tps: float | None = None  # client: (output tokens - 1) / (t_last - t_first)
+    tpot_ms: float | None = None  # (E2E - TTFT) / (output tokens - 1)
+    itl_ms_median: float | None = None  # median gap between streamed chunks
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_source: str | None = None  # "engine" | "tokenizer" | ...
+    engine_prompt_n: int | None = None
+    engine_prompt_ms: float | None = None
+    engine_eval_n: int | None = None
+    engine_eval_ms: float | None = None
+    engine_prefill_tps: float | None = None
+    engine_decode_tps: float | None = None
+    engine_source: str | None = None
+    peak_mem_mb: float | None = None
+    memory_method: str | None = None
+    finish_reason: str | None = None
+
+
+@dataclass
+class StreamMeasure:
+    """Feed it every event of one request; read output and figures at the end."""
+
+    t_send: float = field(default_factory=time.perf_counter)
+    prompt: str | None = None
+    output: str = ""
+    reasoning: str = ""
+    figures: TrialFigures = field(default_factory=TrialFigures)
+    _token_times: list[float] = field(default_factory=list)
+    _t_first_content: float | None = None
+
+    def feed(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        t = event.get("t", time.perf_counter())
+        f = self.figures
+        if kind in ("prompt", "sent"):
+            self.t_send = t  # taken by the engine when the request reached it
+            self.prompt = event.get("text", self.prompt)
+        elif kind in ("content", "reasoning"):
+            self._token_times.append(t)
+            if kind == "content":
+                self.output += event["text"]
+                if self._t_first_content is None:
+                    self._t_first_content = t
+            else:
+                self.reasoning += event["text"]
+        elif kind == "usage":
+            f.prompt_tokens = event.get("prompt_tokens")
+            f.output_tokens = event.get("output_tokens")
+            f.tokens_source = event.get("source")
+        elif kind == "engine":
+            f.engine_source = event.get("source")
+            f.engine_prompt_n, f.engine_prompt_ms = event.get("prompt_n"), event.get("prompt_ms")
+            f.engine_eval_n, f.engine_eval_ms = event.get("eval_n"), event.get("eval_ms")
+            if f.engine_prompt_n and f.engine_prompt_ms:
+                f.engine_prefill_tps = f.engine_prompt_n / f.engine_prompt_ms * 1000
+            if f.engine_eval_n and f.engine_eval_ms:
+                f.engine_decode_tps = f.engine_eval_n / f.engine_eval_ms * 1000
+        elif kind == "memory":
+            f.peak_mem_mb = event.get("peak_mb")
+            f.memory_method = event.get("method")
+        elif kind == "finish":
+            f.finish_reason = event.get("reason")
+
+    def finish(self) -> TrialFigures:
+        f = self.figures
+        times = self._token_times
+        if times:
+            f.ttft_ms = (times[0] - self.t_send) * 1000
+            f.e2e_ms = (times[-1] - self.t_send) * 1000
+            if len(times) > 1:
+                f.itl_ms_median = statistics.median(b - a for a, b in zip(times, times[1:])) * 1000
+        if self._t_first_content is not None:
+            f.ttfat_ms = (self._t_first_content - self.t_send) * 1000
+        n = f.output_tokens
+        if n and n > 1 and len(times) > 1 and times[-1] > times[0]:
+            f.decode_tps = (n - 1) / (times[-1] - times[0])
+            f.tpot_ms = (f.e2e_ms - f.ttft_ms) / (n - 1)
+        return f

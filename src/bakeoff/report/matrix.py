@@ -1,0 +1,170 @@
+"""The comparison matrix and the per-case view, as data and as terminal, CSV and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from typing import Any
+
+from bakeoff.report.stats import median, wilson_interval
+from bakeoff.store import Database
+
+# (key, header, unit/format) for the matrix columns shown in every format.
+COLUMNS = [
+    ("spec", "contender", None),
+    ("trials", "trials", None),
+    ("pass_rate", "pass rate", "pct"),
+    ("pass_rate_ci", "95% CI (Wilson)", "ci"),
+    ("ttft_ms_median", "TTFT median (ms)", "f0"),
+    ("e2e_ms_median", "E2E median (ms)", "f0"),
+    ("decode_tps_median", "decode median (tok/s, client)", "f1"),
+    ("prefill_tps_median", "prefill median (tok/s, engine)", "f1"),
+    ("peak_mem_mb", "peak mem (MB above baseline)", "f0"),
+    ("errors", "errors", None),
+]
+
+
+def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
+    trials = db.trials(run_id)
+    by_spec: dict[str, list] = defaultdict(list)
+    for t in trials:
+        by_spec[t["spec"]].append(t)
+    facts = {c["spec"]: c for c in db.contenders()}  # the latest load of each contender
+    rows = []
+    for spec, ts in by_spec.items():
+        ok = [t for t in ts if t["status"] == "ok"]
+        judged = [t for t in ok if t["passed"] is not None]
+        passed = sum(t["passed"] for t in judged)
+        ci = wilson_interval(passed, len(judged))
+        peaks = [t["peak_mem_mb"] for t in ok if t["peak_mem_mb"] is not None]
+        c = facts.get(spec)
+        rows.append({
+            "spec": spec,
+            "trials": len(ts),
+            "errors": len(ts) - len(ok),
+            "judged": len(judged),
+            "passed": passed,
+            "pass_rate": passed / len(judged) if judged else None,
+            "pass_rate_ci": list(ci) if ci else None,
+            "ttft_ms_median": median(t["ttft_ms"] for t in ok),
+            "e2e_ms_median": median(t["e2e_ms"] for t in ok),
+            "decode_tps_median": median(t["decode_tps"] for t in ok),
+            "engine_decode_tps_median": median(t["engine_decode_tps"] for t in ok),
+            "prefill_tps_median": median(t["engine_prefill_tps"] for t in ok),
+            "peak_mem_mb": max(peaks) if peaks else None,
+            "output_tokens_median": median(t["output_tokens"] for t in ok),
+            "model_sha256": c["model_sha256"] if c else None,
+            "figure_sources": {
+                "ttft_ms_median": "measured (client clock in the worker)",
+                "decode_tps_median": "measured (client: output tokens from the engine)",
+                "engine_decode_tps_median": "engine-reported",
+                "prefill_tps_median": "engine-reported",
+                "peak_mem_mb": "measured (worker peak RSS above its pre-load baseline)",
+            },
+        })
+    return rows
+
+
+def case_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
+    """One row per (case, contender): passes / judged over repeats, and the last output."""
+    cells: dict[tuple[str, str], dict] = {}
+    for t in db.trials(run_id):
+        cell = cells.setdefault((t["case_id"], t["spec"]), {
+            "case_id": t["case_id"], "spec": t["spec"], "trials": 0, "passed": 0, "judged": 0,
+            "errors": 0, "output": None, "error": None})
+        cell["trials"] += 1
+        if t["status"] != "ok":
+            cell["errors"] += 1
+            cell["error"] = t["error"]
+            continue
+        if t["passed"] is not None:
+            cell["judged"] += 1
+            cell["passed"] += t["passed"]
+        cell["output"] = t["output"]
+    return list(cells.values())
+
+
+def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
+    return {
+        "database": str(db.path),
+        "runs": [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+                  "status": r["status"], "suite": r["suite"], "environment": json.loads(r["environment"] or "{}")}
+                 for r in db.runs()],
+        "contenders": contender_rows(db, run_id),
+        "cases": case_rows(db, run_id),
+    }
+
+
+def fmt(value: Any, style: str | None) -> str:
+    if value is None:
+        return "–"
+    if style == "pct":
+        return f"{value * 100:.0f}%"
+    if style == "ci":
+        return f"{value[0] * 100:.0f}–{value[1] * 100:.0f}%"
+    if style == "f0":
+        return f"{value:.0f}"
+    if style == "f1":
+        return f"{value:.1f}"
+    return str(value)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([k for k, _, _ in COLUMNS])
+    for r in rows:
+        writer.writerow(["" if r[k] is None else (f"{r[k][0]:.4f}-{r[k][1]:.4f}" if k == "pass_rate_ci" else r[k])
+                         for k, _, _ in COLUMNS])
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
+             "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(fmt(r[k], s).replace("|", "\\|") for k, _, s in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> None:
+    from rich.table import Table
+
+    table = Table(title="bakeoff: comparison matrix", title_justify="left")
+    for key, header, _ in COLUMNS:
+        table.add_column(header, justify="left" if key == "spec" else "right", overflow="fold")
+    for r in data["contenders"]:
+        table.add_row(*(fmt(r[k], s) for k, _, s in COLUMNS))
+    console.print(table)
+    console.print(
+        "[dim]pass rate: passed / judged trials (cases with checks), 95% Wilson interval. "
+        "TTFT, E2E and decode tok/s are measured at the client; prefill tok/s is engine-reported; "
+        "peak memory is the worker's peak RSS above its baseline before loading the model.[/dim]"
+    )
+    if not show_cases:
+        return
+    specs = [r["spec"] for r in data["contenders"]]
+    cases: dict[str, dict[str, dict]] = defaultdict(dict)
+    for cell in data["cases"]:
+        cases[cell["case_id"]][cell["spec"]] = cell
+    ct = Table(title="per case (passed/judged; E = error)", title_justify="left")
+    ct.add_column("case")
+    for s in specs:
+        ct.add_column(s, justify="center", overflow="fold")
+    for case_id, by_spec in cases.items():
+        marks = []
+        for s in specs:
+            c = by_spec.get(s)
+            if c is None:
+                marks.append("")
+            elif c["errors"] and not c["judged"]:
+                marks.append("[red]E[/red]")
+            elif c["judged"] == 0:
+                marks.append("no checks")
+            else:
+                colour = "green" if c["passed"] == c["judged"] else "red" if c["passed"] == 0 else "yellow"
+                marks.append(f"[{colour}]{c['passed']}/{c['judged']}[/{colour}]" + (" E" if c["errors"] else ""))
+        ct.add_row(case_id, *marks)
+    console.print(ct)

@@ -1,0 +1,1 @@
+"""Plan, schedule and execute trials; resume what an interrupted run left."""

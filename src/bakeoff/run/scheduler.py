@@ -1,0 +1,168 @@
+"""Runs a plan contender by contender with the local executor, one commit per trial.
+
+A contender is loaded once, asked all its pending trials, and unloaded before the next, so
+memory figures are never polluted by a resident neighbour. Trials already in the database are
+skipped: an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from itertools import groupby
+
+from bakeoff import __version__
+from bakeoff.backends import get_backend
+from bakeoff.backends.base import BackendError, GenerationRequest
+from bakeoff.checks import evaluate
+from bakeoff.measure.hardware import environment
+from bakeoff.measure.timing import StreamMeasure
+from bakeoff.run.plan import Trial
+from bakeoff.spec import ContenderSpec
+from bakeoff.store import Database
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def build_request(spec: ContenderSpec, case, repeat: int) -> GenerationRequest:
+    """The case's settings, overridden by the contender's own sampling options.
+
+    The seed moves with the repeat index: repeats at temperature > 0 are real, independent draws.
+    """
+    o = spec.options
+    return GenerationRequest(
+        messages=case.messages,
+        max_tokens=o.get("max_tokens") or case.max_tokens,
+        temperature=o["temperature"] if o.get("temperature") is not None else case.temperature,
+        top_p=o.get("top_p"),
+        top_k=o.get("top_k"),
+        seed=(o.get("seed") or 0) + repeat,
+    )
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    planned: int
+    skipped: int = 0
+    ran: int = 0
+    errors: int = 0
+    notes: list[str] = field(default_factory=list)
+    status: str = "running"
+
+
+class Progress:
+    """What the scheduler tells the user; the CLI draws it, tests can ignore it."""
+
+    def start(self, total: int, skipped: int) -> None: ...
+    def contender(self, spec: str, pending: int) -> None: ...
+    def advance(self, trial: Trial, status: str) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list[str],
+             trial_timeout_s: float = 300.0, retry_errors: bool = False,
+             progress: Progress | None = None) -> RunSummary:
+    progress = progress or Progress()
+    run_id = uuid.uuid4().hex[:12]
+    summary = RunSummary(run_id=run_id, planned=len(plan))
+    if retry_errors:
+        errored = db.finished_trial_ids(("error",))
+        db.delete_trials([t.id for t in plan if t.id in errored])
+    done = db.finished_trial_ids()
+    pending = [t for t in plan if t.id not in done]
+    summary.skipped = len(plan) - len(pending)
+    db.start_run(run_id, _now(), suite_name, argv, __version__, environment())
+    progress.start(len(plan), summary.skipped)
+    try:
+        for spec_str, group in groupby(pending, key=lambda t: t.spec.canonical):
+            trials = list(group)
+            progress.contender(spec_str, len(trials))
+            _run_contender(db, run_id, trials, trial_timeout_s, summary, progress)
+        summary.status = "completed"
+    except KeyboardInterrupt:
+        summary.status = "interrupted"
+        raise
+    finally:
+        db.finish_run(run_id, _now(), summary.status)
+    return summary
+
+
+def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: float,
+                   summary: RunSummary, progress: Progress) -> None:
+    spec = trials[0].spec
+    backend_cls = get_backend(spec.backend)
+    backend = backend_cls(spec.model, backend_cls.Options.model_validate(spec.options), trial_timeout_s=timeout)
+    model_path = sha = None
+    try:
+        try:
+            model_path = getattr(backend, "model_path", lambda: None)()
+            if model_path:
+                from pathlib import Path
+
+                from bakeoff.models.packaged import file_sha256
+
+                sha = file_sha256(Path(model_path))
+            facts = backend.load()
+        except BackendError as exc:
+            db.record_contender(run_id, spec, model_path, sha, {}, {}, [], str(exc))
+            for trial in trials:
+                _record_error(db, run_id, trial, f"contender failed to load: {exc}", _now())
+                summary.errors += 1
+                progress.advance(trial, "error")
+            return
+        notes = backend.notes()
+        for text in notes:
+            progress.note(text)
+        summary.notes.extend(notes)
+        db.record_contender(run_id, spec, model_path, sha, facts, getattr(backend, "load_info", {}), notes, None)
+        for trial in trials:
+            status = _run_trial(db, run_id, backend, trial)
+            summary.ran += 1
+            summary.errors += status == "error"
+            progress.advance(trial, status)
+    finally:
+        backend.close()
+
+
+def _base_row(run_id: str, trial: Trial, started: str) -> dict:
+    return {
+        "id": trial.id, "run_id": run_id, "spec": trial.spec.canonical, "case_id": trial.case.id,
+        "repeat": trial.repeat, "sweep": trial.sweep, "case_json": trial.case.identity(),
+        "started_at": started,
+    }
+
+
+def _record_error(db: Database, run_id: str, trial: Trial, message: str, started: str,
+                  request: GenerationRequest | None = None) -> None:
+    row = _base_row(run_id, trial, started)
+    row.update(status="error", error=message, finished_at=_now(),
+               request=request.to_dict() if request else None)
+    db.record_trial(row, [])
+
+
+def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
+    started = _now()
+    request = build_request(trial.spec, trial.case, trial.repeat)
+    measure = StreamMeasure()
+    try:
+        for event in backend.generate(request):
+            measure.feed(event)
+    except BackendError as exc:
+        _record_error(db, run_id, trial, str(exc), started, request)
+        return "error"
+    figures = measure.finish()
+    verdict = evaluate(trial.case.checks, measure.output, trial.case)
+    row = _base_row(run_id, trial, started)
+    row.update(
+        status="ok", error=None, request=request.to_dict(), prompt=measure.prompt,
+        output=measure.output, reasoning=measure.reasoning or None,
+        passed=None if verdict.passed is None else int(verdict.passed), score=verdict.score,
+        finished_at=_now(), **asdict(figures),
+    )
+    db.record_trial(row, [asdict(r) for r in verdict.results])
+    return "ok"

@@ -1,0 +1,79 @@
+"""The worker subprocess that hosts one in-process engine (llama.cpp, ...).
+
+Keeping the model out of the main process means its memory is measured against a clean
+baseline, a crash or abort in native code becomes an error trial instead of killing the run,
+and a hang can be ended by killing the process.
+
+Protocol: JSON lines. Requests arrive on stdin: ``{"op": "load", "engine": "pkg.mod:Class",
+"model_path": ..., "options": {...}}``, ``{"op": "generate", "request": {...}}``,
+``{"op": "close"}``. Replies go to the original stdout, which is moved to a private file
+descriptor first, because native libraries print to fd 1 and would corrupt the stream.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def _protocol_stream():
+    proto_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed to stdout now lands in stderr
+    sys.stdout = sys.stderr
+    return os.fdopen(proto_fd, "w", buffering=1)
+
+
+def main() -> int:
+    from bakeoff.measure.memory import PeakRSS, current_rss
+
+    out = _protocol_stream()
+
+    def send(event: dict) -> None:
+        out.write(json.dumps(event) + "\n")
+
+    peak = PeakRSS()
+    engine = None
+    baseline = current_rss()
+    for line in sys.stdin:
+        msg = json.loads(line)
+        op = msg["op"]
+        try:
+            if op == "load":
+                module, _, cls = msg["engine"].partition(":")
+                engine_cls = getattr(importlib.import_module(module), cls)
+                baseline = current_rss()  # after imports, before the model
+                peak.reset()
+                t0 = time.perf_counter()
+                engine = engine_cls(msg["model_path"], msg["options"])
+                facts = engine.load()
+                load_ms = (time.perf_counter() - t0) * 1000
+                send({"type": "loaded", "facts": facts, "load_ms": load_ms,
+                      "baseline_mb": baseline / 2**20,
+                      "load_peak_mb": (peak.peak() - baseline) / 2**20,
+                      "loaded_rss_mb": (current_rss() - baseline) / 2**20,
+                      "memory_method": peak.method, "pid": os.getpid()})
+            elif op == "generate":
+                peak.reset()
+                engine.generate(msg["request"], send)
+                send({"type": "memory", "peak_mb": (peak.peak() - baseline) / 2**20,
+                      "method": peak.method})
+                send({"type": "done"})
+            elif op == "close":
+                if engine is not None:
+                    engine.close()
+                send({"type": "closed"})
+                return 0
+        except Exception as exc:  # reported to the parent, which records an error trial
+            send({"type": "error", "message": f"{type(exc).__name__}: {exc}",
+                  "traceback": traceback.format_exc()})
+            if op == "load":
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

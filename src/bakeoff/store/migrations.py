@@ -1,0 +1,97 @@
+"""Numbered, append-only schema migrations (the style of simonw/llm's migrations.py).
+
+Never edit or reorder a migration that has shipped: add a new one. Each runs once, in order,
+and is recorded in ``_migrations``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with conn:
+            fn(conn)
+            conn.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", (name,))
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,            -- running | completed | interrupted
+            suite TEXT,
+            argv TEXT,
+            bakeoff_version TEXT,
+            environment TEXT                 -- JSON: hardware, OS, versions
+        );
+        CREATE TABLE contenders (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            spec TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            options TEXT NOT NULL,           -- JSON
+            model_path TEXT,
+            model_sha256 TEXT,
+            facts TEXT,                      -- JSON: engine version, arch, quant, chat format...
+            load TEXT,                       -- JSON: load ms, memory after load
+            notes TEXT,                      -- JSON list of things the user was told
+            error TEXT,
+            PRIMARY KEY (run_id, spec)
+        );
+        CREATE TABLE trials (
+            id TEXT PRIMARY KEY,             -- identity hash: case + spec + repeat + sweep point
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            spec TEXT NOT NULL,
+            case_id TEXT NOT NULL,
+            repeat INTEGER NOT NULL,
+            sweep TEXT NOT NULL,             -- JSON
+            case_json TEXT NOT NULL,         -- JSON: the case's identity
+            request TEXT,                    -- JSON: messages and sampling as sent
+            prompt TEXT,                     -- the prompt text as the engine saw it
+            status TEXT NOT NULL,            -- ok | error
+            error TEXT,
+            output TEXT,
+            reasoning TEXT,
+            finish_reason TEXT,
+            passed INTEGER,                  -- 1 | 0 | NULL (no checks, or error)
+            score REAL,
+            ttft_ms REAL, ttfat_ms REAL, e2e_ms REAL, decode_tps REAL, tpot_ms REAL, itl_ms_median REAL,
+            prompt_tokens INTEGER, output_tokens INTEGER, tokens_source TEXT,
+            engine_prompt_n INTEGER, engine_prompt_ms REAL, engine_eval_n INTEGER, engine_eval_ms REAL,
+            engine_prefill_tps REAL, engine_decode_tps REAL, engine_source TEXT,
+            peak_mem_mb REAL, memory_method TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL
+        );
+        CREATE INDEX trials_spec ON trials(spec);
+        CREATE INDEX trials_run ON trials(run_id);
+        CREATE TABLE check_results (
+            trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            score REAL NOT NULL,
+            weight REAL NOT NULL,
+            detail TEXT,
+            PRIMARY KEY (trial_id, idx)
+        );
+        """
+    )

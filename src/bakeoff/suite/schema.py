@@ -1,0 +1,125 @@
+"""The suite file format (pydantic models, unknown keys are errors) and the objects a loaded
+suite is made of (Suite, Case, ContenderRef).
+
+The pydantic models describe the file as written; ``bakeoff.suite.loader`` checks what a
+schema cannot (one of prompt/messages, unique ids, checks, placeholders, contender specs)
+and builds the Case objects the runner consumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from bakeoff.checks.base import CheckSpec, scalar_text
+from bakeoff.spec import ContenderSpec
+
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_TEMPERATURE = 0.0
+DEFAULT_PASS_THRESHOLD = 1.0
+
+Text = Annotated[str, BeforeValidator(scalar_text)]
+MaxTokens = Annotated[int, Field(gt=0, strict=True)]
+Temperature = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
+Threshold = Annotated[float, Field(ge=0, le=1, strict=True, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DefaultsModel(_Model):
+    what: ClassVar[str] = "defaults"
+    max_tokens: MaxTokens = DEFAULT_MAX_TOKENS
+    temperature: Temperature = DEFAULT_TEMPERATURE
+    system: Text | None = None
+    pass_threshold: Threshold = DEFAULT_PASS_THRESHOLD
+
+
+class MessageModel(_Model):
+    what: ClassVar[str] = "message"
+    role: Literal["system", "user", "assistant"]
+    content: Text
+
+
+class CaseModel(_Model):
+    what: ClassVar[str] = "case"
+    id: Text | None = None
+    prompt: Text | None = None
+    messages: list[MessageModel] | None = None
+    vars: dict[str, Text] | None = None
+    tags: list[Text] = Field(default_factory=list)
+    max_tokens: MaxTokens | None = None
+    temperature: Temperature | None = None
+    system: Text | None = None
+    pass_threshold: Threshold | None = None
+    checks: list[Any] = Field(default_factory=list)
+
+
+class SuiteModel(_Model):
+    what: ClassVar[str] = "the suite file"
+    contenders: list[str] | None = None
+    defaults: DefaultsModel | None = None
+    cases: list[CaseModel]
+
+
+@dataclass(frozen=True)
+class ContenderRef:
+    """A contender named in a suite file, with the line it was written on."""
+
+    spec: ContenderSpec
+    line: int | None = None
+
+
+@dataclass
+class Case:
+    """One task, fully rendered: what is sent, how long an answer may be, how it is scored."""
+
+    id: str
+    messages: list[dict[str, str]]
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = DEFAULT_TEMPERATURE
+    tags: list[str] = field(default_factory=list)
+    checks: list[CheckSpec] = field(default_factory=list)
+    pass_threshold: float = DEFAULT_PASS_THRESHOLD
+    line: int | None = None
+    vars: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """The last user message (what a one-turn case asks)."""
+        return self.messages[-1]["content"] if self.messages else ""
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that defines the task, JSON-serialisable and stable across loads.
+
+        Not the id, tags or line: renaming or moving a case does not change what it asks.
+        ``vars`` are included because a python check may read them.
+        """
+        return {
+            "messages": [{"role": m["role"], "content": m["content"]} for m in self.messages],
+            "max_tokens": int(self.max_tokens),
+            "temperature": float(self.temperature),
+            "checks": [c.identity() for c in self.checks],
+            "pass_threshold": float(self.pass_threshold),
+            "vars": dict(sorted(self.vars.items())),
+        }
+
+
+@dataclass
+class Suite:
+    path: str | None
+    contenders: list[ContenderRef] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+
+    def case(self, case_id: str) -> Case:
+        for c in self.cases:
+            if c.id == case_id:
+                return c
+        raise KeyError(case_id)
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted({t for c in self.cases for t in c.tags})

@@ -1,0 +1,104 @@
+"""Shared fixtures. Tests use the real packaged models (installed by `make test`) and run the
+real CLI in subprocesses, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bakeoff.models import PACKAGED
+from bakeoff.models.packaged import resolve_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _model(alias: str) -> Path:
+    if PACKAGED[alias].part_paths() is None:
+        pytest.fail(f"packaged model {alias} is not installed; run `make test` (installs bakeoff[models])")
+    return resolve_model(alias)
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    return _model("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def qwen05() -> Path:
+    return _model("qwen2.5-coder-0.5b")
+
+
+@pytest.fixture(scope="session")
+def gemma3() -> Path:
+    return _model("gemma3-270m")
+
+
+def bakeoff(*args: str, timeout: float = 600, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "bakeoff", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"bakeoff {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def report_json(db: Path) -> dict:
+    return json.loads(bakeoff("report", "--db", db, "--json", check=True).stdout)
+
+
+def trial_rows(db: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute("SELECT * FROM trials"))
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def worker_processes(parent_pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(parent_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    out = []
+    for p in children:
+        try:
+            if "bakeoff.run.worker" in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def write_suite(path: Path, cases: int, contenders: list[str] | None = None, max_tokens: int = 24) -> Path:
+    lines = []
+    if contenders:
+        lines.append("contenders:")
+        lines += [f"  - {c!r}" for c in contenders]
+    lines += ["defaults:", f"  max_tokens: {max_tokens}", "  temperature: 0", "cases:"]
+    for i in range(cases):
+        lines += [f"  - id: add-{i}", f"    prompt: 'What is {i} + {i}? Answer in one short sentence.'",
+                  "    checks:", f"      - regex: '\\b{2 * i}\\b'"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
