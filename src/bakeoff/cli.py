@@ -18,7 +18,8 @@ app = typer.Typer(
     help="Field-test open models on your own work: quality, stability, speed, memory, side by side.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
-out = Console()
+# Wide tables stay readable when the output is a file or a pipe.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="Results database (SQLite).", show_default=True)]

@@ -11,19 +11,26 @@ from typing import Any
 from bakeoff.report.stats import median, wilson_interval
 from bakeoff.store import Database
 
-# (key, header, unit/format) for the matrix columns shown in every format.
+# (key, short header for the terminal, long header for Markdown, format)
 COLUMNS = [
-    ("spec", "contender", None),
-    ("trials", "trials", None),
-    ("pass_rate", "pass rate", "pct"),
-    ("pass_rate_ci", "95% CI (Wilson)", "ci"),
-    ("ttft_ms_median", "TTFT median (ms)", "f0"),
-    ("e2e_ms_median", "E2E median (ms)", "f0"),
-    ("decode_tps_median", "decode median (tok/s, client)", "f1"),
-    ("prefill_tps_median", "prefill median (tok/s, engine)", "f1"),
-    ("peak_mem_mb", "peak mem (MB above baseline)", "f0"),
-    ("errors", "errors", None),
+    ("spec", "contender", "contender", None),
+    ("trials", "trials", "trials", None),
+    ("pass_rate", "pass", "pass rate", "pct"),
+    ("pass_rate_ci", "95% CI", "95% CI (Wilson)", "ci"),
+    ("ttft_ms_median", "TTFT ms", "TTFT median (ms)", "f0"),
+    ("e2e_ms_median", "E2E ms", "E2E median (ms)", "f0"),
+    ("decode_tps_median", "tg tok/s", "decode median (tok/s, client)", "f1"),
+    ("prefill_tps_median", "pp tok/s", "prefill median (tok/s, engine)", "f1"),
+    ("peak_mem_mb", "mem MB", "peak memory (MB above baseline)", "f0"),
+    ("errors", "errors", "errors", None),
 ]
+LEGEND = (
+    "pass: passed / judged trials (cases with checks), with a 95% Wilson interval. "
+    "TTFT ms, E2E ms: medians, send to first / last token, measured at the client. "
+    "tg tok/s: median client decode speed, (output tokens - 1) / (last - first token time), "
+    "tokens counted by the engine. pp tok/s: median prefill speed, engine-reported. "
+    "mem MB: peak RSS of the model's worker above its baseline before loading (weights + KV + buffers)."
+)
 
 
 def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -114,18 +121,18 @@ def fmt(value: Any, style: str | None) -> str:
 def to_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([k for k, _, _ in COLUMNS])
+    writer.writerow([k for k, _, _, _ in COLUMNS])
     for r in rows:
         writer.writerow(["" if r[k] is None else (f"{r[k][0]:.4f}-{r[k][1]:.4f}" if k == "pass_rate_ci" else r[k])
-                         for k, _, _ in COLUMNS])
+                         for k, _, _, _ in COLUMNS])
     return buf.getvalue()
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
+    lines = ["| " + " | ".join(h for _, _, h, _ in COLUMNS) + " |",
              "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(fmt(r[k], s).replace("|", "\\|") for k, _, s in COLUMNS) + " |")
+        lines.append("| " + " | ".join(fmt(r[k], s).replace("|", "\\|") for k, _, _, s in COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -133,16 +140,15 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     from rich.table import Table
 
     table = Table(title="bakeoff: comparison matrix", title_justify="left")
-    for key, header, _ in COLUMNS:
-        table.add_column(header, justify="left" if key == "spec" else "right", overflow="fold")
+    for key, header, _, _ in COLUMNS:
+        if key == "spec":
+            table.add_column(header, no_wrap=True)
+        else:
+            table.add_column(header, justify="right", no_wrap=True)
     for r in data["contenders"]:
-        table.add_row(*(fmt(r[k], s) for k, _, s in COLUMNS))
+        table.add_row(*(fmt(r[k], s) for k, _, _, s in COLUMNS))
     console.print(table)
-    console.print(
-        "[dim]pass rate: passed / judged trials (cases with checks), 95% Wilson interval. "
-        "TTFT, E2E and decode tok/s are measured at the client; prefill tok/s is engine-reported; "
-        "peak memory is the worker's peak RSS above its baseline before loading the model.[/dim]"
-    )
+    console.print(f"[dim]{LEGEND}[/dim]")
     if not show_cases:
         return
     specs = [r["spec"] for r in data["contenders"]]

@@ -10,8 +10,13 @@ from typing import Any
 from bakeoff.spec import ContenderSpec
 
 
-def trial_identity(case_identity: dict, spec: str, repeat: int, sweep: dict) -> str:
-    payload = json.dumps({"case": case_identity, "spec": spec, "repeat": repeat, "sweep": sweep},
+def trial_identity(case_id: str, case_identity: dict, spec: str, repeat: int, sweep: dict) -> str:
+    """Same case (id and content), contender, repeat and sweep point -> same trial.
+
+    The case id is part of it so two cases with the same text stay two trials.
+    """
+    payload = json.dumps({"case_id": case_id, "case": case_identity, "spec": spec, "repeat": repeat,
+                          "sweep": sweep},
                          sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -25,7 +30,7 @@ class Trial:
 
     @property
     def id(self) -> str:
-        return trial_identity(self.case.identity(), self.spec.canonical, self.repeat, self.sweep)
+        return trial_identity(self.case.id, self.case.identity(), self.spec.canonical, self.repeat, self.sweep)
 
 
 def make_plan(specs: list[ContenderSpec], cases: list, repeat: int = 1) -> list[Trial]:

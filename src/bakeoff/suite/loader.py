@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bakeoff.checks import CheckConfigError, build_check
-from bakeoff.checks.base import validation_problems
+from bakeoff.checks.base import dotted, validation_problems
 from bakeoff.errors import InputError
 from bakeoff.suite.schema import Case, CaseModel, ContenderRef, DefaultsModel, Suite, SuiteModel
 
@@ -403,7 +403,7 @@ class _SuiteLoader:
         """
         if vars_ is None:
             return text
-        name = loc[-1]
+        name = dotted(loc[2:])  # "prompt" or "messages[1].content"
         try:
             parts = list(string.Formatter().parse(text))
         except ValueError as exc:
