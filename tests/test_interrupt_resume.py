@@ -41,3 +41,24 @@ def test_sigkill_mid_run_then_resume(tmp_path, smollm2):
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     statuses = [r[0] for r in conn.execute("SELECT status FROM runs ORDER BY started_at")]
     assert statuses == ["running", "completed"]  # the killed run never got to close its record
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path, smollm2):
+    suite = write_suite(tmp_path / "s.yaml", cases=10, max_tokens=48)
+    db = tmp_path / "i.db"
+    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=2", "--db", str(db)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: db.exists() and len(trial_rows(db)) >= 2, timeout=180, what="2 finished trials")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted: finished trials are saved" in err and "Traceback" not in err
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+    kept = len(trial_rows(db))
+    assert 2 <= kept < 10
+    assert worker_processes(proc.pid) == []
+
+    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "--db", db)
+    assert again.returncode == 0, again.stderr
+    assert sorted(r["case_id"] for r in trial_rows(db)) == sorted(f"add-{i}" for i in range(10))

@@ -143,7 +143,10 @@ class SubprocessBackend(Backend):
                 return
             if kind == "error":
                 raise BackendError(msg["message"])
-            yield msg
+            if kind == "batch":
+                yield from msg["events"]
+            else:
+                yield msg
 
     def close(self) -> None:
         if self._proc is None:
