@@ -77,3 +77,21 @@ def test_gguf_reader_rejects_a_non_gguf_file(tmp_path):
         assert "not a readable GGUF file" in str(exc)
     else:
         raise AssertionError("expected InputError")
+
+
+def test_header_scan_agrees_with_gguf_py(smollm2):
+    """The fast scanner reads the same metadata and tensors as gguf-py's GGUFReader."""
+    from gguf import GGUFReader
+
+    from bakeoff.models.gguf_meta import scan_gguf
+
+    meta, tensors = scan_gguf(smollm2)
+    reader = GGUFReader(str(smollm2), "r")
+    for key in ("general.architecture", "llama.context_length", "llama.block_count", "general.file_type",
+                "tokenizer.chat_template"):
+        assert meta[key] == reader.fields[key].contents()
+    assert len(tensors) == len(reader.tensors)
+    for (name, dims, ttype), t in zip(tensors, reader.tensors):
+        assert name == t.name and ttype == int(t.tensor_type)
+        assert list(dims) == [int(d) for d in t.shape]
+    assert read_gguf_info(smollm2).parameters == sum(int(t.n_elements) for t in reader.tensors)
