@@ -41,10 +41,6 @@ class SubprocessBackend(Backend):
         self.facts: dict[str, Any] = {}
         self.load_info: dict[str, Any] = {}
 
-    # Subclasses say what the worker loads.
-    def model_path(self) -> str:
-        raise NotImplementedError
-
     def engine_options(self) -> dict[str, Any]:
         return self.options.model_dump()
 
@@ -121,7 +117,7 @@ class SubprocessBackend(Backend):
 
     def load(self) -> dict[str, Any]:
         self._start()
-        self._send({"op": "load", "engine": self.engine, "model_path": self.model_path(),
+        self._send({"op": "load", "engine": self.engine, "model_path": self.model_file(),
                     "options": self.engine_options()})
         msg = self._read(time.monotonic() + self.load_timeout_s, "loading the model")
         if msg["type"] == "error":

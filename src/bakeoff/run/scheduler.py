@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
+from pathlib import Path
 
 from bakeoff import __version__
 from bakeoff.backends import get_backend
@@ -19,6 +19,7 @@ from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
+from bakeoff.models.packaged import file_sha256
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
@@ -100,12 +101,8 @@ def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: floa
     model_path = sha = None
     try:
         try:
-            model_path = getattr(backend, "model_path", lambda: None)()
+            model_path = backend.model_file()
             if model_path:
-                from pathlib import Path
-
-                from bakeoff.models.packaged import file_sha256
-
                 sha = file_sha256(Path(model_path))
             facts = backend.load()
         except BackendError as exc:
