@@ -168,6 +168,74 @@ def report(
         print_terminal(data, out, show_cases=cases)
 
 
+def _int_list(text: str, name: str) -> list[int]:
+    """llama-bench style comma lists: -p 128,512 -d 0,4096."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip() != ""]
+    except ValueError:
+        raise InputError(f"{name} takes comma-separated integers, got {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise InputError(f"{name} takes comma-separated integers >= 0, got {text!r}")
+    return values
+
+
+@app.command()
+@user_errors
+def speed(
+    contenders: Annotated[list[str], typer.Argument(help="Contender specs, e.g. smollm2-135m 'qwen2.5-coder-0.5b?threads=2'.")],
+    n_prompt: Annotated[str, typer.Option("-p", "--n-prompt", help="Prompt-processing test sizes (comma list; 0 skips).")] = "512",
+    n_gen: Annotated[str, typer.Option("-n", "--n-gen", help="Generation test sizes (comma list; 0 skips).")] = "128",
+    depth: Annotated[str, typer.Option("-d", "--depth", help="Tokens already in the KV cache before timing (comma list).")] = "0",
+    reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="Timed repetitions after one warm-up.")] = 5,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Also store the results in this database.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print llama-bench-shaped JSON.")] = False,
+) -> None:
+    """Measure prompt-processing and generation speed the way llama-bench does.
+
+    Random tokens, a warm-up, then R repetitions: mean ± sample stdev of tokens/s, every sample
+    kept. -d sweeps the context already in the KV cache, giving the curve of speed against
+    context length; each depth is a fresh load with a context just large enough, so the memory
+    column shows what that context costs.
+    """
+    from bakeoff.backends import get_backend
+    from bakeoff.run.speed import run_speed, speed_rows_json
+    from bakeoff.spec import parse_spec
+    from bakeoff.store import Database
+
+    specs = []
+    for text in contenders:
+        spec = parse_spec(text)
+        get_backend(spec.backend).check_model(spec.model)
+        specs.append(spec)
+    pp, tg, depths = _int_list(n_prompt, "-p"), _int_list(n_gen, "-n"), _int_list(depth, "-d")
+    database = Database(db) if db else None
+    _interrupt_on_sigterm()
+    printed = []
+
+    def show(result) -> None:
+        printed.append(result)
+        if not as_json:
+            sd = f" ± {result.stddev_tps:.2f}" if result.stddev_tps is not None else ""
+            eng = f"{result.engine_avg_tps:.2f}" if result.engine_avg_tps else "–"
+            mem = f"{result.peak_mem_mb:.0f}" if result.peak_mem_mb is not None else "–"
+            kv = result.engine_memory.get("kv_mib")
+            out.print(f"{result.spec}  {result.test:>7} @ d{result.depth:<6} ctx {result.ctx:<6} "
+                      f"{result.avg_tps:9.2f}{sd} tok/s   engine {eng} tok/s   mem {mem} MB   "
+                      f"KV {kv if kv is not None else '–'} MiB", highlight=False)
+
+    try:
+        results = run_speed(database, specs, pp, tg, depths, reps, sys.argv, on_result=show)
+    except KeyboardInterrupt:
+        err.print(f"interrupted after {len(printed)} results")
+        raise typer.Exit(130) from None
+    if as_json:
+        print(json.dumps(speed_rows_json(results), indent=2))
+    else:
+        out.print("[dim]tok/s: mean ± sample stdev over the repetitions, measured around the decode calls "
+                  "(llama-bench's method); engine: llama.cpp's own perf counters; mem: worker peak RSS "
+                  "above its pre-load baseline; KV: the cache llama.cpp allocated for that context.[/dim]")
+
+
 @app.command()
 @user_errors
 def models(
@@ -232,6 +300,60 @@ def validate(
                           "cases": [c.identity() | {"id": c.id} for c in loaded.cases]}, indent=2))
     else:
         out.print(f"{suite}: ok, {len(loaded.contenders)} contenders, {len(loaded.cases)} cases")
+
+
+@app.command()
+@user_errors
+def cost(
+    cloud: Annotated[Optional[list[str]], typer.Option("--cloud", help="Cloud model to compare, repeatable (e.g. openai:gpt-4o, claude-haiku-4-5). Default: every model in the price table.")] = None,
+    local_tps: Annotated[Optional[float], typer.Option("--local-tps", help="A local machine's output tokens/s (with --local-watts), instead of or besides --db.")] = None,
+    local_watts: Annotated[Optional[float], typer.Option("--local-watts", help="Its average power draw while generating, in W (the figure is then 'estimated').")] = None,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Results database: each local contender's cost from its trials' tokens, time and energy.")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Only this run's trials.")] = None,
+    input_per_output: Annotated[Optional[float], typer.Option("--input-per-output", help="Input tokens per output token when pricing the cloud (default: the database's trials, else 1).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="Cost assumptions file (default: $XDG_CONFIG_HOME/bakeoff/cost.yaml if present, else the packaged round figures).")] = None,
+    prices: Annotated[Optional[Path], typer.Option("--prices", help="Price file replacing or adding cloud entries (default: $XDG_CONFIG_HOME/bakeoff/prices.yaml if present).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Cost per 1M tokens, local vs cloud, and the monthly volume above which local is cheaper, with every assumption."""
+    from bakeoff.measure.cost import cost_report, format_cost_report
+
+    data = cost_report(cloud, db, run_id, local_tps, local_watts, input_per_output, config, prices)
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        sys.stdout.write(format_cost_report(data))
+
+
+@app.command()
+@user_errors
+def fit(
+    model: Annotated[str, typer.Argument(help="A GGUF file or packaged alias, an HF config.json, or a catalog id (e.g. gemma4-26b-a4b).")],
+    quant: Annotated[Optional[str], typer.Option("--quant", "-q", help="Quantization for a config.json or catalog model (default Q4_K_M); a GGUF's own types are read from it.")] = None,
+    ctx: Annotated[Optional[str], typer.Option("--ctx", help="Context size in tokens (default 4096, the llamacpp backend's).")] = None,
+    hardware: Annotated[Optional[list[str]], typer.Option("--hardware", "-H", help="Hardware profile, repeatable (rtx-3060-12gb, rtx-4090, h100, macbook-air-m4-16gb, m4-pro, m4-max, laptop-ddr5, this-machine). Default: all.")] = None,
+    memory_gb: Annotated[Optional[float], typer.Option("--memory-gb", help="Your own hardware: memory in GiB (with --bandwidth-gbs).")] = None,
+    bandwidth_gbs: Annotated[Optional[float], typer.Option("--bandwidth-gbs", help="Your own hardware: memory bandwidth in GB/s.")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="Kind of the --memory-gb hardware: gpu, unified or cpu.")] = "gpu",
+    hardware_file: Annotated[Optional[Path], typer.Option("--hardware-file", help="YAML file of extra hardware profiles (as $XDG_CONFIG_HOME/bakeoff/hardware.yaml).")] = None,
+    kv_type: Annotated[str, typer.Option("--kv-type", help="KV cache type: f16, q8_0 or q4_0.")] = "f16",
+    swa_full: Annotated[bool, typer.Option("--swa-full/--no-swa-full", help="Full-size sliding-window cache (llama-cpp-python's default, what bakeoff's backend gets) or window + ubatch cells (llama-server, Ollama).")] = True,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Results database with measured runs of the GGUF (default: ./bakeoff.db if it exists).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Estimate memory (weights + KV cache + runtime) and the decode roofline, and whether it fits each hardware profile."""
+    from bakeoff.estimate import fit as estimate_fit
+    from bakeoff.estimate.render import print_fit
+
+    if db is None and Path("bakeoff.db").is_file():
+        db = Path("bakeoff.db")
+    result = estimate_fit(model, quant=quant, ctx=ctx, kv_type=kv_type, swa_full=swa_full, hardware=hardware,
+                          memory_gb=memory_gb, bandwidth_gbs=bandwidth_gbs, kind=kind,
+                          hardware_file=hardware_file, db=db)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print_fit(result, out)
 
 
 @app.callback(invoke_without_command=True)

@@ -118,7 +118,7 @@ class SubprocessBackend(Backend):
     def load(self) -> dict[str, Any]:
         self._start()
         self._send({"op": "load", "engine": self.engine, "model_path": self.model_file(),
-                    "options": self.engine_options()})
+                    "options": self.engine_options(), "tdp_watts": self.tdp_watts})
         msg = self._read(time.monotonic() + self.load_timeout_s, "loading the model")
         if msg["type"] == "error":
             self._kill()
@@ -143,6 +143,16 @@ class SubprocessBackend(Backend):
                 yield from msg["events"]
             else:
                 yield msg
+
+    def call(self, method: str, **args: Any) -> dict[str, Any]:
+        """Run an engine method in the worker (see ``rpc_methods``); returns its reply."""
+        if self._proc is None:
+            self.load()
+        self._send({"op": "call", "method": method, "args": args})
+        msg = self._read(time.monotonic() + self.trial_timeout_s, f"running {method}")
+        if msg["type"] == "error":
+            raise BackendError(msg["message"])
+        return msg
 
     def close(self) -> None:
         if self._proc is None:

@@ -64,6 +64,7 @@ class Backend(ABC):
         self.model = model
         self.options = options
         self.trial_timeout_s = trial_timeout_s
+        self.tdp_watts: float | None = None  # lets a worker estimate energy where no meter exists
 
     @classmethod
     def check_model(cls, model: str) -> None:

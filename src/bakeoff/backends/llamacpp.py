@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import codecs
 import os
+import random
+import re
+import sys
 import time
 from typing import Any, Callable
 
@@ -96,6 +99,48 @@ def _chatml_prompt(messages: list[dict[str, str]]) -> str:
     return body + "<|im_start|>assistant\n"
 
 
+_BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|compute|output) buffer size\s*=\s*([\d.]+) MiB")
+
+
+def engine_memory(log: str) -> dict[str, Any]:
+    """Sizes llama.cpp reports when it allocates (MiB, summed over devices): weights, KV, compute."""
+    sizes: dict[str, float] = {}
+    devices: set[str] = set()
+    for device, kind, mib in _BUFFER_LINE.findall(log):
+        key = {"model": "weights_mib", "KV": "kv_mib", "compute": "compute_mib", "output": "output_mib"}[kind]
+        sizes[key] = sizes.get(key, 0.0) + float(mib)
+        devices.add(device.split("_")[0])
+    if not sizes:
+        return {}
+    return {**sizes, "devices": sorted(devices), "swa_full": "full-size SWA cache" in log,
+            "source": "engine-reported (llama.cpp allocation log)"}
+
+
+class _LogCapture:
+    """Collects llama.cpp's log lines (they carry the engine's own memory figures)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        self.lines: list[str] = []
+
+        @llama_cpp.llama_log_callback
+        def callback(level, text, user_data):
+            line = text.decode("utf-8", "replace")
+            self.lines.append(line)
+            if level in (2, 3):  # warnings and errors still reach stderr (and error messages)
+                sys.stderr.write(line)
+
+        self._callback = callback  # keep a reference: C holds only a pointer
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def take(self) -> str:
+        text, self.lines = "".join(self.lines), []
+        return text
+
+
 _FALLBACKS: dict[str, Callable[[list[dict[str, str]]], str]] = {
     "gemma": _gemma_prompt, "gemma4": _gemma4_prompt, "chatml": _chatml_prompt,
 }
@@ -112,6 +157,7 @@ class LlamaCppEngine:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         o = self.options
+        self._log = _LogCapture()
         self.llm = Llama(
             model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
             n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
@@ -153,6 +199,7 @@ class LlamaCppEngine:
             "weights_mb": llama_cpp.llama_model_size(self.llm._model.model) / 2**20,
             "n_params": llama_cpp.llama_model_n_params(self.llm._model.model),
             "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
+            "engine_memory": engine_memory(self._log.take()),
         }
 
     def _render(self, messages: list[dict[str, str]]) -> tuple[str, bool]:
@@ -224,6 +271,51 @@ class LlamaCppEngine:
               "prompt_n": perf.n_p_eval, "prompt_ms": perf.t_p_eval_ms,
               "eval_n": perf.n_eval, "eval_ms": perf.t_eval_ms})
         emit({"type": "finish", "reason": finish, "t": time.perf_counter()})
+
+    rpc_methods = ("speed",)
+
+    def speed(self, kind: str, n: int, depth: int, reps: int, seed: int = 0) -> dict[str, Any]:
+        """llama-bench's method: random tokens; ``depth`` tokens put in the KV cache untimed; then
+        ``pp``: one prompt of n tokens, or ``tg``: n single-token decodes, timed around the
+        decode calls. One warm-up repetition, then ``reps`` timed ones, each from an empty cache."""
+        import llama_cpp as C
+
+        llm = self.llm
+        n_vocab = llm.n_vocab()
+        rng = random.Random(seed)
+        samples_ns: list[int] = []
+        engine_tps: list[float] = []
+        for rep in range(reps + 1):
+            llm.reset()  # n_tokens = 0: the next eval drops the whole KV cache
+            if depth:
+                llm.eval([rng.randrange(n_vocab) for _ in range(depth)])
+                C.llama_synchronize(llm._ctx.ctx)
+            C.llama_perf_context_reset(llm._ctx.ctx)
+            # llama_synchronize after each decode, as llama-bench does: it waits for the backend
+            # to finish (a GPU returns early) and is where llama.cpp books its perf counters.
+            ctx = llm._ctx.ctx
+            if kind == "pp":
+                tokens = [rng.randrange(n_vocab) for _ in range(n)]
+                t0 = time.perf_counter_ns()
+                llm.eval(tokens)
+                C.llama_synchronize(ctx)
+                elapsed = time.perf_counter_ns() - t0
+            else:
+                token = rng.randrange(n_vocab)
+                t0 = time.perf_counter_ns()
+                for _ in range(n):
+                    llm.eval([token])
+                    C.llama_synchronize(ctx)
+                    token = rng.randrange(n_vocab)
+                elapsed = time.perf_counter_ns() - t0
+            perf = C.llama_perf_context(llm._ctx.ctx)
+            if rep == 0:
+                continue  # warm-up
+            samples_ns.append(elapsed)
+            count, ms = (perf.n_p_eval, perf.t_p_eval_ms) if kind == "pp" and n > 1 else (perf.n_eval, perf.t_eval_ms)
+            engine_tps.append(count / ms * 1000 if ms else None)
+        llm.reset()
+        return {"samples_ns": samples_ns, "engine_samples_tps": engine_tps}
 
     def close(self) -> None:
         self.llm.close()

@@ -29,6 +29,9 @@ class TrialFigures:
     peak_mem_mb: float | None = None
     memory_method: str | None = None
     finish_reason: str | None = None
+    energy_j: float | None = None
+    energy_label: str | None = None  # measured | estimated | unavailable
+    energy_source: str | None = None
 
 
 @dataclass
@@ -73,6 +76,8 @@ class StreamMeasure:
         elif kind == "memory":
             f.peak_mem_mb = event.get("peak_mb")
             f.memory_method = event.get("method")
+        elif kind == "energy":
+            f.energy_j, f.energy_label, f.energy_source = event["joules"], event["label"], event["source"]
         elif kind == "finish":
             f.finish_reason = event.get("reason")
 

@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from bakeoff.measure.cost import load_cost_config, local_cost_per_mtok
 from bakeoff.report.stats import median, wilson_interval
 from bakeoff.store import Database
 
@@ -33,7 +34,16 @@ LEGEND = (
 )
 
 
+def _energy(ok: list) -> tuple[float | None, str]:
+    """Total energy of a contender's trials, labelled by the weakest figure among them."""
+    labels = {t["energy_label"] for t in ok}
+    if not ok or None in labels or "unavailable" in labels:
+        return None, "unavailable"
+    return sum(t["energy_j"] for t in ok), "estimated" if "estimated" in labels else "measured"
+
+
 def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
+    cost_config = load_cost_config()
     trials = db.trials(run_id)
     by_spec: dict[str, list] = defaultdict(list)
     for t in trials:
@@ -47,6 +57,11 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
         ci = wilson_interval(passed, len(judged))
         peaks = [t["peak_mem_mb"] for t in ok if t["peak_mem_mb"] is not None]
         c = facts.get(spec)
+        energy_j, energy_label = _energy(ok)
+        cost = local_cost_per_mtok(
+            energy_j, tokens=sum(t["output_tokens"] or 0 for t in ok),
+            seconds=sum((t["e2e_ms"] or 0) for t in ok) / 1000, config=cost_config,
+            energy_label=energy_label if energy_j is not None else None)
         rows.append({
             "spec": spec,
             "trials": len(ts),
@@ -63,12 +78,18 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
             "peak_mem_mb": max(peaks) if peaks else None,
             "output_tokens_median": median(t["output_tokens"] for t in ok),
             "model_sha256": c["model_sha256"] if c else None,
+            "energy_j": energy_j,
+            "energy_label": energy_label,
+            "cost_per_mtok": cost.to_dict(),
             "figure_sources": {
                 "ttft_ms_median": "measured (client clock in the worker)",
                 "decode_tps_median": "measured (client: output tokens from the engine)",
                 "engine_decode_tps_median": "engine-reported",
                 "prefill_tps_median": "engine-reported",
                 "peak_mem_mb": "measured (worker peak RSS above its pre-load baseline)",
+                "energy_j": f"{energy_label} (sum over the successful trials)",
+                "cost_per_mtok": "local: (energy kWh x price + hardware price / lifetime hours x hours used) "
+                                 "/ output tokens x 1e6; inputs in cost_per_mtok.assumptions",
             },
         })
     return rows

@@ -17,6 +17,7 @@ from bakeoff import __version__
 from bakeoff.backends import get_backend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
+from bakeoff.measure.cost import load_cost_config
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.models.packaged import file_sha256
@@ -77,13 +78,14 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
     done = db.finished_trial_ids()
     pending = [t for t in plan if t.id not in done]
     summary.skipped = len(plan) - len(pending)
+    tdp_watts = load_cost_config().cpu_tdp_watts
     db.start_run(run_id, _now(), suite_name, argv, __version__, environment())
     progress.start(len(plan), summary.skipped)
     try:
         for spec_str, group in groupby(pending, key=lambda t: t.spec.canonical):
             trials = list(group)
             progress.contender(spec_str, len(trials))
-            _run_contender(db, run_id, trials, trial_timeout_s, summary, progress)
+            _run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts)
         summary.status = "completed"
     except KeyboardInterrupt:
         summary.status = "interrupted"
@@ -94,10 +96,11 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
 
 
 def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: float,
-                   summary: RunSummary, progress: Progress) -> None:
+                   summary: RunSummary, progress: Progress, tdp_watts: float | None = None) -> None:
     spec = trials[0].spec
     backend_cls = get_backend(spec.backend)
     backend = backend_cls(spec.model, backend_cls.Options.model_validate(spec.options), trial_timeout_s=timeout)
+    backend.tdp_watts = tdp_watts
     model_path = sha = None
     try:
         try:

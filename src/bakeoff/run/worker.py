@@ -6,7 +6,9 @@ and a hang can be ended by killing the process.
 
 Protocol: JSON lines. Requests arrive on stdin: ``{"op": "load", "engine": "pkg.mod:Class",
 "model_path": ..., "options": {...}}``, ``{"op": "generate", "request": {...}}``,
-``{"op": "close"}``. Replies go to the original stdout, which is moved to a private file
+``{"op": "call", "method": name, "args": {...}}`` (an engine method listed in its
+``rpc_methods``, e.g. the speed protocol), ``{"op": "close"}``. Replies go to the original
+stdout, which is moved to a private file
 descriptor first, because native libraries print to fd 1 and would corrupt the stream.
 """
 
@@ -62,7 +64,7 @@ def main() -> int:
         out.write(json.dumps(event) + "\n")
 
     peak = PeakRSS()
-    engine = None
+    engine = meter = None
     baseline = current_rss()
     for line in sys.stdin:
         msg = json.loads(line)
@@ -77,6 +79,10 @@ def main() -> int:
                 engine = engine_cls(msg["model_path"], msg["options"])
                 facts = engine.load()
                 load_ms = (time.perf_counter() - t0) * 1000
+                from bakeoff.measure.energy import EnergyMeter
+
+                meter = EnergyMeter.detect(tdp_watts=msg.get("tdp_watts"), pid=os.getpid())
+                facts["energy_meter"] = meter.describe()
                 send({"type": "loaded", "facts": facts, "load_ms": load_ms,
                       "baseline_mb": baseline / 2**20,
                       "load_peak_mb": (peak.peak() - baseline) / 2**20,
@@ -85,13 +91,23 @@ def main() -> int:
             elif op == "generate":
                 peak.reset()
                 emitter = BatchingEmitter(send)
+                meter.start()  # outside the trial's clock: an NVML read costs milliseconds
                 try:
                     engine.generate(msg["request"], emitter)
                 finally:
                     emitter.flush()
+                send({"type": "energy", **meter.stop().to_dict()})
                 send({"type": "memory", "peak_mb": (peak.peak() - baseline) / 2**20,
                       "method": peak.method})
                 send({"type": "done"})
+            elif op == "call":
+                if msg["method"] not in getattr(engine, "rpc_methods", ()):
+                    raise ValueError(f"the engine has no method {msg['method']!r}")
+                peak.reset()
+                meter.start()
+                value = getattr(engine, msg["method"])(**msg["args"])
+                send({"type": "result", "value": value, "energy": meter.stop().to_dict(),
+                      "peak_mb": (peak.peak() - baseline) / 2**20, "memory_method": peak.method})
             elif op == "close":
                 if engine is not None:
                     engine.close()

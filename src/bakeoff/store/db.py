@@ -10,14 +10,6 @@ from typing import Any
 from bakeoff.errors import InputError
 from bakeoff.store.migrations import migrate
 
-TRIAL_FIGURE_COLUMNS = (
-    "ttft_ms", "ttfat_ms", "e2e_ms", "decode_tps", "tpot_ms", "itl_ms_median",
-    "prompt_tokens", "output_tokens", "tokens_source",
-    "engine_prompt_n", "engine_prompt_ms", "engine_eval_n", "engine_eval_ms",
-    "engine_prefill_tps", "engine_decode_tps", "engine_source",
-    "peak_mem_mb", "memory_method", "finish_reason",
-)
-
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)

@@ -95,3 +95,35 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration
+def m002_speed_and_energy(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        ALTER TABLE trials ADD COLUMN energy_j REAL;
+        ALTER TABLE trials ADD COLUMN energy_label TEXT;   -- measured | estimated | unavailable
+        ALTER TABLE trials ADD COLUMN energy_source TEXT;
+        CREATE TABLE speed_results (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            spec TEXT NOT NULL,
+            test TEXT NOT NULL,              -- pp512, tg128, ... (llama-bench's names)
+            n_prompt INTEGER NOT NULL,
+            n_gen INTEGER NOT NULL,
+            depth INTEGER NOT NULL,          -- tokens already in the KV cache
+            ctx INTEGER NOT NULL,
+            threads INTEGER,
+            reps INTEGER NOT NULL,
+            avg_tps REAL NOT NULL,           -- measured: wall clock around the decode calls
+            stddev_tps REAL,
+            samples_tps TEXT NOT NULL,       -- JSON list
+            samples_ns TEXT NOT NULL,        -- JSON list
+            engine_avg_tps REAL,             -- engine-reported (perf counters)
+            peak_mem_mb REAL,                -- worker peak RSS above baseline during the test
+            engine_memory TEXT,              -- JSON: weights/KV/compute MiB as llama.cpp reports
+            model_sha256 TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, spec, test, depth)
+        );
+        """
+    )

@@ -1,0 +1,136 @@
+"""The speed protocol (llama-bench's method, DESIGN §5): prompt processing (pp) and generation
+(tg) measured apart, at each depth of tokens already in the KV cache, a warm-up and then R
+repetitions reported as mean ± sample stdev with every sample.
+
+Each depth gets a fresh load with a context just large enough (depth + the largest test, rounded
+up to 256, unless the spec sets ``ctx``), so the memory figure at each depth is the KV cache that
+context really costs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakeoff import __version__
+from bakeoff.backends import get_backend
+from bakeoff.errors import InputError
+from bakeoff.measure.hardware import environment
+from bakeoff.models.packaged import file_sha256
+from bakeoff.spec import ContenderSpec
+from bakeoff.store import Database
+
+
+@dataclass
+class SpeedResult:
+    spec: str
+    test: str
+    n_prompt: int
+    n_gen: int
+    depth: int
+    ctx: int
+    threads: int | None
+    reps: int
+    avg_tps: float
+    stddev_tps: float | None
+    samples_tps: list[float]
+    samples_ns: list[int]
+    engine_avg_tps: float | None
+    peak_mem_mb: float | None
+    engine_memory: dict = field(default_factory=dict)
+    model_sha256: str | None = None
+    source: str = "measured: wall clock around llama_decode calls (as llama-bench); engine_avg_tps: engine-reported"
+
+
+def _ctx_for(depth: int, longest: int) -> int:
+    need = depth + longest
+    return -(-need // 256) * 256
+
+
+def _summarise(spec: ContenderSpec, kind: str, n: int, depth: int, ctx: int, reps: int,
+               reply: dict, facts: dict, sha: str | None) -> SpeedResult:
+    value = reply["value"]
+    samples_ns = value["samples_ns"]
+    samples_tps = [n / (ns / 1e9) for ns in samples_ns]
+    engine = [x for x in value["engine_samples_tps"] if x is not None]
+    return SpeedResult(
+        spec=spec.canonical, test=f"{kind}{n}", n_prompt=n if kind == "pp" else 0,
+        n_gen=n if kind == "tg" else 0, depth=depth, ctx=ctx, threads=facts.get("threads"), reps=reps,
+        avg_tps=statistics.fmean(samples_tps),
+        stddev_tps=statistics.stdev(samples_tps) if len(samples_tps) > 1 else None,
+        samples_tps=samples_tps, samples_ns=samples_ns,
+        engine_avg_tps=statistics.fmean(engine) if engine else None,
+        peak_mem_mb=reply.get("peak_mb"), engine_memory=facts.get("engine_memory", {}), model_sha256=sha,
+    )
+
+
+def run_speed(db: Database | None, specs: list[ContenderSpec], n_prompt: list[int], n_gen: list[int],
+              depths: list[int], reps: int, argv: list[str], timeout_s: float = 1800.0,
+              on_result=None) -> list[SpeedResult]:
+    longest = max(n_prompt + n_gen)
+    run_id = uuid.uuid4().hex[:12]
+    now = lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")  # noqa: E731
+    if db:
+        db.start_run(run_id, now(), "speed", argv, __version__, environment())
+    results: list[SpeedResult] = []
+    status = "interrupted"
+    try:
+        for spec in specs:
+            backend_cls = get_backend(spec.backend)
+            if not hasattr(backend_cls, "call") or "speed" not in getattr(
+                    _engine_class(backend_cls), "rpc_methods", ()):
+                raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol yet")
+            for depth in depths:
+                ctx = spec.options.get("ctx") or _ctx_for(depth, longest)
+                if ctx < depth + longest:
+                    raise InputError(f"{spec.canonical}: ctx={ctx} cannot hold depth {depth} + {longest} tokens")
+                options = backend_cls.Options.model_validate({**spec.options, "ctx": ctx})
+                backend = backend_cls(spec.model, options, trial_timeout_s=timeout_s)
+                sha = file_sha256(Path(backend.model_file())) if backend.model_file() else None
+                try:
+                    facts = backend.load()
+                    for kind, sizes in (("pp", n_prompt), ("tg", n_gen)):
+                        for n in sizes:
+                            if n <= 0:
+                                continue
+                            reply = backend.call("speed", kind=kind, n=n, depth=depth, reps=reps)
+                            result = _summarise(spec, kind, n, depth, ctx, reps, reply, facts, sha)
+                            results.append(result)
+                            if db:
+                                _store(db, run_id, result, now())
+                            if on_result:
+                                on_result(result)
+                finally:
+                    backend.close()
+        status = "completed"
+    finally:
+        if db:
+            db.finish_run(run_id, now(), status)
+    return results
+
+
+def _engine_class(backend_cls):
+    import importlib
+
+    module, _, name = getattr(backend_cls, "engine", ":").partition(":")
+    return getattr(importlib.import_module(module), name, None) if module else None
+
+
+def _store(db: Database, run_id: str, r: SpeedResult, created: str) -> None:
+    with db.conn:
+        db.conn.execute(
+            "INSERT OR REPLACE INTO speed_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, r.spec, r.test, r.n_prompt, r.n_gen, r.depth, r.ctx, r.threads, r.reps, r.avg_tps,
+             r.stddev_tps, json.dumps(r.samples_tps), json.dumps(r.samples_ns), r.engine_avg_tps,
+             r.peak_mem_mb, json.dumps(r.engine_memory), r.model_sha256, created),
+        )
+
+
+def speed_rows_json(results: list[SpeedResult]) -> list[dict[str, Any]]:
+    """llama-bench-shaped JSON objects."""
+    return [dict(r.__dict__) for r in results]
