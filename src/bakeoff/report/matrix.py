@@ -10,6 +10,7 @@ from typing import Any
 
 from bakeoff.measure.cost import load_cost_config, local_cost_per_mtok
 from bakeoff.report.stats import median, wilson_interval
+from bakeoff.report.variants import variant_rows
 from bakeoff.store import Database
 
 # (key, short header for the terminal, long header for Markdown, format)
@@ -121,6 +122,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
                   "status": r["status"], "suite": r["suite"], "environment": json.loads(r["environment"] or "{}")}
                  for r in db.runs()],
         "contenders": contender_rows(db, run_id),
+        "variants": variant_rows(db, run_id),
         "cases": case_rows(db, run_id),
     }
 
@@ -170,6 +172,16 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
         table.add_row(*(fmt(r[k], s) for k, _, _, s in COLUMNS))
     console.print(table)
     console.print(f"[dim]{LEGEND}[/dim]")
+    for group in data.get("variants", []):
+        vt = Table(title=f"variants of {group['base']} (reference: the most precise)", title_justify="left")
+        for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):
+            vt.add_column(header, justify="left" if header == "variant" else "right", no_wrap=True)
+        for v in group["variants"]:
+            name = ", ".join(f"{k}={val}" for k, val in v["sweep"].items()) + (" (ref)" if v["reference"] else "")
+            vt.add_row(name, fmt(v["file_mb"], "f0"), fmt(v["pass_rate"], "pct"), fmt(v["decode_tps_median"], "f1"),
+                       fmt(v["prefill_tps_median"], "f1"), fmt(v["peak_mem_mb"], "f0"),
+                       fmt(v["differs_from_reference"], "pct") + f" of {v['compared_with_reference']}")
+        console.print(vt)
     if not show_cases:
         return
     specs = [r["spec"] for r in data["contenders"]]

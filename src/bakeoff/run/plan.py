@@ -33,6 +33,39 @@ class Trial:
         return trial_identity(self.case.id, self.case.identity(), self.spec.canonical, self.repeat, self.sweep)
 
 
-def make_plan(specs: list[ContenderSpec], cases: list, repeat: int = 1) -> list[Trial]:
-    """Ordered contender by contender, so each model is loaded once."""
-    return [Trial(spec, case, r) for spec in specs for case in cases for r in range(repeat)]
+def make_plan(specs: list[ContenderSpec] | list[tuple[ContenderSpec, dict]], cases: list,
+              repeat: int = 1) -> list[Trial]:
+    """Ordered contender by contender, so each model is loaded once. ``specs`` may carry the
+    sweep point of each variant (see expand_sweeps)."""
+    pairs = [s if isinstance(s, tuple) else (s, {}) for s in specs]
+    return [Trial(spec, case, r, dict(point)) for spec, point in pairs for case in cases for r in range(repeat)]
+
+
+def expand_sweeps(specs: list[ContenderSpec], sweeps: list[str]) -> list[tuple[ContenderSpec, dict]]:
+    """``--sweep quant=Q8_0,Q4_K_M`` (repeatable; several multiply): each contender becomes one
+    variant per value, with the value set as a spec option (validated like any option)."""
+    import itertools
+
+    from bakeoff.errors import InputError
+    from bakeoff.spec import parse_spec
+
+    axes: list[tuple[str, list[str]]] = []
+    for text in sweeps:
+        key, eq, values = text.partition("=")
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not eq or not key.strip() or not items:
+            raise InputError(f"--sweep takes KEY=V1,V2,..., got {text!r}")
+        if key in {k for k, _ in axes}:
+            raise InputError(f"--sweep {key} given twice")
+        axes.append((key.strip(), items))
+    if not axes:
+        return [(s, {}) for s in specs]
+    out = []
+    for spec in specs:
+        for combo in itertools.product(*(values for _, values in axes)):
+            point = dict(zip((k for k, _ in axes), combo))
+            options = {**{k: str(v).lower() if isinstance(v, bool) else v for k, v in spec.options.items()}, **point}
+            query = "&".join(f"{k}={v}" for k, v in options.items())
+            variant = parse_spec(f"{spec.backend}:{spec.model}?{query}")
+            out.append((variant, {k: variant.options.get(k, v) for k, v in point.items()}))
+    return out

@@ -1,0 +1,67 @@
+"""Per-variant breakdown of a sweep (quantization, ...): size, speed, memory, quality, and how
+often each variant's answers differ from the most precise variant's on the same cases."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from bakeoff.models.quantize import precision_rank
+from bakeoff.report.stats import median, wilson_interval
+from bakeoff.store import Database
+
+
+def _base_spec(spec: str, sweep_keys: set[str]) -> str:
+    head, _, query = spec.partition("?")
+    rest = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in sweep_keys]
+    return head + (f"?{urlencode(rest)}" if rest else "")
+
+
+def _normalise(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
+    trials = [t for t in db.trials(run_id) if t["sweep"] and t["sweep"] != "{}"]
+    if not trials:
+        return []
+    paths = {c["spec"]: c["model_path"] for c in db.contenders()}
+    groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    points: dict[str, dict] = {}
+    for t in trials:
+        point = json.loads(t["sweep"])
+        points[t["spec"]] = point
+        groups[_base_spec(t["spec"], set(point))][t["spec"]].append(t)
+    out = []
+    for base, by_spec in groups.items():
+        # The reference is the most precise variant (by quantization type where swept).
+        reference = min(by_spec, key=lambda s: precision_rank(str(points[s].get("quant", ""))))
+        ref_out = {(t["case_id"], t["repeat"]): _normalise(t["output"]) for t in by_spec[reference]
+                   if t["status"] == "ok"}
+        variants = []
+        for spec, ts in by_spec.items():
+            ok = [t for t in ts if t["status"] == "ok"]
+            judged = [t for t in ok if t["passed"] is not None]
+            passed = sum(t["passed"] for t in judged)
+            ci = wilson_interval(passed, len(judged))
+            compared = [t for t in ok if (t["case_id"], t["repeat"]) in ref_out]
+            differ = sum(_normalise(t["output"]) != ref_out[(t["case_id"], t["repeat"])] for t in compared)
+            path = paths.get(spec)
+            peaks = [t["peak_mem_mb"] for t in ok if t["peak_mem_mb"] is not None]
+            variants.append({
+                "spec": spec, "sweep": points[spec], "reference": spec == reference,
+                "file_mb": os.path.getsize(path) / 1e6 if path and os.path.isfile(path) else None,
+                "trials": len(ts), "errors": len(ts) - len(ok),
+                "pass_rate": passed / len(judged) if judged else None, "pass_rate_ci": list(ci) if ci else None,
+                "decode_tps_median": median(t["decode_tps"] for t in ok),
+                "prefill_tps_median": median(t["engine_prefill_tps"] for t in ok),
+                "peak_mem_mb": max(peaks) if peaks else None,
+                "differs_from_reference": differ / len(compared) if compared else None,
+                "compared_with_reference": len(compared),
+            })
+        variants.sort(key=lambda v: precision_rank(str(v["sweep"].get("quant", ""))))
+        out.append({"base": base, "reference": reference, "variants": variants})
+    return out
