@@ -37,6 +37,7 @@ class LlamaCppOptions(BackendOptions):
     repeat_penalty: float | None = Field(None, gt=0)
     chat_format: str | None = Field(None, description="'template' (the GGUF's own), 'gemma', 'gemma4' or 'chatml'")
     quant: str | None = Field(None, description="requantize the model to this type first (cached), e.g. Q8_0")
+    flash_attn: bool = Field(False, description="flash attention (llama-cpp-python's default is off; llama.cpp's own is auto)")
 
     @field_validator("quant")
     @classmethod
@@ -176,7 +177,7 @@ class LlamaCppEngine:
         self.llm = Llama(
             model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
             n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
-            use_mmap=o["mmap"], seed=o.get("seed") or 0, verbose=False,
+            use_mmap=o["mmap"], flash_attn=o["flash_attn"], seed=o.get("seed") or 0, verbose=False,
         )
         meta = self.llm.metadata
         arch = meta.get("general.architecture", "")
@@ -290,46 +291,53 @@ class LlamaCppEngine:
     rpc_methods = ("speed",)
 
     def speed(self, kind: str, n: int, depth: int, reps: int, seed: int = 0) -> dict[str, Any]:
-        """llama-bench's method: random tokens; ``depth`` tokens put in the KV cache untimed; then
-        ``pp``: one prompt of n tokens, or ``tg``: n single-token decodes, timed around the
-        decode calls. One warm-up repetition, then ``reps`` timed ones, each from an empty cache."""
+        """llama-bench's method, on llama.cpp's C API as llama-bench drives it: random tokens;
+        ``depth`` tokens put in the KV cache untimed; then ``pp``: one prompt of n tokens (in
+        batches of n_batch), or ``tg``: n single-token decodes; each decode followed by
+        llama_synchronize (a GPU returns early; it is also where llama.cpp books its perf
+        counters). One warm-up repetition, then ``reps`` timed ones, each from an empty cache."""
         import llama_cpp as C
 
         llm = self.llm
+        ctx = llm._ctx.ctx
+        n_batch = llm.n_batch
         n_vocab = llm.n_vocab()
         rng = random.Random(seed)
+
+        def decode(tokens: list[int]) -> None:
+            for i in range(0, len(tokens), n_batch):
+                chunk = tokens[i:i + n_batch]
+                arr = (C.llama_token * len(chunk))(*chunk)
+                if C.llama_decode(ctx, C.llama_batch_get_one(arr, len(chunk))) != 0:
+                    raise RuntimeError("llama_decode failed (context full?)")
+                C.llama_synchronize(ctx)
+
         samples_ns: list[int] = []
-        engine_tps: list[float] = []
+        engine_tps: list[float | None] = []
         for rep in range(reps + 1):
-            llm.reset()  # n_tokens = 0: the next eval drops the whole KV cache
+            C.llama_memory_clear(C.llama_get_memory(ctx), True)
             if depth:
-                llm.eval([rng.randrange(n_vocab) for _ in range(depth)])
-                C.llama_synchronize(llm._ctx.ctx)
-            C.llama_perf_context_reset(llm._ctx.ctx)
-            # llama_synchronize after each decode, as llama-bench does: it waits for the backend
-            # to finish (a GPU returns early) and is where llama.cpp books its perf counters.
-            ctx = llm._ctx.ctx
+                decode([rng.randrange(n_vocab) for _ in range(depth)])
+            C.llama_perf_context_reset(ctx)
             if kind == "pp":
                 tokens = [rng.randrange(n_vocab) for _ in range(n)]
                 t0 = time.perf_counter_ns()
-                llm.eval(tokens)
-                C.llama_synchronize(ctx)
-                elapsed = time.perf_counter_ns() - t0
+                decode(tokens)
             else:
                 token = rng.randrange(n_vocab)
                 t0 = time.perf_counter_ns()
                 for _ in range(n):
-                    llm.eval([token])
-                    C.llama_synchronize(ctx)
+                    decode([token])
                     token = rng.randrange(n_vocab)
-                elapsed = time.perf_counter_ns() - t0
-            perf = C.llama_perf_context(llm._ctx.ctx)
+            elapsed = time.perf_counter_ns() - t0
+            perf = C.llama_perf_context(ctx)
             if rep == 0:
                 continue  # warm-up
             samples_ns.append(elapsed)
             count, ms = (perf.n_p_eval, perf.t_p_eval_ms) if kind == "pp" and n > 1 else (perf.n_eval, perf.t_eval_ms)
             engine_tps.append(count / ms * 1000 if ms else None)
-        llm.reset()
+        C.llama_memory_clear(C.llama_get_memory(ctx), True)
+        llm.reset()  # llama-cpp-python's own view of the cache: empty too
         return {"samples_ns": samples_ns, "engine_samples_tps": engine_tps}
 
     def close(self) -> None:
