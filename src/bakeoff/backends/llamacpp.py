@@ -13,6 +13,7 @@ import random
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import psutil
@@ -38,6 +39,14 @@ class LlamaCppOptions(BackendOptions):
     chat_format: str | None = Field(None, description="'template' (the GGUF's own), 'gemma', 'gemma4' or 'chatml'")
     quant: str | None = Field(None, description="requantize the model to this type first (cached), e.g. Q8_0")
     flash_attn: bool = Field(False, description="flash attention (llama-cpp-python's default is off; llama.cpp's own is auto)")
+    lora: str | None = Field(None, description="path to a LoRA adapter GGUF applied on top of the model")
+
+    @field_validator("lora")
+    @classmethod
+    def _lora_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(f"no LoRA adapter file at {value}")
+        return value
 
     @field_validator("quant")
     @classmethod
@@ -45,6 +54,12 @@ class LlamaCppOptions(BackendOptions):
         from bakeoff.models.quantize import check_quant
 
         return None if value is None else check_quant(value)
+
+
+def _sha256(path: str) -> str:
+    from bakeoff.models.packaged import file_sha256
+
+    return file_sha256(Path(path).expanduser())
 
 
 class LlamaCppBackend(SubprocessBackend):
@@ -178,6 +193,7 @@ class LlamaCppEngine:
             model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
             n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
             use_mmap=o["mmap"], flash_attn=o["flash_attn"], seed=o.get("seed") or 0, verbose=False,
+            lora_path=str(Path(o["lora"]).expanduser()) if o.get("lora") else None,
         )
         meta = self.llm.metadata
         arch = meta.get("general.architecture", "")
@@ -211,6 +227,8 @@ class LlamaCppEngine:
             "threads": o["threads"],
             "gpu_layers": o["gpu_layers"],
             "mmap": o["mmap"],
+            "lora": o.get("lora"),
+            "lora_sha256": _sha256(o["lora"]) if o.get("lora") else None,
             "chat_format": self.chat_format,
             "weights_mb": llama_cpp.llama_model_size(self.llm._model.model) / 2**20,
             "n_params": llama_cpp.llama_model_n_params(self.llm._model.model),

@@ -28,6 +28,7 @@ class TrialFigures:
     engine_source: str | None = None
     peak_mem_mb: float | None = None
     memory_method: str | None = None
+    gpu_mem_mb: float | None = None  # NVML: GPU memory the worker process holds (None: no GPU seen)
     finish_reason: str | None = None
     energy_j: float | None = None
     energy_label: str | None = None  # measured | estimated | unavailable
@@ -76,6 +77,7 @@ class StreamMeasure:
         elif kind == "memory":
             f.peak_mem_mb = event.get("peak_mb")
             f.memory_method = event.get("method")
+            f.gpu_mem_mb = event.get("gpu_mb")
         elif kind == "energy":
             f.energy_j, f.energy_label, f.energy_source = event["joules"], event["label"], event["source"]
         elif kind == "finish":

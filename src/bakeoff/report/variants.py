@@ -20,6 +20,12 @@ def _base_spec(spec: str, sweep_keys: set[str]) -> str:
     return head + (f"?{urlencode(rest)}" if rest else "")
 
 
+def _reference_rank(point: dict) -> tuple:
+    """The reference variant: the most precise quantization, and the base model (no adapter)."""
+    return (precision_rank(str(point.get("quant", "none")).upper()) if "quant" in point else 0,
+            0 if point.get("lora", "none") == "none" else 1)
+
+
 def _normalise(text: str | None) -> str:
     return " ".join((text or "").split())
 
@@ -37,8 +43,7 @@ def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]
         groups[_base_spec(t["spec"], set(point))][t["spec"]].append(t)
     out = []
     for base, by_spec in groups.items():
-        # The reference is the most precise variant (by quantization type where swept).
-        reference = min(by_spec, key=lambda s: precision_rank(str(points[s].get("quant", ""))))
+        reference = min(by_spec, key=lambda s: _reference_rank(points[s]))
         ref_out = {(t["case_id"], t["repeat"]): _normalise(t["output"]) for t in by_spec[reference]
                    if t["status"] == "ok"}
         variants = []
@@ -62,6 +67,6 @@ def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]
                 "differs_from_reference": differ / len(compared) if compared else None,
                 "compared_with_reference": len(compared),
             })
-        variants.sort(key=lambda v: precision_rank(str(v["sweep"].get("quant", ""))))
+        variants.sort(key=lambda v: _reference_rank(v["sweep"]))
         out.append({"base": base, "reference": reference, "variants": variants})
     return out

@@ -65,7 +65,9 @@ def expand_sweeps(specs: list[ContenderSpec], sweeps: list[str]) -> list[tuple[C
         for combo in itertools.product(*(values for _, values in axes)):
             point = dict(zip((k for k, _ in axes), combo))
             options = {**{k: str(v).lower() if isinstance(v, bool) else v for k, v in spec.options.items()}, **point}
+            # "none" leaves the option unset: --sweep lora=none,adapter.gguf compares with the base.
+            options = {k: v for k, v in options.items() if not (k in point and str(v).lower() == "none")}
             query = "&".join(f"{k}={v}" for k, v in options.items())
             variant = parse_spec(f"{spec.backend}:{spec.model}?{query}")
-            out.append((variant, {k: variant.options.get(k, v) for k, v in point.items()}))
+            out.append((variant, {k: variant.options.get(k, "none") for k in point}))
     return out

@@ -56,6 +56,7 @@ class BatchingEmitter:
 
 
 def main() -> int:
+    from bakeoff.measure.energy import EnergyMeter, gpu_memory_used_by_pid
     from bakeoff.measure.memory import PeakRSS, current_rss
 
     out = _protocol_stream()
@@ -79,8 +80,6 @@ def main() -> int:
                 engine = engine_cls(msg["model_path"], msg["options"])
                 facts = engine.load()
                 load_ms = (time.perf_counter() - t0) * 1000
-                from bakeoff.measure.energy import EnergyMeter
-
                 meter = EnergyMeter.detect(tdp_watts=msg.get("tdp_watts"), pid=os.getpid())
                 facts["energy_meter"] = meter.describe()
                 send({"type": "loaded", "facts": facts, "load_ms": load_ms,
@@ -97,8 +96,9 @@ def main() -> int:
                 finally:
                     emitter.flush()
                 send({"type": "energy", **meter.stop().to_dict()})
+                gpu = gpu_memory_used_by_pid(os.getpid()) if meter.gpus else None
                 send({"type": "memory", "peak_mb": (peak.peak() - baseline) / 2**20,
-                      "method": peak.method})
+                      "method": peak.method, "gpu_mb": gpu / 2**20 if gpu is not None else None})
                 send({"type": "done"})
             elif op == "call":
                 if msg["method"] not in getattr(engine, "rpc_methods", ()):

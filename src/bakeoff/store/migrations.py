@@ -127,3 +127,8 @@ def m002_speed_and_energy(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration
+def m003_gpu_memory(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE trials ADD COLUMN gpu_mem_mb REAL")  # NVML, per worker process
