@@ -33,6 +33,7 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
