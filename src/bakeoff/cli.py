@@ -67,18 +67,12 @@ def run(
     from bakeoff.report.matrix import print_terminal, report_data
     from bakeoff.run.plan import expand_sweeps, make_plan
     from bakeoff.run.scheduler import run_plan
-    from bakeoff.spec import parse_spec
+    from bakeoff.spec import parse_contender, parse_spec
     from bakeoff.suite import load_default_suite, load_suite
 
     loaded = load_suite(suite) if suite else load_default_suite()
     if contender:
-        specs = []
-        for text in contender:
-            spec = parse_spec(text)
-            from bakeoff.backends import get_backend
-
-            get_backend(spec.backend).check_model(spec.model)
-            specs.append(spec)
+        specs = [parse_contender(text) for text in contender]
     elif loaded.contenders:
         specs = [c.spec for c in loaded.contenders]
     else:
@@ -199,16 +193,11 @@ def speed(
     context length; each depth is a fresh load with a context just large enough, so the memory
     column shows what that context costs.
     """
-    from bakeoff.backends import get_backend
     from bakeoff.run.speed import run_speed, speed_rows_json
-    from bakeoff.spec import parse_spec
+    from bakeoff.spec import parse_contender
     from bakeoff.store import Database
 
-    specs = []
-    for text in contenders:
-        spec = parse_spec(text)
-        get_backend(spec.backend).check_model(spec.model)
-        specs.append(spec)
+    specs = [parse_contender(text) for text in contenders]
     from bakeoff.run.plan import expand_sweeps
 
     specs = [spec for spec, _ in expand_sweeps(specs, sweep or [])]

@@ -83,3 +83,12 @@ def parse_spec(text: str) -> ContenderSpec:
         raise InputError(f"option {name}={seen.get(name, '')!r} in spec {raw!r}: {err['msg']}") from None
     given = options.model_dump(include=set(seen))
     return ContenderSpec(backend=backend, model=model, options=given)
+
+
+def parse_contender(text: str) -> ContenderSpec:
+    """parse_spec, then ask the backend whether the model can work (alias known, file there)."""
+    from bakeoff.backends import get_backend
+
+    spec = parse_spec(text)
+    get_backend(spec.backend).check_model(spec.model)
+    return spec

@@ -314,14 +314,12 @@ class _SuiteLoader:
         return Suite(path=self.path, contenders=contenders, cases=cases)
 
     def contender(self, i: int, raw: str) -> ContenderRef:
-        from bakeoff.backends import get_backend
-        from bakeoff.spec import parse_spec
+        from bakeoff.spec import parse_contender
 
         line = self.line_at(("contenders", i))
         self.line = line
         try:
-            spec = parse_spec(raw)
-            get_backend(spec.backend).check_model(spec.model)
+            spec = parse_contender(raw)
         except InputError as exc:
             msg = exc.message
             if raw.strip() not in msg:
