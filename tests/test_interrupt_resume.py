@@ -13,7 +13,7 @@ from conftest import bakeoff, trial_rows, wait_for, worker_processes, write_suit
 def test_sigkill_mid_run_then_resume(tmp_path, smollm2):
     suite = write_suite(tmp_path / "s.yaml", cases=12, max_tokens=48)
     db = tmp_path / "k.db"
-    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=2", "--db", str(db)]
+    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=1", "--db", str(db)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: db.exists() and len(trial_rows(db)) >= 3, timeout=180, what="3 finished trials")
@@ -29,7 +29,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, smollm2):
     wait_for(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers),
              timeout=10, what="the orphaned worker to exit")
 
-    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "--db", db)
+    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "--db", db)
     assert again.returncode == 0, again.stderr
     assert f"resuming: {done_before} of 12" in again.stderr
 
@@ -46,7 +46,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, smollm2):
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path, smollm2):
     suite = write_suite(tmp_path / "s.yaml", cases=10, max_tokens=48)
     db = tmp_path / "i.db"
-    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=2", "--db", str(db)]
+    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=1", "--db", str(db)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: db.exists() and len(trial_rows(db)) >= 2, timeout=180, what="2 finished trials")
     proc.send_signal(signal.SIGINT)
@@ -59,6 +59,6 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path, smollm2):
     assert 2 <= kept < 10
     assert worker_processes(proc.pid) == []
 
-    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "--db", db)
+    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "--db", db)
     assert again.returncode == 0, again.stderr
     assert sorted(r["case_id"] for r in trial_rows(db)) == sorted(f"add-{i}" for i in range(10))

@@ -8,7 +8,7 @@ from bakeoff.measure.timing import StreamMeasure
 
 
 def run_one(model: str, messages, max_tokens=32, **opts):
-    backend = LlamaCppBackend(model, LlamaCppOptions(threads=2, **opts), trial_timeout_s=120)
+    backend = LlamaCppBackend(model, LlamaCppOptions(threads=1, **opts), trial_timeout_s=120)
     try:
         facts = backend.load()
         measure = StreamMeasure()

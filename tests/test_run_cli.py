@@ -9,13 +9,13 @@ from conftest import bakeoff, report_json, trial_rows, write_suite
 def test_run_then_report_contract_and_resume(tmp_path, smollm2, qwen05):
     suite = write_suite(tmp_path / "bakeoff.yaml", cases=3)
     db = tmp_path / "r.db"
-    proc = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "-c", "qwen2.5-coder-0.5b?threads=2", "--db", db)
+    proc = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "-c", "qwen2.5-coder-0.5b?threads=1", "--db", db)
     assert proc.returncode == 0, proc.stderr
     assert "comparison matrix" in proc.stdout
 
     data = report_json(db)
     specs = {c["spec"]: c for c in data["contenders"]}
-    assert set(specs) == {"llamacpp:smollm2-135m?threads=2", "llamacpp:qwen2.5-coder-0.5b?threads=2"}
+    assert set(specs) == {"llamacpp:smollm2-135m?threads=1", "llamacpp:qwen2.5-coder-0.5b?threads=1"}
     for c in specs.values():
         for key in ("spec", "trials", "errors", "pass_rate", "pass_rate_ci", "ttft_ms_median",
                     "decode_tps_median", "prefill_tps_median", "peak_mem_mb"):
@@ -27,7 +27,7 @@ def test_run_then_report_contract_and_resume(tmp_path, smollm2, qwen05):
         assert c["ttft_ms_median"] > 0 and c["decode_tps_median"] > 0 and c["prefill_tps_median"] > 0
         assert c["peak_mem_mb"] > 50
     # Qwen 0.5B adds small numbers correctly.
-    assert specs["llamacpp:qwen2.5-coder-0.5b?threads=2"]["pass_rate"] == 1.0
+    assert specs["llamacpp:qwen2.5-coder-0.5b?threads=1"]["pass_rate"] == 1.0
 
     rows = trial_rows(db)
     assert len(rows) == 6
@@ -44,13 +44,13 @@ def test_run_then_report_contract_and_resume(tmp_path, smollm2, qwen05):
     assert all(len(s) == 64 for s in shas.values())
 
     # Running again skips every finished trial.
-    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "-c", "qwen2.5-coder-0.5b?threads=2", "--db", db)
+    again = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "-c", "qwen2.5-coder-0.5b?threads=1", "--db", db)
     assert again.returncode == 0
     assert "0 trials run, 6 already done" in again.stderr
     assert len(trial_rows(db)) == 6
 
     # --repeat 2 adds exactly the second repeat of each trial.
-    more = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "--repeat", "2", "--db", db, "--json")
+    more = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "--repeat", "2", "--db", db, "--json")
     assert more.returncode == 0, more.stderr
     summary = json.loads(more.stdout)["run"]
     assert (summary["ran"], summary["skipped"]) == (3, 3)
@@ -66,10 +66,10 @@ def test_run_then_report_contract_and_resume(tmp_path, smollm2, qwen05):
 
 
 def test_suite_contenders_are_used_and_report_on_missing_db_is_exit_2(tmp_path, smollm2):
-    suite = write_suite(tmp_path / "s.yaml", cases=1, contenders=["smollm2-135m?threads=2"])
+    suite = write_suite(tmp_path / "s.yaml", cases=1, contenders=["smollm2-135m?threads=1"])
     db = tmp_path / "s.db"
     assert bakeoff("run", suite, "--db", db).returncode == 0
-    assert [c["spec"] for c in report_json(db)["contenders"]] == ["llamacpp:smollm2-135m?threads=2"]
+    assert [c["spec"] for c in report_json(db)["contenders"]] == ["llamacpp:smollm2-135m?threads=1"]
     missing = bakeoff("report", "--db", tmp_path / "nope.db")
     assert missing.returncode == 2 and "no results database" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -11,7 +11,7 @@ def _run(tmp_path, config_dir):
     suite = write_suite(tmp_path / "s.yaml", cases=2)
     db = tmp_path / "e.db"
     env = dict(os.environ, XDG_CONFIG_HOME=str(config_dir))
-    proc = subprocess.run([sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=2",
+    proc = subprocess.run([sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=1",
                            "--db", str(db)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return db, env

@@ -8,7 +8,7 @@ from conftest import bakeoff
 
 def test_speed_json_contract_depth_sweep_and_storage(tmp_path, smollm2):
     db = tmp_path / "speed.db"
-    proc = bakeoff("speed", "smollm2-135m?threads=2", "-p", "32,64", "-n", "8", "-d", "0,512", "-r", "2",
+    proc = bakeoff("speed", "smollm2-135m?threads=1", "-p", "32,64", "-n", "8", "-d", "0,512", "-r", "2",
                    "--json", "--db", db)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
@@ -17,7 +17,7 @@ def test_speed_json_contract_depth_sweep_and_storage(tmp_path, smollm2):
     for r in rows:
         for key in ("spec", "test", "n_prompt", "n_gen", "depth", "avg_tps", "stddev_tps", "samples_tps"):
             assert key in r
-        assert r["spec"] == "llamacpp:smollm2-135m?threads=2"
+        assert r["spec"] == "llamacpp:smollm2-135m?threads=1"
         assert len(r["samples_tps"]) == 2 and len(r["samples_ns"]) == 2
         assert r["avg_tps"] > 0 and r["engine_avg_tps"] > 0
         # mean of the samples, as llama-bench reports it

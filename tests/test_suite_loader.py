@@ -240,7 +240,7 @@ def test_contenders_are_parsed_with_their_lines(tmp_path):
     if not installed:
         pytest.skip("no packaged model installed")
     alias = installed[0]
-    path = write(tmp_path, f"contenders:\n  - {alias}\n  - llamacpp:{alias}?ctx=4096&threads=2\ncases:\n  - prompt: hi\n")
+    path = write(tmp_path, f"contenders:\n  - {alias}\n  - llamacpp:{alias}?ctx=4096&threads=1\ncases:\n  - prompt: hi\n")
     suite = load_suite(path)
     assert all(isinstance(c, ContenderRef) for c in suite.contenders)
     assert [c.line for c in suite.contenders] == [2, 3]

@@ -9,13 +9,13 @@ from conftest import bakeoff, write_suite
 def test_quant_sweep_makes_real_variants_and_reports_them(tmp_path, smollm2):
     suite = write_suite(tmp_path / "s.yaml", cases=3)
     db = tmp_path / "q.db"
-    proc = bakeoff("run", suite, "-c", "smollm2-135m?threads=2", "--sweep", "quant=Q8_0,Q4_0", "--db", db)
+    proc = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "--sweep", "quant=Q8_0,Q4_0", "--db", db)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(bakeoff("report", "--db", db, "--json", check=True).stdout)
     assert {c["spec"] for c in data["contenders"]} == {
-        "llamacpp:smollm2-135m?quant=Q8_0&threads=2", "llamacpp:smollm2-135m?quant=Q4_0&threads=2"}
+        "llamacpp:smollm2-135m?quant=Q8_0&threads=1", "llamacpp:smollm2-135m?quant=Q4_0&threads=1"}
     (group,) = data["variants"]
-    assert group["base"] == "llamacpp:smollm2-135m?threads=2"
+    assert group["base"] == "llamacpp:smollm2-135m?threads=1"
     q8, q4 = group["variants"]
     assert q8["sweep"] == {"quant": "Q8_0"} and q8["reference"] and q8["differs_from_reference"] == 0
     assert q4["sweep"] == {"quant": "Q4_0"} and not q4["reference"]

@@ -17,7 +17,7 @@ def test_corrupt_gguf_gives_error_trials_and_the_run_goes_on(tmp_path, smollm2):
     bad.write_bytes(data[: len(data) // 3])  # a real header, tensors cut off
     suite = write_suite(tmp_path / "s.yaml", cases=2)
     db = tmp_path / "c.db"
-    proc = bakeoff("run", suite, "-c", str(bad), "-c", "smollm2-135m?threads=2", "--db", db)
+    proc = bakeoff("run", suite, "-c", str(bad), "-c", "smollm2-135m?threads=1", "--db", db)
     assert proc.returncode == 0, proc.stderr
     rows = trial_rows(db)
     bad_rows = [r for r in rows if "corrupt" in r["spec"]]
@@ -32,7 +32,7 @@ def test_corrupt_gguf_gives_error_trials_and_the_run_goes_on(tmp_path, smollm2):
 def _run_and_signal(tmp_path, sig, extra_args=()):
     suite = write_suite(tmp_path / "s.yaml", cases=3, max_tokens=200)
     db = tmp_path / "f.db"
-    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=2",
+    args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=1",
             "--db", str(db), *extra_args]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The contender row is written once the model has loaded; the first trial starts then.

@@ -161,7 +161,7 @@ class _LogCapture:
         def callback(level, text, user_data):
             line = text.decode("utf-8", "replace")
             self.lines.append(line)
-            if level in (2, 3):  # warnings and errors still reach stderr (and error messages)
+            if level in (3, 4):  # ggml: 3 WARN, 4 ERROR still reach stderr (and error messages)
                 sys.stderr.write(line)
 
         self._callback = callback  # keep a reference: C holds only a pointer
@@ -195,6 +195,16 @@ class LlamaCppEngine:
             use_mmap=o["mmap"], flash_attn=o["flash_attn"], seed=o.get("seed") or 0, verbose=False,
             lora_path=str(Path(o["lora"]).expanduser()) if o.get("lora") else None,
         )
+        if o.get("lora") and not self.llm._lora_adapter:
+            # llama-cpp-python 0.3.36 tests the adapter with `is None`, but a failed load returns
+            # a NULL ctypes pointer (falsy, not None): it would set a NULL adapter and crash the
+            # first decode.
+            self.llm._lora_adapter = None  # so close() does not free it
+            self.llm.close()
+            marker = "failed to apply lora adapter: "
+            why = [line.split(marker, 1)[1].strip() for line in self._log.lines if marker in line]
+            raise ValueError(f"could not load the LoRA adapter {o['lora']}: "
+                             f"{why[-1] if why else 'llama.cpp rejected the file'}")
         meta = self.llm.metadata
         arch = meta.get("general.architecture", "")
         template = meta.get("tokenizer.chat_template")

@@ -173,7 +173,7 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     console.print(table)
     console.print(f"[dim]{LEGEND}[/dim]")
     for group in data.get("variants", []):
-        vt = Table(title=f"variants of {group['base']} (reference: the most precise)", title_justify="left")
+        vt = Table(title=f"variants of {group['base']} (reference: the most precise type, or the base without adapter)", title_justify="left")
         for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):
             vt.add_column(header, justify="left" if header == "variant" else "right", no_wrap=True)
         for v in group["variants"]:
