@@ -11,9 +11,9 @@ def test_bare_alias_means_llamacpp():
 
 
 def test_options_are_typed_and_canonical_is_sorted():
-    spec = parse_spec("llamacpp:qwen2.5-coder-0.5b?threads=1&ctx=4096&temperature=0&seed=0")
+    spec = parse_spec("llamacpp:qwen2.5-coder-0.5b?threads=2&ctx=4096&temperature=0&seed=0")
     assert spec.options == {"ctx": 4096, "threads": 2, "temperature": 0.0, "seed": 0}
-    assert spec.canonical == "llamacpp:qwen2.5-coder-0.5b?ctx=4096&seed=0&temperature=0.0&threads=1"
+    assert spec.canonical == "llamacpp:qwen2.5-coder-0.5b?ctx=4096&seed=0&temperature=0.0&threads=2"
     assert parse_spec(spec.canonical) == spec
 
 
