@@ -9,7 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 from bakeoff.measure.cost import load_cost_config, local_cost_per_mtok
-from bakeoff.report.stats import median, wilson_interval
+from bakeoff.report.stats import summarise_trials
 from bakeoff.report.variants import variant_rows
 from bakeoff.store import Database
 
@@ -53,10 +53,6 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
     rows = []
     for spec, ts in by_spec.items():
         ok = [t for t in ts if t["status"] == "ok"]
-        judged = [t for t in ok if t["passed"] is not None]
-        passed = sum(t["passed"] for t in judged)
-        ci = wilson_interval(passed, len(judged))
-        peaks = [t["peak_mem_mb"] for t in ok if t["peak_mem_mb"] is not None]
         c = facts.get(spec)
         energy_j, energy_label = _energy(ok)
         cost = local_cost_per_mtok(
@@ -65,19 +61,7 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
             energy_label=energy_label if energy_j is not None else None)
         rows.append({
             "spec": spec,
-            "trials": len(ts),
-            "errors": len(ts) - len(ok),
-            "judged": len(judged),
-            "passed": passed,
-            "pass_rate": passed / len(judged) if judged else None,
-            "pass_rate_ci": list(ci) if ci else None,
-            "ttft_ms_median": median(t["ttft_ms"] for t in ok),
-            "e2e_ms_median": median(t["e2e_ms"] for t in ok),
-            "decode_tps_median": median(t["decode_tps"] for t in ok),
-            "engine_decode_tps_median": median(t["engine_decode_tps"] for t in ok),
-            "prefill_tps_median": median(t["engine_prefill_tps"] for t in ok),
-            "peak_mem_mb": max(peaks) if peaks else None,
-            "output_tokens_median": median(t["output_tokens"] for t in ok),
+            **summarise_trials(ts),
             "model_sha256": c["model_sha256"] if c else None,
             "energy_j": energy_j,
             "energy_label": energy_label,

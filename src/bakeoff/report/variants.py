@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from bakeoff.models.quantize import precision_rank
-from bakeoff.report.stats import median, wilson_interval
+from bakeoff.report.stats import summarise_trials
 from bakeoff.store import Database
 
 
@@ -49,21 +49,13 @@ def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]
         variants = []
         for spec, ts in by_spec.items():
             ok = [t for t in ts if t["status"] == "ok"]
-            judged = [t for t in ok if t["passed"] is not None]
-            passed = sum(t["passed"] for t in judged)
-            ci = wilson_interval(passed, len(judged))
             compared = [t for t in ok if (t["case_id"], t["repeat"]) in ref_out]
             differ = sum(_normalise(t["output"]) != ref_out[(t["case_id"], t["repeat"])] for t in compared)
             path = paths.get(spec)
-            peaks = [t["peak_mem_mb"] for t in ok if t["peak_mem_mb"] is not None]
             variants.append({
                 "spec": spec, "sweep": points[spec], "reference": spec == reference,
                 "file_mb": os.path.getsize(path) / 1e6 if path and os.path.isfile(path) else None,
-                "trials": len(ts), "errors": len(ts) - len(ok),
-                "pass_rate": passed / len(judged) if judged else None, "pass_rate_ci": list(ci) if ci else None,
-                "decode_tps_median": median(t["decode_tps"] for t in ok),
-                "prefill_tps_median": median(t["engine_prefill_tps"] for t in ok),
-                "peak_mem_mb": max(peaks) if peaks else None,
+                **summarise_trials(ts),
                 "differs_from_reference": differ / len(compared) if compared else None,
                 "compared_with_reference": len(compared),
             })
