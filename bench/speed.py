@@ -11,7 +11,6 @@ Usage: python bench/speed.py [--model smollm2-135m] [--pairs 10] [-p 512] [-n 12
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime as dt
 import json
 import random
