@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -93,14 +92,8 @@ def suite_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _needs_llamacpp(name: str) -> None:
-    if name == "unknown-backend" and importlib.util.find_spec("bakeoff.backends.llamacpp") is None:
-        pytest.skip("the llamacpp backend is not there yet")
-
-
 @pytest.mark.parametrize("name,text,line,phrase", BAD, ids=[b[0] for b in BAD])
 def test_bad_suite_names_file_and_line(suite_dir: Path, name: str, text: str, line: int, phrase: str):
-    _needs_llamacpp(name)
     path = suite_dir / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     before = list(sys.path)
@@ -120,8 +113,6 @@ def test_at_least_22_distinct_bad_files():
 
 
 def test_unknown_model_alias_is_reported_at_its_line(tmp_path: Path):
-    if importlib.util.find_spec("bakeoff.backends.llamacpp") is None:
-        pytest.skip("the llamacpp backend is not there yet")
     path = tmp_path / "bakeoff.yaml"
     path.write_text("contenders:\n  - smollm2-135m\n  - no-such-model-zz\ncases:\n  - prompt: x\n")
     with pytest.raises(InputError) as info:
@@ -132,8 +123,6 @@ def test_unknown_model_alias_is_reported_at_its_line(tmp_path: Path):
 
 
 def test_bad_contender_option_is_reported_at_its_line(tmp_path: Path):
-    if importlib.util.find_spec("bakeoff.backends.llamacpp") is None:
-        pytest.skip("the llamacpp backend is not there yet")
     path = tmp_path / "bakeoff.yaml"
     path.write_text("contenders:\n  - smollm2-135m?bogus=1\ncases:\n  - prompt: x\n")
     with pytest.raises(InputError) as info:
@@ -199,7 +188,6 @@ def test_the_first_error_in_the_file_is_reported(tmp_path: Path):
 # -- the CLI --------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bakeoff.__main__") is None, reason="no `python -m bakeoff` yet")
 @pytest.mark.parametrize("name", ["unknown-case-key", "bad-regex", "yaml-syntax", "duplicate-case-id"])
 def test_cli_validate_prints_one_line_and_exits_2(tmp_path: Path, name: str):
     _, text, line, phrase = next(b for b in BAD if b[0] == name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import textwrap
@@ -232,14 +231,8 @@ def test_parse_suite_from_text(tmp_path):
     assert suite.path == "inline.yaml" and suite.cases[0].prompt == "hi"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bakeoff.backends.llamacpp") is None, reason="no llamacpp backend yet")
-def test_contenders_are_parsed_with_their_lines(tmp_path):
-    from bakeoff.models import PACKAGED
-
-    installed = [alias for alias, m in PACKAGED.items() if m.part_paths() is not None]
-    if not installed:
-        pytest.skip("no packaged model installed")
-    alias = installed[0]
+def test_contenders_are_parsed_with_their_lines(tmp_path, smollm2):
+    alias = "smollm2-135m"
     path = write(tmp_path, f"contenders:\n  - {alias}\n  - llamacpp:{alias}?ctx=4096&threads=1\ncases:\n  - prompt: hi\n")
     suite = load_suite(path)
     assert all(isinstance(c, ContenderRef) for c in suite.contenders)
