@@ -16,7 +16,7 @@ import yaml
 
 from bakeoff.errors import InputError
 from bakeoff.estimate.arch import Arch, Layer, kv_sources, layer_pattern
-from bakeoff.models.gguf_header import GGUFHeader, read_header
+from bakeoff.models.gguf_header import GGUFHeader, file_type_name, read_header
 from bakeoff.estimate.quant import DEFAULT_FILE_TYPE, assign_types, parse_file_type
 from bakeoff.estimate.tensors import tensor_shapes
 
@@ -233,24 +233,14 @@ def load_model(ref: str, quant: str | None = None) -> ModelSource:
         src.notes.append(f"{ref}: the packaged GGUF is not installed; figures from the catalog entry")
         return src
     if ref in PACKAGED or path.suffix.lower() == ".gguf" or (path.is_file() and path.suffix.lower() != ".json"):
-        gguf_path = resolve_model(ref) if ref in PACKAGED else path
-        if not gguf_path.is_file():
-            raise InputError(f"model file {ref!r} does not exist" if not gguf_path.exists()
-                             else f"model path {ref!r} is not a file")
+        gguf_path = resolve_model(ref)
         h = read_header(gguf_path)
         try:
             arch = _arch_from_gguf(h)
         except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError) as exc:
             raise InputError(f"{gguf_path}: unexpected GGUF metadata ({type(exc).__name__}: {exc})") from None
         notes = []
-        file_type = h.metadata.get("general.file_type")
-        label = None
-        if file_type is not None:
-            from gguf import LlamaFileType
-            try:
-                label = LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
-            except ValueError:
-                label = f"file_type {file_type}"
+        label = file_type_name(h.metadata.get("general.file_type"))
         tensors, types = h.tensors, "read from the GGUF header"
         if quant:  # what requantizing this file would give (llama_model_quantize, allow_requantize)
             q = parse_file_type(quant)

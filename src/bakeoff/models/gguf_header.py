@@ -114,3 +114,15 @@ def _walk(path: Path, buf: mmap.mmap, keep_up_to: int) -> GGUFHeader:
         tensors.append((name, dims, ttype))
     return GGUFHeader(path=path, metadata=meta, array_lengths=lengths, array_bytes=sizes,
                       tensors=tensors, file_size=len(buf))
+
+
+def file_type_name(file_type) -> str | None:
+    """general.file_type as llama.cpp names it (Q4_K_M, Q8_0, ...)."""
+    if file_type is None:
+        return None
+    from gguf import LlamaFileType
+
+    try:
+        return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
+    except ValueError:
+        return f"file_type {file_type}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bakeoff.models.gguf_header import read_header
+from bakeoff.models.gguf_header import file_type_name, read_header
 
 @dataclass
 class GGUFInfo:
@@ -32,17 +32,11 @@ def scan_gguf(path: str | Path) -> tuple[dict, list[tuple[str, list[int], int]]]
 
 
 def read_gguf_info(path: str | Path) -> GGUFInfo:
-    from gguf import GGMLQuantizationType, LlamaFileType
+    from gguf import GGMLQuantizationType
 
     meta, tensors = scan_gguf(path)
     arch = meta.get("general.architecture")
-    file_type = meta.get("general.file_type")
-    quant = None
-    if file_type is not None:
-        try:
-            quant = LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
-        except ValueError:
-            quant = f"file_type {file_type}"
+    quant = file_type_name(meta.get("general.file_type"))
     params = 0
     types: dict[str, int] = {}
     for _, dims, ttype in tensors:
