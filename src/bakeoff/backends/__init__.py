@@ -31,3 +31,10 @@ def get_backend(name: str) -> type[Backend]:
     except ImportError as exc:  # a backend whose SDK is not installed
         raise InputError(f"backend {name!r} needs a package that is not installed ({exc.name}): "
                          f"pip install 'bakeoff[{name}]'") from None
+
+
+def make_backend(spec, trial_timeout_s: float, **overrides) -> Backend:
+    """The contender's backend object, with spec options (and overrides such as ctx) validated."""
+    backend_cls = get_backend(spec.backend)
+    options = backend_cls.Options.model_validate({**spec.options, **overrides})
+    return backend_cls(spec.model, options, trial_timeout_s=trial_timeout_s)

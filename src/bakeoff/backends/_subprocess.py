@@ -39,7 +39,6 @@ class SubprocessBackend(Backend):
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr = None
         self.facts: dict[str, Any] = {}
-        self.load_info: dict[str, Any] = {}
 
     def engine_options(self) -> dict[str, Any]:
         return self.options.model_dump()

@@ -14,7 +14,7 @@ from itertools import groupby
 from pathlib import Path
 
 from bakeoff import __version__
-from bakeoff.backends import get_backend
+from bakeoff.backends import make_backend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.measure.cost import load_cost_config
@@ -98,8 +98,7 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
 def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: float,
                    summary: RunSummary, progress: Progress, tdp_watts: float | None = None) -> None:
     spec = trials[0].spec
-    backend_cls = get_backend(spec.backend)
-    backend = backend_cls(spec.model, backend_cls.Options.model_validate(spec.options), trial_timeout_s=timeout)
+    backend = make_backend(spec, timeout)
     backend.tdp_watts = tdp_watts
     model_path = sha = None
     try:
@@ -119,7 +118,7 @@ def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: floa
         for text in notes:
             progress.note(text)
         summary.notes.extend(notes)
-        db.record_contender(run_id, spec, model_path, sha, facts, getattr(backend, "load_info", {}), notes, None)
+        db.record_contender(run_id, spec, model_path, sha, facts, backend.load_info, notes, None)
         for trial in trials:
             status = _run_trial(db, run_id, backend, trial)
             summary.ran += 1

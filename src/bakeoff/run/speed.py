@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff import __version__
-from bakeoff.backends import get_backend
+from bakeoff.backends import get_backend, make_backend
 from bakeoff.errors import InputError
 from bakeoff.measure.hardware import environment
 from bakeoff.models.packaged import file_sha256
@@ -85,13 +85,14 @@ def run_speed(db: Database | None, specs: list[ContenderSpec], n_prompt: list[in
             if not hasattr(backend_cls, "call") or "speed" not in getattr(
                     _engine_class(backend_cls), "rpc_methods", ()):
                 raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol yet")
+            sha = None
             for depth in depths:
                 ctx = spec.options.get("ctx") or _ctx_for(depth, longest)
                 if ctx < depth + longest:
                     raise InputError(f"{spec.canonical}: ctx={ctx} cannot hold depth {depth} + {longest} tokens")
-                options = backend_cls.Options.model_validate({**spec.options, "ctx": ctx})
-                backend = backend_cls(spec.model, options, trial_timeout_s=timeout_s)
-                sha = file_sha256(Path(backend.model_file())) if backend.model_file() else None
+                backend = make_backend(spec, timeout_s, ctx=ctx)
+                if sha is None and backend.model_file():
+                    sha = file_sha256(Path(backend.model_file()))  # once per contender, not per depth
                 try:
                     facts = backend.load()
                     for kind, sizes in (("pp", n_prompt), ("tg", n_gen)):
