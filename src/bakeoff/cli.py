@@ -350,6 +350,50 @@ def fit(
         print_fit(result, out)
 
 
+keys_app = typer.Typer(help="API keys for cloud contenders, kept in a 0600 file outside the results database.",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("set")
+@user_errors
+def keys_set(
+    name: Annotated[str, typer.Argument(help="The backend the key is for: openai, anthropic, gemini, ...")],
+    value: Annotated[Optional[str], typer.Option("--value", help="The key (default: asked for without echo, or read from a pipe).")] = None,
+) -> None:
+    """Store a key. Environment variables (OPENAI_API_KEY, ...) still take precedence."""
+    from bakeoff.keys import keys_path, set_key
+
+    if value is None:
+        value = typer.prompt(f"{name} key", hide_input=True) if sys.stdin.isatty() else sys.stdin.read()
+    set_key(name, value)
+    out.print(f"stored the {name} key in {keys_path()} (mode 0600)")
+
+
+@keys_app.command("list")
+@user_errors
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print the names as JSON.")] = False) -> None:
+    """Names of the stored keys (never the keys)."""
+    from bakeoff.keys import keys_path, stored_names
+
+    names = stored_names()
+    if as_json:
+        print(json.dumps({"path": str(keys_path()), "names": names}))
+    else:
+        out.print("\n".join(names) if names else f"no keys stored in {keys_path()}")
+
+
+@keys_app.command("remove")
+@user_errors
+def keys_remove(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Delete a stored key."""
+    from bakeoff.keys import remove_key
+
+    if not remove_key(name):
+        raise InputError(f"no key named {name!r} is stored")
+    out.print(f"removed the {name} key")
+
+
 @app.callback(invoke_without_command=True)
 def main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
     if version:

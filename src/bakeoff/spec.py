@@ -86,9 +86,11 @@ def parse_spec(text: str) -> ContenderSpec:
 
 
 def parse_contender(text: str) -> ContenderSpec:
-    """parse_spec, then ask the backend whether the model can work (alias known, file there)."""
+    """parse_spec, then ask the backend whether the model can work (alias known, file there, key set)."""
     from bakeoff.backends import get_backend
 
     spec = parse_spec(text)
-    get_backend(spec.backend).check_model(spec.model)
+    backend_cls = get_backend(spec.backend)
+    backend_cls.check_model(spec.model)
+    backend_cls.check_ready(spec.model, backend_cls.Options.model_validate(spec.options))
     return spec

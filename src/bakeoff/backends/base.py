@@ -71,6 +71,10 @@ class Backend(ABC):
     def check_model(cls, model: str) -> None:
         """Raise InputError if the model name can never work (unknown alias, missing file)."""
 
+    @classmethod
+    def check_ready(cls, model: str, options: BackendOptions) -> None:
+        """Raise InputError if the contender cannot start as configured (e.g. no API key)."""
+
     def model_file(self) -> str | None:
         """The local model file, when there is one (its sha256 is stored with the run)."""
         return None

@@ -7,24 +7,25 @@ chunk, and keeps llama-server's ``timings`` object as engine-reported figures. A
 sends no usage (llama-cpp-python's server ignores include_usage) leaves the token counts unknown
 unless ``tokenizer=`` names a GGUF (or packaged alias) whose vocabulary counts the output; the
 figure is then labelled ``tokenizer``. Timings are taken in this process, on receipt.
+
+``openai:`` and ``gemini:`` are this backend with a fixed endpoint and key (their own files).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from bakeoff.backends.base import Backend, BackendError, BackendOptions, GenerationRequest
+from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
+from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 
 
-class OpenAICompatOptions(BackendOptions):
-    api_key_env: str | None = Field(None, description="environment variable holding the API key, if the server wants one")
+class OpenAICompatOptions(ServerOptions):
     tokenizer: str | None = Field(None, description="GGUF path or packaged alias to count tokens when the server sends no usage")
-    connect_timeout: float = Field(10.0, gt=0, description="seconds to wait for the server to answer")
 
 
 def split_target(model: str) -> tuple[str, str]:
@@ -34,60 +35,81 @@ def split_target(model: str) -> tuple[str, str]:
     return base_url.rstrip("/"), name
 
 
-class OpenAICompatBackend(Backend):
+def _sdk():
+    try:
+        import openai
+    except ImportError:
+        raise InputError("this backend needs the openai package: pip install 'bakeoff[openai]'") from None
+    return openai
+
+
+class OpenAICompatBackend(ServerBackend):
     name = "openai-compat"
     Options = OpenAICompatOptions
+    engine_label: ClassVar[str] = "OpenAI-compatible server"
+    max_tokens_field: ClassVar[str] = "max_tokens"  # OpenAI's own API wants max_completion_tokens
+    check_served: ClassVar[bool] = False  # local servers often serve any name; cloud APIs list theirs
 
     @classmethod
     def check_model(cls, model: str) -> None:
         split_target(model)
 
-    def load(self) -> dict[str, Any]:
-        import os
+    def target(self) -> tuple[str, str]:
+        """(base URL, model name as the server knows it)."""
+        base_url, name = split_target(self.model)
+        return (self.options.base_url or base_url).rstrip("/"), name
 
+    def request_args(self, request: GenerationRequest) -> dict[str, Any]:
+        args: dict[str, Any] = {"model": self.model_name, "messages": request.messages, "stream": True,
+                                "stream_options": {"include_usage": True},
+                                self.max_tokens_field: request.max_tokens,
+                                "temperature": request.temperature, "seed": request.seed}
+        if request.top_p is not None:
+            args["top_p"] = request.top_p
+        return args
+
+    async def aload(self) -> dict[str, Any]:
+        openai = _sdk()
+        base_url, self.model_name = self.target()
+        self.client = openai.AsyncOpenAI(
+            base_url=base_url, api_key=self.api_key or "not-needed", max_retries=0,  # retries are ours
+            timeout=openai.Timeout(self.trial_timeout_s, connect=self.options.connect_timeout))
         try:
-            import openai
-        except ImportError:
-            raise InputError("the openai-compat backend needs the openai package: pip install 'bakeoff[openai]'") from None
-        base_url, self.model_name = split_target(self.model)
-        key = os.environ.get(self.options.api_key_env, "") if self.options.api_key_env else ""
-        self.client = openai.OpenAI(base_url=base_url, api_key=key or "not-needed",
-                                    timeout=self.trial_timeout_s, max_retries=0)
-        try:
-            served = [m.id for m in self.client.with_options(timeout=self.options.connect_timeout).models.list()]
+            served = [m.id async for m in self.client.with_options(timeout=self.options.connect_timeout).models.list()]
         except openai.APIError as exc:  # never echo the key: the SDK's messages do not carry it
-            raise BackendError(f"server at {base_url} did not answer /models: {type(exc).__name__}") from None
+            status = getattr(exc, "status_code", None)
+            raise BackendError(f"server at {base_url} did not answer /models: {type(exc).__name__}"
+                               + (f" (HTTP {status})" if status else "")) from None
+        listed = {name.removeprefix("models/") for name in served}  # Gemini lists "models/NAME"
+        if self.check_served and served and self.model_name.removeprefix("models/") not in listed:
+            raise BackendError(f"{base_url} does not offer {self.model_name!r}; it lists {len(served)} models, "
+                               f"e.g. {', '.join(sorted(served)[:8])}")
         self._tokenizer = None
-        if self.options.tokenizer:
+        if getattr(self.options, "tokenizer", None):  # openai-compat only
             from llama_cpp import Llama
 
             from bakeoff.models import resolve_model
 
             self._tokenizer = Llama(model_path=str(resolve_model(self.options.tokenizer)), vocab_only=True,
                                     verbose=False)
-        return {"engine": "OpenAI-compatible server", "base_url": base_url, "model_name": self.model_name,
-                "served_models": served, "openai_sdk_version": openai.__version__,
+        return {"engine": self.engine_label, "base_url": base_url, "model_name": self.model_name,
+                "served_models": served[:50], "openai_sdk_version": openai.__version__, **self.key_fact(),
                 "token_counts": "server usage when sent; else " + ("tokenizer" if self._tokenizer else "unknown")}
 
-    def generate(self, request: GenerationRequest) -> Iterator[dict[str, Any]]:
-        import openai
-
-        args: dict[str, Any] = {"model": self.model_name, "messages": request.messages, "stream": True,
-                                "stream_options": {"include_usage": True}, "max_tokens": request.max_tokens,
-                                "temperature": request.temperature, "seed": request.seed}
-        if request.top_p is not None:
-            args["top_p"] = request.top_p
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[dict[str, Any]]:
+        openai = _sdk()
         t_send = time.perf_counter()
         yield {"type": "sent", "t": t_send}
-        usage = timings = None
-        finish = None
+        usage = timings = finish = None
         text = []
         try:
-            for chunk in self.client.chat.completions.create(**args):
+            stream = await self.client.chat.completions.create(**self.request_args(request))
+            async for chunk in stream:
                 now = time.perf_counter()
                 for choice in chunk.choices or []:
                     delta = choice.delta
-                    reasoning = getattr(delta, "reasoning_content", None) or (delta.model_extra or {}).get("reasoning_content")
+                    extra = delta.model_extra or {}
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                     if reasoning:
                         yield {"type": "reasoning", "text": reasoning, "t": now}
                     if delta.content:
@@ -96,8 +118,17 @@ class OpenAICompatBackend(Backend):
                     finish = choice.finish_reason or finish
                 usage = chunk.usage or usage
                 timings = (chunk.model_extra or {}).get("timings") or timings
-        except openai.APIError as exc:
-            raise BackendError(f"server error: {type(exc).__name__}: {getattr(exc, 'message', '')}"[:500]) from None
+        except openai.APIStatusError as exc:
+            raise status_failure(exc.status_code, _error_detail(exc), exc.response.headers) from None
+        except openai.APITimeoutError:
+            raise Retryable(f"no answer from the server within {self.trial_timeout_s:g} s") from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise Retryable(f"connection failed or dropped: {type(cause).__name__}: {cause}"[:300]) from None
+        except openai.APIError as exc:  # an error event inside the stream
+            raise BackendError(f"server error in the stream: {_error_detail(exc)}") from None
+        except ValueError as exc:  # a chunk that is not JSON, or not a chat completion chunk
+            raise BackendError(f"malformed stream chunk from the server: {type(exc).__name__}: {exc}"[:400]) from None
         if usage is not None:
             yield {"type": "usage", "prompt_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
                    "source": "server usage"}
@@ -110,7 +141,17 @@ class OpenAICompatBackend(Backend):
                    "eval_ms": timings.get("predicted_ms")}
         yield {"type": "finish", "reason": finish, "t": time.perf_counter()}
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         if getattr(self, "client", None) is not None:
-            self.client.close()
+            await self.client.close()
         self._tokenizer = None
+
+
+def _error_detail(exc) -> str:
+    """The server's own error message (OpenAI: {"error": {"message", "type", "code"}})."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return f"{err.get('type') or err.get('code') or 'error'}: {err['message']}"
+    return getattr(exc, "message", "") or type(exc).__name__

@@ -26,6 +26,7 @@ class TrialFigures:
     engine_prefill_tps: float | None = None
     engine_decode_tps: float | None = None
     engine_source: str | None = None
+    engine_load_ms: float | None = None  # model load the engine reports apart from TTFT (Ollama)
     peak_mem_mb: float | None = None
     memory_method: str | None = None
     gpu_mem_mb: float | None = None  # NVML: GPU memory the worker process holds (None: no GPU seen)
@@ -44,6 +45,7 @@ class StreamMeasure:
     output: str = ""
     reasoning: str = ""
     figures: TrialFigures = field(default_factory=TrialFigures)
+    retries: list[dict[str, Any]] = field(default_factory=list)  # attempts that failed, in order
     _token_times: list[float] = field(default_factory=list)
     _t_first_content: float | None = None
 
@@ -51,7 +53,13 @@ class StreamMeasure:
         kind = event["type"]
         t = event.get("t", time.perf_counter())
         f = self.figures
-        if kind in ("prompt", "sent"):
+        if kind == "retry":
+            # The failed attempt's partial output and timings are dropped: the trial's figures
+            # come from the attempt that succeeded; the failure is kept in the retry log.
+            self.retries.append({k: event[k] for k in ("attempt", "reason", "wait_s")})
+            self.output, self.reasoning, self._token_times, self._t_first_content = "", "", [], None
+            self.figures = TrialFigures()
+        elif kind in ("prompt", "sent"):
             self.t_send = t  # taken by the engine when the request reached it
             self.prompt = event.get("text", self.prompt)
         elif kind in ("content", "reasoning"):
@@ -70,6 +78,7 @@ class StreamMeasure:
             f.engine_source = event.get("source")
             f.engine_prompt_n, f.engine_prompt_ms = event.get("prompt_n"), event.get("prompt_ms")
             f.engine_eval_n, f.engine_eval_ms = event.get("eval_n"), event.get("eval_ms")
+            f.engine_load_ms = event.get("load_ms")
             if f.engine_prompt_n and f.engine_prompt_ms:
                 f.engine_prefill_tps = f.engine_prompt_n / f.engine_prompt_ms * 1000
             if f.engine_eval_n and f.engine_eval_ms:

@@ -3,11 +3,16 @@
 A contender is loaded once, asked all its pending trials, and unloaded before the next, so
 memory figures are never polluted by a resident neighbour. Trials already in the database are
 skipped: an interrupted run resumes where it stopped.
+
+In-process contenders answer one trial at a time. Server contenders run up to their
+``concurrency`` trials at once on one asyncio event loop; this thread alone writes the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from bakeoff import __version__
 from bakeoff.backends import make_backend
+from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.measure.cost import load_cost_config
@@ -99,6 +105,9 @@ def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: floa
                    summary: RunSummary, progress: Progress, tdp_watts: float | None = None) -> None:
     spec = trials[0].spec
     backend = make_backend(spec, timeout)
+    if isinstance(backend, ServerBackend):
+        asyncio.run(_run_server_contender(db, run_id, trials, backend, summary, progress))
+        return
     backend.tdp_watts = tdp_watts
     model_path = sha = None
     try:
@@ -108,17 +117,9 @@ def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: floa
                 sha = file_sha256(Path(model_path))
             facts = backend.load()
         except BackendError as exc:
-            db.record_contender(run_id, spec, model_path, sha, {}, {}, [], str(exc))
-            for trial in trials:
-                _record_error(db, run_id, trial, f"contender failed to load: {exc}", _now())
-                summary.errors += 1
-                progress.advance(trial, "error")
+            _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress)
             return
-        notes = backend.notes()
-        for text in notes:
-            progress.note(text)
-        summary.notes.extend(notes)
-        db.record_contender(run_id, spec, model_path, sha, facts, backend.load_info, notes, None)
+        _loaded(db, run_id, backend, trials[0].spec, model_path, sha, facts, summary, progress)
         for trial in trials:
             status = _run_trial(db, run_id, backend, trial)
             summary.ran += 1
@@ -126,6 +127,54 @@ def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: floa
             progress.advance(trial, status)
     finally:
         backend.close()
+
+
+async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], backend: ServerBackend,
+                                summary: RunSummary, progress: Progress) -> None:
+    try:
+        try:
+            facts = await backend.aload()
+        except BackendError as exc:
+            _load_failed(db, run_id, trials, None, None, exc, summary, progress)
+            return
+        _loaded(db, run_id, backend, trials[0].spec, None, None, facts, summary, progress)
+        slots = asyncio.Semaphore(backend.concurrency)
+
+        async def one(trial: Trial) -> None:
+            async with slots:
+                started = _now()
+                request = build_request(trial.spec, trial.case, trial.repeat)
+                measure = StreamMeasure()
+                try:
+                    async for event in backend.agenerate(request):
+                        measure.feed(event)
+                except BackendError as exc:
+                    status = _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
+                else:
+                    status = _record_ok(db, run_id, trial, started, request, measure)
+            summary.ran += 1
+            summary.errors += status == "error"
+            progress.advance(trial, status)
+
+        await asyncio.gather(*(one(t) for t in trials))
+    finally:
+        await backend.aclose()
+
+
+def _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress) -> None:
+    db.record_contender(run_id, trials[0].spec, model_path, sha, {}, {}, [], str(exc))
+    for trial in trials:
+        _record_error(db, run_id, trial, f"contender failed to load: {exc}", _now())
+        summary.errors += 1
+        progress.advance(trial, "error")
+
+
+def _loaded(db, run_id, backend, spec, model_path, sha, facts, summary, progress) -> None:
+    notes = backend.notes()
+    for text in notes:
+        progress.note(text)
+    summary.notes.extend(notes)
+    db.record_contender(run_id, spec, model_path, sha, facts, backend.load_info, notes, None)
 
 
 def _base_row(run_id: str, trial: Trial, started: str) -> dict:
@@ -136,12 +185,17 @@ def _base_row(run_id: str, trial: Trial, started: str) -> dict:
     }
 
 
+def _retry_columns(retries: list[dict] | None) -> dict:
+    return {"retries": len(retries or []), "retry_log": json.dumps(retries) if retries else None}
+
+
 def _record_error(db: Database, run_id: str, trial: Trial, message: str, started: str,
-                  request: GenerationRequest | None = None) -> None:
+                  request: GenerationRequest | None = None, retries: list[dict] | None = None) -> str:
     row = _base_row(run_id, trial, started)
     row.update(status="error", error=message, finished_at=_now(),
-               request=request.to_dict() if request else None)
+               request=request.to_dict() if request else None, **_retry_columns(retries))
     db.record_trial(row, [])
+    return "error"
 
 
 def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
@@ -152,8 +206,12 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
         for event in backend.generate(request):
             measure.feed(event)
     except BackendError as exc:
-        _record_error(db, run_id, trial, str(exc), started, request)
-        return "error"
+        return _record_error(db, run_id, trial, str(exc), started, request)
+    return _record_ok(db, run_id, trial, started, request, measure)
+
+
+def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
+               measure: StreamMeasure) -> str:
     figures = measure.finish()
     verdict = evaluate(trial.case.checks, measure.output, trial.case)
     row = _base_row(run_id, trial, started)
@@ -161,7 +219,7 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
         status="ok", error=None, request=request.to_dict(), prompt=measure.prompt,
         output=measure.output, reasoning=measure.reasoning or None,
         passed=None if verdict.passed is None else int(verdict.passed), score=verdict.score,
-        finished_at=_now(), **asdict(figures),
+        finished_at=_now(), **asdict(figures), **_retry_columns(measure.retries),
     )
     db.record_trial(row, [asdict(r) for r in verdict.results])
     return "ok"

@@ -132,3 +132,35 @@ def m002_speed_and_energy(conn: sqlite3.Connection) -> None:
 @migration
 def m003_gpu_memory(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE trials ADD COLUMN gpu_mem_mb REAL")  # NVML, per worker process
+
+
+@migration
+def m004_servers_and_load(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        ALTER TABLE trials ADD COLUMN retries INTEGER;        -- attempts beyond the first
+        ALTER TABLE trials ADD COLUMN retry_log TEXT;         -- JSON: [{attempt, reason, wait_s}]
+        ALTER TABLE trials ADD COLUMN engine_load_ms REAL;    -- engine-reported model load (Ollama load_duration)
+        CREATE TABLE load_results (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            spec TEXT NOT NULL,
+            concurrency INTEGER NOT NULL,
+            requests INTEGER NOT NULL,       -- sent
+            completed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            prompt_tokens INTEGER,           -- asked for, per request
+            output_tokens INTEGER,           -- asked for, per request (max_tokens)
+            duration_s REAL NOT NULL,        -- first send -> last request done
+            request_throughput REAL,         -- completed requests / s
+            output_throughput REAL,          -- output tokens / s
+            total_token_throughput REAL,     -- (prompt + output tokens) / s
+            goodput REAL,                    -- requests meeting every SLO / s (NULL without an SLO)
+            slo TEXT,                        -- JSON: {"ttft_ms": 500, "tpot_ms": 50, ...}
+            latency TEXT NOT NULL,           -- JSON: {ttft_ms|tpot_ms|itl_ms|e2e_ms: {mean, p50, p90, p99}}
+            tokens_source TEXT,              -- server usage | tokenizer | ...
+            samples TEXT NOT NULL,           -- JSON: one record per request
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, spec, concurrency)
+        );
+        """
+    )
