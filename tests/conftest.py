@@ -41,10 +41,11 @@ def gemma3() -> Path:
     return _model("gemma3-270m")
 
 
-def bakeoff(*args: str, timeout: float = 600, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run the real CLI as a user would."""
+def bakeoff(*args: str, timeout: float = 600, check: bool = False, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI as a user would (env: variables added to this process's environment)."""
     proc = subprocess.run([sys.executable, "-m", "bakeoff", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd)
+                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, **env} if env else None)
     if check and proc.returncode != 0:
         raise AssertionError(f"bakeoff {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -1,0 +1,120 @@
+"""A stand-in server: a Starlette app under uvicorn in a background thread of the test process,
+so a test can script faults and read back exactly what the client sent."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+# What the next requests to a generation endpoint do, in order; "ok" when the script is empty.
+FAULTS = ("ok", "429", "500", "drop", "hang", "malformed", "auth")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class StandInState:
+    reply: str = "The capital of France is Paris."
+    faults: deque = field(default_factory=deque)
+    requests: list[Recorded] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    chunk_delay_s: float = 0.0  # between streamed chunks (lets a test see concurrency)
+    retry_after: str = "1"
+    expected_key: str | None = None  # when set, other keys get the vendor's 401
+
+    def next_fault(self) -> str:
+        return self.faults.popleft() if self.faults else "ok"
+
+    def script(self, *faults: str) -> None:
+        unknown = set(faults) - set(FAULTS)
+        assert not unknown, f"unknown faults {unknown}"
+        self.faults.extend(faults)
+
+    def words(self) -> list[str]:
+        """The reply in streaming pieces: one word (with its leading space) per chunk."""
+        parts = self.reply.split(" ")
+        return [parts[0]] + [" " + p for p in parts[1:]]
+
+
+async def record(state: StandInState, request: Request) -> Any:
+    try:
+        body = await request.json()
+    except Exception:  # noqa: BLE001 - GETs and bodies that are not JSON
+        body = None
+    state.requests.append(Recorded(request.method, request.url.path, dict(request.headers), body))
+    return body
+
+
+class Tracked:
+    """Counts streams in flight, so a test can check the client's concurrency."""
+
+    def __init__(self, state: StandInState):
+        self.state = state
+
+    def __enter__(self):
+        self.state.in_flight += 1
+        self.state.max_in_flight = max(self.state.max_in_flight, self.state.in_flight)
+
+    def __exit__(self, *exc):
+        self.state.in_flight -= 1
+
+
+async def pause(state: StandInState) -> None:
+    if state.chunk_delay_s:
+        await asyncio.sleep(state.chunk_delay_s)
+
+
+class Dropped(Exception):
+    """Raised inside a streaming body: uvicorn closes the connection before the body ends."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StandInServer:
+    def __init__(self, app: Starlette, state: StandInState):
+        self.app, self.state = app, state
+        self.port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
+                                lifespan="off", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "StandInServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("stand-in server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def posted(self, path_suffix: str) -> list[Recorded]:
+        return [r for r in self.state.requests if r.method == "POST" and r.path.endswith(path_suffix)]
