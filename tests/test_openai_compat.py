@@ -8,9 +8,10 @@ import sys
 import time
 import urllib.request
 
+import psutil
 import pytest
 
-from conftest import bakeoff, report_json, trial_rows, write_suite
+from conftest import bakeoff, report_json, trial_rows, wait_for, write_suite
 
 
 def _free_port() -> int:
@@ -19,12 +20,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(smollm2):
+def start_server(model, *extra: str) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, once it answers /models."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2), "--host", "127.0.0.1",
-         "--port", str(port), "--n_threads", "1", "--n_ctx", "2048", "--model_alias", "smollm2"],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_threads", "1", "--n_ctx", "2048", "--model_alias", "smollm2", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
@@ -32,13 +33,19 @@ def server(smollm2):
         try:
             with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, url
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail("llama_cpp.server did not start")
         time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def server(smollm2):
+    # Without --interrupt_requests False this server cuts a stream short when another request arrives.
+    proc, url = start_server(smollm2, "--interrupt_requests", "False")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -79,3 +86,68 @@ def test_bad_target_is_exit_2(tmp_path):
     suite = write_suite(tmp_path / "s.yaml", cases=1)
     proc = bakeoff("run", suite, "-c", "openai-compat:localhost:8080", "--db", tmp_path / "x.db")
     assert proc.returncode == 2 and "BASE_URL#MODEL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_concurrent_trials_against_the_server(tmp_path, server):
+    suite = write_suite(tmp_path / "s.yaml", cases=4, max_tokens=16)
+    db = tmp_path / "c.db"
+    spec = f"openai-compat:{server}#smollm2?concurrency=3&tokenizer=smollm2-135m"
+    proc = bakeoff("run", suite, "-c", spec, "--db", db)
+    assert proc.returncode == 0, proc.stderr
+    rows = trial_rows(db)
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
+    assert all(r["finish_reason"] in ("stop", "length") and r["output"].strip() for r in rows)
+    # Three requests were in flight together: their sending times overlap their ends.
+    spans = sorted((r["started_at"], r["finished_at"]) for r in rows)
+    assert spans[1][0] < spans[0][1] and spans[2][0] < spans[0][1]
+
+
+def test_a_server_that_cuts_streams_gives_error_trials_not_short_answers(tmp_path, smollm2):
+    """llama-cpp-python's default (interrupt_requests=True) ends a stream early when another request
+    arrives, with [DONE] and no finish reason; those trials must not pass as short answers."""
+    proc, url = start_server(smollm2)
+    try:
+        suite = write_suite(tmp_path / "s.yaml", cases=2, max_tokens=200)
+        db = tmp_path / "cut.db"
+        run = bakeoff("run", suite, "-c", f"openai-compat:{url}#smollm2?concurrency=2", "--db", db)
+        assert run.returncode == 0, run.stderr
+        rows = trial_rows(db)
+        cut = [r for r in rows if r["status"] == "error"]
+        assert cut and all("without a finish reason" in r["error"] for r in cut)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_server_killed_mid_stream(tmp_path, smollm2):
+    """The server dies while a trial streams: that trial and the rest become error trials with a
+    clear message after their retries, and the run completes."""
+    proc, url = start_server(smollm2)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    suite = tmp_path / "long.yaml"
+    suite.write_text("defaults: {max_tokens: 400, temperature: 0}\ncases:\n" + "".join(
+        f"  - {{id: add-{i}, prompt: 'Write the numbers from {i} to 1000, one per line.'}}\n" for i in range(3)))
+    db = tmp_path / "kill.db"
+    cli = subprocess.Popen([sys.executable, "-m", "bakeoff", "run", str(suite), "--db", str(db), "-c",
+                            f"openai-compat:{url}#smollm2?retries=1&connect_timeout=2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server_proc = psutil.Process(proc.pid)
+        wait_for(lambda: any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+                             for c in server_proc.net_connections()), timeout=60, what="a client connection")
+        time.sleep(2.0)  # the first trial is streaming (400 tokens take several seconds here)
+        proc.kill()
+        proc.wait()
+        out, err = cli.communicate(timeout=120)
+    finally:
+        cli.kill()
+        proc.kill()
+    assert cli.returncode == 0, err
+    rows = {r["case_id"]: r for r in trial_rows(db)}
+    assert len(rows) == 3 and all(r["status"] == "error" for r in rows.values()), [
+        (r["status"], r["error"], r["output_tokens"]) for r in rows.values()]
+    first = rows["add-0"]
+    assert "gave up after 2 attempt(s): connection failed or dropped" in first["error"]
+    assert first["retries"] == 1
+    reason = json.loads(first["retry_log"])[0]["reason"]
+    assert "RemoteProtocolError" in reason or "ReadError" in reason, reason  # cut mid-stream, not refused

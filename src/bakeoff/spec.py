@@ -30,7 +30,8 @@ class ContenderSpec:
     @property
     def canonical(self) -> str:
         """The spec string with options sorted: the contender's identity in the database."""
-        query = urlencode(sorted((k, _fmt(v)) for k, v in self.options.items()))
+        # ":" and "/" stay readable (URLs, paths); parse_qsl reads them back unchanged.
+        query = urlencode(sorted((k, _fmt(v)) for k, v in self.options.items()), safe=":/")
         return f"{self.backend}:{self.model}" + (f"?{query}" if query else "")
 
     def __str__(self) -> str:

@@ -129,6 +129,11 @@ class OpenAICompatBackend(ServerBackend):
             raise BackendError(f"server error in the stream: {_error_detail(exc)}") from None
         except ValueError as exc:  # a chunk that is not JSON, or not a chat completion chunk
             raise BackendError(f"malformed stream chunk from the server: {type(exc).__name__}: {exc}"[:400]) from None
+        if finish is None:
+            # Every complete Chat Completions stream ends its choice with a finish_reason.
+            raise BackendError("the server ended the stream without a finish reason: the answer was cut off "
+                               "(llama-cpp-python's server cuts a stream when another request arrives unless "
+                               "started with --interrupt_requests False)")
         if usage is not None:
             yield {"type": "usage", "prompt_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
                    "source": "server usage"}
