@@ -54,7 +54,15 @@ def test_openai_trials_are_measured_from_the_stream(tmp_path, openai_server):
     assert body["max_completion_tokens"] == 20 and "max_tokens" not in body
     assert body["messages"][-1]["role"] == "user"
     contender = report_json(db)["contenders"][0]
-    assert contender["errors"] == 0 and contender["spec"] == spec
+    assert contender["errors"] == 0 and contender["spec"] == spec and contender["runs_in"] == "cloud"
+    sources = contender["figure_sources"]
+    assert sources["ttft_ms_median"].startswith("client-observed (bakeoff's HTTP client")
+    assert "output tokens from server usage" in sources["decode_tps_median"]
+    assert sources["prefill_tps_median"].startswith("unavailable") and contender["prefill_tps_median"] is None
+    assert sources["peak_mem_mb"].startswith("not measured") and contender["peak_mem_mb"] is None
+    cost = contender["cost_per_mtok"]  # the price table on the tokens the trials used
+    assert cost["label"] == "price table" and cost["value"] > 0
+    assert cost["assumptions"]["output_tokens"] == 2 * words
 
 
 def test_reasoning_effort_is_sent_without_temperature(tmp_path, openai_server):

@@ -81,6 +81,7 @@ class ServerBackend(Backend):
     """A contender behind an HTTP API. Subclasses set the key's environment variables and base URL."""
 
     Options: ClassVar[type[ServerOptions]] = ServerOptions
+    runs_in = "server"
     key_env: ClassVar[tuple[str, ...]] = ()  # environment variables that may hold the key, in order
     key_required: ClassVar[bool] = False
     base_url_env: ClassVar[str | None] = None  # e.g. OLLAMA_HOST

@@ -59,6 +59,7 @@ class Backend(ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[BackendOptions]] = BackendOptions
+    runs_in: ClassVar[str] = "in-process"  # | "server" (one the user runs) | "cloud" (priced per token)
 
     def __init__(self, model: str, options: BackendOptions, trial_timeout_s: float = 300.0):
         self.model = model

@@ -27,6 +27,7 @@ class OpenAIBackend(OpenAICompatBackend):
     name = "openai"
     Options = OpenAIOptions
     engine_label = "OpenAI API"
+    runs_in = "cloud"
     key_env = ("OPENAI_API_KEY",)
     key_required = True
     base_url_env = "OPENAI_BASE_URL"

@@ -8,7 +8,8 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from bakeoff.measure.cost import load_cost_config, local_cost_per_mtok
+from bakeoff.errors import InputError
+from bakeoff.measure.cost import CostFigure, cloud_cost_per_mtok, load_cost_config, local_cost_per_mtok
 from bakeoff.report.stats import summarise_trials
 from bakeoff.report.variants import variant_rows
 from bakeoff.store import Database
@@ -43,6 +44,47 @@ def _energy(ok: list) -> tuple[float | None, str]:
     return sum(t["energy_j"] for t in ok), "estimated" if "estimated" in labels else "measured"
 
 
+def _one_of(values, default: str) -> str:
+    seen = sorted({v for v in values if v})
+    return " / ".join(seen) if seen else default
+
+
+def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str) -> dict[str, str]:
+    """Where each figure of a contender came from: client-observed, engine-reported or not measured."""
+    client = ("client-observed (bakeoff's HTTP client, network included)" if runs_in != "in-process"
+              else "client-observed (clock in the model's worker process)")
+    engine = _one_of((t["engine_source"] for t in ok), "")
+    tokens = _one_of((t["tokens_source"] for t in ok), "unknown (no usage, no tokenizer)")
+    return {
+        "ttft_ms_median": client,
+        "e2e_ms_median": client,
+        "decode_tps_median": f"{client}; output tokens from {tokens}",
+        "engine_decode_tps_median": f"engine-reported ({engine})" if engine else "unavailable (the engine reports no timings)",
+        "prefill_tps_median": f"engine-reported ({engine})" if engine else "unavailable (the engine reports no timings)",
+        "peak_mem_mb": ("measured (worker peak RSS above its pre-load baseline)" if runs_in == "in-process"
+                        else "not measured (the model runs in the server's process; see the contender's load facts)"),
+        "energy_j": f"{energy_label} (sum over the successful trials)",
+        "cost_per_mtok": cost_source,
+    }
+
+
+def _cost(spec: str, runs_in: str, ok: list, energy_j, energy_label: str, cost_config):
+    """Cloud contenders: the price table on the tokens they used; others: the local formula."""
+    if runs_in == "cloud":
+        try:
+            cost = cloud_cost_per_mtok(spec, sum(t["prompt_tokens"] or 0 for t in ok),
+                                       sum(t["output_tokens"] or 0 for t in ok))
+        except InputError as exc:
+            cost = CostFigure(None, "unavailable", cost_config.currency, source=str(exc))
+        return cost, "price table: (input tokens x input price + output tokens x output price) / output tokens x 1e6"
+    cost = local_cost_per_mtok(
+        energy_j, tokens=sum(t["output_tokens"] or 0 for t in ok),
+        seconds=sum((t["e2e_ms"] or 0) for t in ok) / 1000, config=cost_config,
+        energy_label=energy_label if energy_j is not None else None)
+    return cost, ("local: (energy kWh x price + hardware price / lifetime hours x hours used) "
+                  "/ output tokens x 1e6; inputs in cost_per_mtok.assumptions")
+
+
 def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
     cost_config = load_cost_config()
     trials = db.trials(run_id)
@@ -54,28 +96,19 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
     for spec, ts in by_spec.items():
         ok = [t for t in ts if t["status"] == "ok"]
         c = facts.get(spec)
+        runs_in = json.loads(c["facts"] or "{}").get("runs_in", "in-process") if c else "in-process"
         energy_j, energy_label = _energy(ok)
-        cost = local_cost_per_mtok(
-            energy_j, tokens=sum(t["output_tokens"] or 0 for t in ok),
-            seconds=sum((t["e2e_ms"] or 0) for t in ok) / 1000, config=cost_config,
-            energy_label=energy_label if energy_j is not None else None)
+        cost, cost_source = _cost(spec, runs_in, ok, energy_j, energy_label, cost_config)
         rows.append({
             "spec": spec,
+            "runs_in": runs_in,
             **summarise_trials(ts),
+            "retries": sum(t["retries"] or 0 for t in ts),
             "model_sha256": c["model_sha256"] if c else None,
             "energy_j": energy_j,
             "energy_label": energy_label,
             "cost_per_mtok": cost.to_dict(),
-            "figure_sources": {
-                "ttft_ms_median": "measured (client clock in the worker)",
-                "decode_tps_median": "measured (client: output tokens from the engine)",
-                "engine_decode_tps_median": "engine-reported",
-                "prefill_tps_median": "engine-reported",
-                "peak_mem_mb": "measured (worker peak RSS above its pre-load baseline)",
-                "energy_j": f"{energy_label} (sum over the successful trials)",
-                "cost_per_mtok": "local: (energy kWh x price + hardware price / lifetime hours x hours used) "
-                                 "/ output tokens x 1e6; inputs in cost_per_mtok.assumptions",
-            },
+            "figure_sources": _figure_sources(runs_in, ok, energy_label, cost_source),
         })
     return rows
 

@@ -174,6 +174,7 @@ def _loaded(db, run_id, backend, spec, model_path, sha, facts, summary, progress
     for text in notes:
         progress.note(text)
     summary.notes.extend(notes)
+    facts = {"runs_in": backend.runs_in, **facts}
     db.record_contender(run_id, spec, model_path, sha, facts, backend.load_info, notes, None)
 
 
