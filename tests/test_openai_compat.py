@@ -151,3 +151,8 @@ def test_server_killed_mid_stream(tmp_path, smollm2):
     assert first["retries"] == 1
     reason = json.loads(first["retry_log"])[0]["reason"]
     assert "RemoteProtocolError" in reason or "ReadError" in reason, reason  # cut mid-stream, not refused
+
+
+def test_speed_on_a_server_points_to_load(tmp_path):
+    proc = bakeoff("speed", "openai-compat:http://127.0.0.1:9/v1#x", "--db", tmp_path / "s.db")
+    assert proc.returncode == 2 and "bakeoff load" in proc.stderr and "Traceback" not in proc.stderr

@@ -84,7 +84,9 @@ def run_speed(db: Database | None, specs: list[ContenderSpec], n_prompt: list[in
             backend_cls = get_backend(spec.backend)
             if not hasattr(backend_cls, "call") or "speed" not in getattr(
                     _engine_class(backend_cls), "rpc_methods", ()):
-                raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol yet")
+                hint = ("; for a server, `bakeoff load` measures TTFT, TPOT and throughput under concurrency"
+                        if backend_cls.runs_in != "in-process" else "")
+                raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol{hint}")
             sha = None
             for depth in depths:
                 ctx = spec.options.get("ctx") or _ctx_for(depth, longest)
