@@ -27,6 +27,11 @@ def openai_server():
         yield server
 
 
+def run_ok(*args, env) -> None:
+    proc = bakeoff(*args, env=env)
+    assert proc.returncode == 0, proc.stderr
+
+
 def _env(tmp_path, **extra) -> dict[str, str]:
     return {"OPENAI_API_KEY": KEY, "BAKEOFF_CONFIG": str(tmp_path / "cfg"), **extra}
 
@@ -68,7 +73,7 @@ def test_openai_trials_are_measured_from_the_stream(tmp_path, openai_server):
 def test_reasoning_effort_is_sent_without_temperature(tmp_path, openai_server):
     suite = write_suite(tmp_path / "s.yaml", cases=1)
     spec = f"openai:o4-mini?base_url={openai_server.url}/v1&reasoning_effort=low"
-    assert bakeoff("run", suite, "-c", spec, "--db", tmp_path / "r.db", env=_env(tmp_path)).returncode == 0
+    run_ok("run", suite, "-c", spec, "--db", tmp_path / "r.db", env=_env(tmp_path))
     body = openai_server.posted("/chat/completions")[0].body
     assert body["reasoning_effort"] == "low" and "temperature" not in body
 
@@ -77,9 +82,9 @@ def test_unknown_model_fails_the_contender_with_the_list(tmp_path, openai_server
     suite = write_suite(tmp_path / "s.yaml", cases=1)
     db = tmp_path / "m.db"
     spec = f"openai:gpt-9?base_url={openai_server.url}/v1"
-    assert bakeoff("run", suite, "-c", spec, "--db", db, env=_env(tmp_path)).returncode == 0
+    run_ok("run", suite, "-c", spec, "--db", db, env=_env(tmp_path))
     (row,) = trial_rows(db)
-    assert row["status"] == "error" and "does not offer 'gpt-9'" in row["error"] and "gpt-4o-mini" in row["error"]
+    assert row["status"] == "error" and "does not offer 'gpt-9'" in row["error"] and "gpt-4o-mini" in row["error"], row["error"]
 
 
 def test_missing_key_is_exit_2_with_the_hint(tmp_path):
@@ -92,7 +97,7 @@ def test_missing_key_is_exit_2_with_the_hint(tmp_path):
 
 def test_key_from_keys_file_is_used_and_file_is_private(tmp_path, openai_server):
     env = {"OPENAI_API_KEY": "", "BAKEOFF_CONFIG": str(tmp_path / "cfg")}
-    assert bakeoff("keys", "set", "openai", "--value", KEY, env=env).returncode == 0
+    run_ok("keys", "set", "openai", "--value", KEY, env=env)
     keys_file = tmp_path / "cfg" / "keys.json"
     assert keys_file.stat().st_mode & 0o777 == 0o600
     listed = bakeoff("keys", "list", "--json", env=env)
@@ -100,7 +105,7 @@ def test_key_from_keys_file_is_used_and_file_is_private(tmp_path, openai_server)
     suite = write_suite(tmp_path / "s.yaml", cases=1)
     db = tmp_path / "f.db"
     spec = f"openai:gpt-4o-mini?base_url={openai_server.url}/v1"
-    assert bakeoff("run", suite, "-c", spec, "--db", db, env=env).returncode == 0
+    run_ok("run", suite, "-c", spec, "--db", db, env=env)
     assert trial_rows(db)[0]["status"] == "ok"
     facts = json.loads(sqlite3.connect(db).execute("SELECT facts FROM contenders").fetchone()[0])
     assert facts["api_key"] == "keys file"
@@ -148,7 +153,7 @@ def test_retries_run_out_into_an_error_trial(tmp_path, openai_server):
     suite = write_suite(tmp_path / "s.yaml", cases=2)
     db = tmp_path / "out.db"
     spec = f"openai:gpt-4o-mini?base_url={openai_server.url}/v1&retries=1"
-    assert bakeoff("run", suite, "-c", spec, "--db", db, env=_env(tmp_path)).returncode == 0
+    run_ok("run", suite, "-c", spec, "--db", db, env=_env(tmp_path))
     rows = {r["case_id"]: r for r in trial_rows(db)}
     assert rows["add-0"]["status"] == "error" and rows["add-0"]["retries"] == 1
     assert "gave up after 2 attempt(s): HTTP 500" in rows["add-0"]["error"]
@@ -173,12 +178,12 @@ def test_concurrency_runs_trials_at_once(tmp_path, openai_server):
     suite = write_suite(tmp_path / "s.yaml", cases=8)
     db = tmp_path / "c.db"
     spec = f"openai:gpt-4o-mini?base_url={openai_server.url}/v1&concurrency=4"
-    assert bakeoff("run", suite, "-c", spec, "--db", db, env=_env(tmp_path)).returncode == 0
+    run_ok("run", suite, "-c", spec, "--db", db, env=_env(tmp_path))
     rows = trial_rows(db)
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
     assert openai_server.state.max_in_flight == 4
     # Resume: nothing is asked again.
-    assert bakeoff("run", suite, "-c", spec, "--db", db, env=_env(tmp_path)).returncode == 0
+    run_ok("run", suite, "-c", spec, "--db", db, env=_env(tmp_path))
     assert len(openai_server.posted("/chat/completions")) == 8
 
 

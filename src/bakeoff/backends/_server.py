@@ -11,6 +11,7 @@ event for each, so the trial records them and its timings come from the attempt 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import time
@@ -150,10 +151,12 @@ class ServerBackend(Backend):
         for attempt in range(self.options.retries + 1):
             try:
                 deadline = time.perf_counter() + self.trial_timeout_s
-                async for event in self.astream(request):
-                    yield event
-                    if time.perf_counter() > deadline:
-                        raise Retryable(f"the request took longer than {self.trial_timeout_s:g} s")
+                # aclosing: a failed or abandoned attempt closes its HTTP response now, not at GC.
+                async with contextlib.aclosing(self.astream(request)) as events:
+                    async for event in events:
+                        yield event
+                        if time.perf_counter() > deadline:
+                            raise Retryable(f"the request took longer than {self.trial_timeout_s:g} s")
                 return
             except Retryable as exc:
                 reason = self.redact(exc.reason)

@@ -99,16 +99,19 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
         runs_in = json.loads(c["facts"] or "{}").get("runs_in", "in-process") if c else "in-process"
         energy_j, energy_label = _energy(ok)
         cost, cost_source = _cost(spec, runs_in, ok, energy_j, energy_label, cost_config)
+        load = json.loads(c["load"] or "{}") if c else {}
         rows.append({
             "spec": spec,
             "runs_in": runs_in,
+            "server_mem_mb": load.get("engine_mem_mb"),  # what a local server says the model holds
             **summarise_trials(ts),
             "retries": sum(t["retries"] or 0 for t in ts),
             "model_sha256": c["model_sha256"] if c else None,
             "energy_j": energy_j,
             "energy_label": energy_label,
             "cost_per_mtok": cost.to_dict(),
-            "figure_sources": _figure_sources(runs_in, ok, energy_label, cost_source),
+            "figure_sources": {**_figure_sources(runs_in, ok, energy_label, cost_source),
+                               "server_mem_mb": load.get("memory_source", "unavailable (not reported by the server)")},
         })
     return rows
 
@@ -133,14 +136,28 @@ def case_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
 
 
 def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
+    from bakeoff.report.flaky import flaky_cells, flaky_summary
+    from bakeoff.report.pareto import frontier_plots
+    from bakeoff.report.ratings import win_rates
+    from bakeoff.store.ratings import ratings
+
+    contenders = contender_rows(db, run_id)
+    trials = db.trials(run_id)
+    # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
+    human = win_rates(ratings(db, {t["id"] for t in trials} if run_id else None))
+    for row in contenders:
+        row["human"] = human["contenders"].get(row["spec"])
     return {
         "database": str(db.path),
         "runs": [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
                   "status": r["status"], "suite": r["suite"], "environment": json.loads(r["environment"] or "{}")}
                  for r in db.runs()],
-        "contenders": contender_rows(db, run_id),
+        "contenders": contenders,
         "variants": variant_rows(db, run_id),
         "cases": case_rows(db, run_id),
+        "pareto": [p.to_dict() for p in frontier_plots(contenders)],
+        "flaky": flaky_summary(flaky_cells(trials)),
+        "ratings": human,
     }
 
 
