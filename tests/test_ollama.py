@@ -217,7 +217,7 @@ def test_concurrency_reaches_the_server(tmp_path, ollama):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("ollama:gemma4:e4b?thinking=on", "unknown option 'thinking'"),
+    ("ollama:gemma4:e4b?thinking_budget=512", "unknown option 'thinking_budget'"),
     ("ollama:gemma4:e4b?think=maybe", "think takes true, false, low, medium or high"),
     ("ollama:gemma4:e4b?num_ctx=-5", "option num_ctx='-5'"),
 ])

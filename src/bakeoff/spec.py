@@ -77,7 +77,9 @@ def parse_spec(text: str) -> ContenderSpec:
         options = backend_cls.Options.model_validate(seen)
     except ValidationError as exc:
         err = exc.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "options"  # not "think.bool" for a union-typed option
+        if not err["loc"]:  # a check across options (e.g. thinking and reasoning_effort both given)
+            raise InputError(f"spec {raw!r}: {err['msg'].removeprefix('Value error, ')}") from None
+        name = str(err["loc"][0])  # not "think.bool" for a union-typed option
         if err["type"] == "extra_forbidden":
             known = ", ".join(backend_cls.Options.model_fields)
             raise InputError(f"unknown option {name!r} in spec {raw!r}; {backend} takes: {known}") from None

@@ -30,6 +30,7 @@ class Recorded:
 @dataclass
 class StandInState:
     reply: str = "The capital of France is Paris."
+    reasoning: str = ""  # openai stand-in: streamed first as reasoning_content deltas (vLLM, llama-server)
     faults: deque = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0

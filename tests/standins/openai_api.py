@@ -62,6 +62,7 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
         name = body["model"]
         created = int(time.time())
         words = state.words()
+        thinking = [w if i == 0 else " " + w for i, w in enumerate(state.reasoning.split(" "))] if state.reasoning else []
 
         def chunk(delta: dict, finish: str | None = None) -> str:
             obj = {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion.chunk",
@@ -76,6 +77,9 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
                 if fault == "hang":
                     await asyncio.sleep(3600)
                 yield chunk({"role": "assistant", "content": "", "refusal": None})
+                for word in thinking:  # vLLM's and llama-server's reasoning parsers send these
+                    await pause(state)
+                    yield chunk({"reasoning_content": word})
                 for i, word in enumerate(words):
                     await pause(state)
                     if fault == "drop" and i == 2:
@@ -89,10 +93,10 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
                     usage = {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion.chunk",
                              "created": created, "model": name, "system_fingerprint": "fp_44709d6fcb",
                              "choices": [], "usage": {
-                                 "prompt_tokens": prompt_tokens, "completion_tokens": len(words),
-                                 "total_tokens": prompt_tokens + len(words),
+                                 "prompt_tokens": prompt_tokens, "completion_tokens": len(words) + len(thinking),
+                                 "total_tokens": prompt_tokens + len(words) + len(thinking),
                                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                                 "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                 "completion_tokens_details": {"reasoning_tokens": len(thinking), "audio_tokens": 0,
                                                                "accepted_prediction_tokens": 0,
                                                                "rejected_prediction_tokens": 0}}}
                     yield f"data: {json.dumps(usage)}\n\n"

@@ -26,6 +26,8 @@ Anthropic counts thinking within ``max_tokens`` and wants ``max_tokens`` above t
 the request asks for ``max_tokens = N + the case's max_tokens``: the answer keeps its own
 allowance after the thinking. The newest models (Opus 4.7 and later, Sonnet 5) take adaptive
 thinking only and answer ``budget_tokens`` with HTTP 400: those trials are errors that say so.
+``thinking=BUDGET`` is ``thinking_budget=BUDGET``, ``thinking=on`` a budget of 2048 tokens,
+``thinking=off`` none; giving both ``thinking`` and ``thinking_budget`` is an input error.
 
 Errors: 429 waits for ``retry-after``; 529 (overloaded), 5xx, a dropped or stalled stream and an
 ``overloaded_error``/``api_error`` event inside the stream are retried; a 4xx is an error trial
@@ -40,11 +42,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
+from bakeoff.thinking import DEFAULT_BUDGETS, ThinkingOption, fold_into
 
 LEGACY_VERSION = "2023-06-01"  # the last API version that takes temperature, top_p and top_k
 SAMPLING = ("temperature", "top_p", "top_k")
@@ -60,6 +63,16 @@ class AnthropicOptions(ServerOptions):
         None, pattern=r"^\d{4}-\d{2}-\d{2}$",
         description=f"anthropic-version header (default: the SDK's); {LEGACY_VERSION} still accepts "
                     "temperature, top_p and top_k, which are sent only with it")
+    thinking: ThinkingOption = Field(
+        None, description=f"off, on (a budget of {DEFAULT_BUDGETS['anthropic']} tokens) or a budget (>= 1024): "
+                          "sets thinking_budget")
+
+    @model_validator(mode="after")
+    def _thinking(self):
+        budget = {"on": DEFAULT_BUDGETS["anthropic"], "off": None}.get(self.thinking, self.thinking)
+        if isinstance(budget, int) and budget < 1024:
+            raise ValueError(f"Anthropic's thinking budget must be at least 1024 tokens; got thinking={budget}")
+        return fold_into(self, "thinking_budget", budget)
 
 
 def _sdk():

@@ -5,23 +5,32 @@
 Google documents the Chat Completions shape at
 https://ai.google.dev/gemini-api/docs/openai, streaming usage included; ``reasoning_effort``
 maps to the model's thinking budget there. ``seed`` is not sent (not among the parameters that
-endpoint documents).
+endpoint documents). ``thinking=off|on|BUDGET`` maps to ``reasoning_effort`` as for ``openai:``
+(off -> none, which Google documents as thinking off; on -> medium; a budget -> low up to 1024
+tokens, medium up to 8192, high above, the budgets Google gives for those levels).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bakeoff.backends._server import ServerOptions
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.backends.openai_api import OpenAIBackend
+from bakeoff.thinking import ThinkingOption, effort_for, fold_into
 
 
 class GeminiOptions(ServerOptions):
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
         None, description="thinking budget of Gemini 2.5+ models, as the OpenAI-compatible endpoint maps it")
+    thinking: ThinkingOption = Field(
+        None, description="off, on or a budget, sent as reasoning_effort: none, medium, or low/medium/high by budget")
+
+    @model_validator(mode="after")
+    def _thinking(self):
+        return fold_into(self, "reasoning_effort", effort_for(self.thinking))
 
 
 class GeminiBackend(OpenAIBackend):

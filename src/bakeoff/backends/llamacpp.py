@@ -3,6 +3,20 @@
 ``LlamaCppBackend`` is the parent-side contender; ``LlamaCppEngine`` runs inside the worker.
 The engine drives ``Llama.generate`` token by token, so output tokens are the engine's own
 count (not stream chunks) and each token's arrival time is taken where it is produced.
+
+Thinking (``thinking=on|off|BUDGET``, see bakeoff.thinking): the chat template and architecture
+decide the mode. Gemma 4: ``<|think|>`` opens the system turn (through the template's
+``enable_thinking`` flag when it has one); Qwen3-style templates: their ``enable_thinking`` flag
+(a hard switch, where the ``/think`` ``/no_think`` soft switches are only advice to the model);
+templates that write ``<think>`` with no switch (R1): off prefills an empty block; models with no
+native thinking: *prompted*, a system instruction plus a reply opened with ``<think>``. The mode
+is in the contender's facts (``thinking.mode``) and, when prompted, in its notes. The reply is
+split as it streams: ``reasoning`` events, then ``content``; each token's event carries its kind,
+so TTFT is the first token and TTFAT the first answer token; ``usage`` carries
+``reasoning_tokens`` (tokens from the opener through the closer). With ``on``, thinking and answer
+share the case's ``max_tokens`` (as on servers). With a BUDGET the thinking is cut at BUDGET
+tokens by forcing the family's closing tag (``</think>`` or ``<channel|>``) into the sequence,
+and the answer then keeps the case's ``max_tokens`` of its own (so at most BUDGET + max_tokens).
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ from pydantic import Field, field_validator
 
 from bakeoff.backends._subprocess import SubprocessBackend
 from bakeoff.backends.base import BackendOptions
+from bakeoff.thinking import StreamSplitter, ThinkingOption, plan_for, starts_inside
 
 
 def physical_cores() -> int:
@@ -40,6 +55,9 @@ class LlamaCppOptions(BackendOptions):
     quant: str | None = Field(None, description="requantize the model to this type first (cached), e.g. Q8_0")
     flash_attn: bool = Field(False, description="flash attention (llama-cpp-python's default is off; llama.cpp's own is auto)")
     lora: str | None = Field(None, description="path to a LoRA adapter GGUF applied on top of the model")
+    thinking: ThinkingOption = Field(
+        None, description="on, off or a thinking budget in tokens: native for Gemma 4 and Qwen3/R1-style "
+                          "templates, prompted for other models (the contender's facts say which)")
 
     @field_validator("lora")
     @classmethod
@@ -92,7 +110,13 @@ class LlamaCppBackend(SubprocessBackend):
 
     def notes(self) -> list[str]:
         fmt = self.facts.get("chat_format", "")
-        return [f"{self.model}: {fmt}"] if "fallback" in fmt else []
+        notes = [f"{self.model}: {fmt}"] if "fallback" in fmt else []
+        thinking = self.facts.get("thinking") or {}
+        if thinking.get("mode") == "prompted":
+            notes.append(f"{self.model}: thinking={thinking['setting']} is prompted, not native (the model has no "
+                         "thinking mode): a system instruction asks for reasoning in <think>...</think> and the "
+                         "reply is opened with <think>; the reasoning is stored apart and checks read the answer")
+        return notes
 
 
 # --- runs inside the worker process -------------------------------------------------------
@@ -172,6 +196,31 @@ class _LogCapture:
         return text
 
 
+class _StopCutter:
+    """Cuts the answer at the first stop string; holds back a possible partial stop."""
+
+    def __init__(self, stops: list[str]):
+        self.stops = [s for s in stops if s]
+        self.hold = max((len(s) for s in self.stops), default=1) - 1
+        self.text, self.emitted, self.stopped = "", 0, False
+
+    def push(self, piece: str) -> str:
+        self.text += piece
+        cut = min((i for i in (self.text.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.text, self.stopped = self.text[:cut], True
+            out = self.text[self.emitted:]
+            self.emitted = len(self.text)
+            return out
+        upto = max(len(self.text) - self.hold, self.emitted)
+        out, self.emitted = self.text[self.emitted:upto], upto
+        return out
+
+    def flush(self) -> str:
+        out, self.emitted = self.text[self.emitted:], len(self.text)
+        return out
+
+
 _FALLBACKS: dict[str, Callable[[list[dict[str, str]]], str]] = {
     "gemma": _gemma_prompt, "gemma4": _gemma4_prompt, "chatml": _chatml_prompt,
 }
@@ -228,6 +277,17 @@ class LlamaCppEngine:
             name = "gemma4" if arch == "gemma4" else "gemma" if arch.startswith("gemma") else "chatml"
             self._fallback = _FALLBACKS[name]
             self.chat_format = f"{name} turn format (fallback: the GGUF has no chat template)"
+        fallback = None if self._formatter else next(k for k, f in _FALLBACKS.items() if f is self._fallback)
+        self.plan = plan_for(o.get("thinking"), template if self._formatter else None, arch, fallback)
+        self._marker_ids: set[int] = set()
+        self._force_ids: list[int] = []
+        if self.plan.fmt is not None:
+            fmt = self.plan.fmt
+            for marker in (fmt.open, fmt.close):  # special tokens (Gemma 4's <|channel>) must render as text
+                for tok in self.llm.tokenize(marker.encode(), add_bos=False, special=True):
+                    if self.llm.detokenize([tok], special=True) != self.llm.detokenize([tok], special=False):
+                        self._marker_ids.add(tok)
+            self._force_ids = self.llm.tokenize(fmt.force_close.encode(), add_bos=False, special=True)
         return {
             "engine": "llama.cpp (llama-cpp-python)",
             "engine_version": llama_cpp.__version__,
@@ -240,6 +300,7 @@ class LlamaCppEngine:
             "lora": o.get("lora"),
             "lora_sha256": _sha256(o["lora"]) if o.get("lora") else None,
             "chat_format": self.chat_format,
+            "thinking": self.plan.describe(),
             "weights_mb": llama_cpp.llama_model_size(self.llm._model.model) / 2**20,
             "n_params": llama_cpp.llama_model_n_params(self.llm._model.model),
             "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
@@ -247,11 +308,14 @@ class LlamaCppEngine:
         }
 
     def _render(self, messages: list[dict[str, str]]) -> tuple[str, bool]:
-        """Prompt text, and whether the tokenizer should add BOS itself."""
+        """Prompt text (with the thinking plan's system text, template flag and prefill), and
+        whether the tokenizer should add BOS itself."""
+        plan = self.plan
+        messages = plan.messages(messages)
         if self._formatter is not None:
-            result = self._formatter(messages=messages)
-            return result.prompt, not result.added_special
-        return self._fallback(messages), False
+            result = self._formatter(messages=messages, **plan.template_kwargs)
+            return result.prompt + plan.prefill, not result.added_special
+        return self._fallback(messages) + plan.prefill, False
 
     def generate(self, req: dict[str, Any], emit: Callable[[dict], None]) -> None:
         import llama_cpp as C
@@ -264,7 +328,11 @@ class LlamaCppEngine:
         n_ctx = min(llm.n_ctx(), len(llm.input_ids))
         if len(tokens) >= n_ctx:
             raise ValueError(f"the prompt has {len(tokens)} tokens; the context holds {n_ctx} (raise ?ctx=)")
-        max_tokens = min(req["max_tokens"], n_ctx - len(tokens))
+        plan = self.plan
+        budget = plan.budget if plan.fmt is not None else None
+        room = n_ctx - len(tokens) - (len(self._force_ids) if budget else 0)
+        answer_cap = req["max_tokens"]  # with a budget, the answer's own allowance
+        max_tokens = min(req["max_tokens"] + (budget or 0), room)
         emit({"type": "prompt", "text": prompt, "tokens": len(tokens), "t": t_send})
 
         o = self.options
@@ -282,39 +350,85 @@ class LlamaCppEngine:
         C.llama_perf_context_reset(llm._ctx.ctx)
         vocab = llm._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        stops = [s for s in req.get("stop") or [] if s]
-        hold = max((len(s) for s in stops), default=1) - 1
-        text, emitted, n_out, finish = "", 0, 0, "length"
-        for token in llm.generate(tokens, reset=True, **sampling):
+        cutter = _StopCutter(req.get("stop") or [])
+        splitter = None
+        if plan.fmt is not None:
+            splitter = StreamSplitter(plan.fmt, "inside" if starts_inside(prompt, plan.fmt) else "leading")
+
+        def deliver(text: str, now: float, pieces: list | None = None) -> None:
+            """One event per token, even when its text is held back or empty (a partial UTF-8
+            sequence, a special token, a marker), so token timings never depend on how text splits."""
+            if pieces is None:
+                pieces = splitter.feed(text, now) if splitter else [("content", text, now)]
+            sent = False
+            for kind, piece, t in pieces:
+                if kind == "content":
+                    piece = cutter.push(piece)
+                emit({"type": kind, "text": piece, "t": t})
+                sent = True
+                if cutter.stopped:
+                    return
+            if not sent:
+                emit({"type": splitter.quiet_kind, "text": "", "t": now})
+
+        n_out = n_think = 0
+        finish, forced = "length", False
+        out_tokens: list[int] = []
+        gen = llm.generate(tokens, reset=True, **sampling)
+        while True:
+            try:
+                token = next(gen)
+            except StopIteration:
+                break
             now = time.perf_counter()
             if C.llama_vocab_is_eog(vocab, token):
                 finish = "stop"
                 break
             n_out += 1
-            text += decoder.decode(llm.detokenize([token]))
-            cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-            if cut >= 0:
-                text, finish = text[:cut], "stop"
-                if cut > emitted:
-                    emit({"type": "content", "text": text[emitted:], "t": now})
-                emitted = len(text)
+            out_tokens.append(token)
+            was_thinking = splitter is not None and splitter.thinking
+            deliver(decoder.decode(llm.detokenize([token], special=token in self._marker_ids)), now)
+            if cutter.stopped:
+                finish = "stop"
                 break
-            # One event per token, even when its text is held back or empty (a partial UTF-8
-            # sequence, a special token), so token timings never depend on how text splits.
-            upto = max(len(text) - hold, emitted)
-            emit({"type": "content", "text": text[emitted:upto], "t": now})
-            emitted = upto
-            if n_out >= max_tokens:
+            if was_thinking or (splitter is not None and splitter.thinking):
+                n_think += 1
+            if n_out >= max_tokens or (budget and n_out - n_think >= answer_cap):
                 break
-        text += decoder.decode(b"", final=True)
-        if len(text) > emitted:
-            emit({"type": "content", "text": text[emitted:], "t": time.perf_counter()})
+            if budget and n_think >= budget and splitter.thinking and not forced:
+                # The budget ran out inside the thinking: write the closing tag in the model's
+                # place and go on from there (the KV cache keeps the prefix; only the tag is decoded).
+                forced = True
+                gen.close()
+                pieces = splitter.feed(decoder.decode(b"", final=True), now)
+                closing = splitter.closing_text()
+                pieces += splitter.feed(closing, now)
+                if pieces:
+                    deliver("", now, pieces)
+                out_tokens += llm.tokenize(closing.encode(), add_bos=False, special=True)
+                gen = llm.generate(tokens + out_tokens, reset=True, **sampling)
+        now = time.perf_counter()
+        tail = decoder.decode(b"", final=True)
+        if tail and not cutter.stopped:
+            deliver(tail, now)
+        if splitter is not None and not cutter.stopped:
+            pieces = splitter.close(now)
+            if pieces:
+                deliver("", now, pieces)
+        rest = cutter.flush()
+        if rest:
+            emit({"type": "content", "text": rest, "t": time.perf_counter()})
         perf = C.llama_perf_context(llm._ctx.ctx)
-        emit({"type": "usage", "prompt_tokens": len(tokens), "output_tokens": n_out, "source": "engine"})
+        usage = {"type": "usage", "prompt_tokens": len(tokens), "output_tokens": n_out, "source": "engine"}
+        finished = {"type": "finish", "reason": finish}
+        if splitter is not None:
+            usage["reasoning_tokens"] = n_think if splitter.had_thinking else 0
+            finished.update(thinking_truncated=splitter.truncated, thinking_budget_hit=forced)
+        emit(usage)
         emit({"type": "engine", "source": "llama.cpp perf counters",
               "prompt_n": perf.n_p_eval, "prompt_ms": perf.t_p_eval_ms,
               "eval_n": perf.n_eval, "eval_ms": perf.t_eval_ms})
-        emit({"type": "finish", "reason": finish, "t": time.perf_counter()})
+        emit({**finished, "t": time.perf_counter()})
 
     rpc_methods = ("speed",)
 

@@ -29,6 +29,10 @@ so the column says why a TTFT is an outlier. The contender's load record
 has the load request's wall time (client-observed; Ollama's load reply carries no durations) and
 ``/api/ps``'s ``size`` and ``size_vram`` as engine-reported memory. The server's own process
 memory is not measured here: it is not our process.
+
+Thinking: ``thinking=on|off`` is an alias of ``think=true|false`` (giving both is an input error).
+Ollama has no thinking budget, so ``thinking=BUDGET`` is refused (exit 2); ``think=low|medium|high``
+stays for the models that take a level (gpt-oss).
 """
 
 from __future__ import annotations
@@ -39,11 +43,12 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
 
 import httpx2
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
+from bakeoff.thinking import ThinkingOption, fold_into
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 MB = 2**20
@@ -59,6 +64,14 @@ class OllamaOptions(ServerOptions):
     num_ctx: int | None = Field(None, gt=0, description="context size in tokens (Ollama's num_ctx)")
     num_thread: int | None = Field(None, gt=0, description="CPU threads for the runner (Ollama's num_thread)")
     load_timeout: float = Field(600.0, gt=0, description="seconds to wait for Ollama to load the model")
+    thinking: ThinkingOption = Field(None, description="on or off: an alias of think=true|false")
+
+    @model_validator(mode="after")
+    def _thinking(self):
+        if isinstance(self.thinking, int):
+            raise ValueError(f"Ollama has no thinking budget (thinking={self.thinking}): use thinking=on|off, "
+                             "or think=low|medium|high for models that take a level")
+        return fold_into(self, "think", None if self.thinking is None else self.thinking == "on")
 
     @field_validator("think", mode="before")
     @classmethod
@@ -220,7 +233,7 @@ class OllamaBackend(ServerBackend):
             if self.options.think not in (None, False) and isinstance(capabilities, list) \
                     and "thinking" not in capabilities:
                 raise BackendError(f"ollama model {self.model} does not support thinking (capabilities: "
-                                   f"{', '.join(capabilities) or 'none'}); drop think= from the spec")
+                                   f"{', '.join(capabilities) or 'none'}); drop think= (or thinking=) from the spec")
             was_loaded = (await self._running()).get("memory_source", "").startswith("engine-reported")
             load_body: dict[str, Any] = {"model": self.model, "messages": [], "stream": False}
             if self.runner_options():

@@ -5,22 +5,35 @@
 The Chat Completions protocol is the openai-compat backend's; OpenAI differs in wanting
 ``max_completion_tokens`` and in taking ``reasoning_effort`` on its reasoning models (which
 accept only the default temperature, so none is sent with it).
+
+``thinking=off|on|BUDGET`` sets ``reasoning_effort`` (bakeoff.thinking.effort_for): off -> none
+(GPT-5.1 and later; older reasoning models answer HTTP 400, an error trial that says so), on ->
+medium (OpenAI's default), BUDGET -> the level whose budget Google documents for the same
+parameter (up to 1024 tokens low, up to 8192 medium, above that high): OpenAI takes no token
+budget. Giving both ``thinking`` and ``reasoning_effort`` is an input error (exit 2).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bakeoff.backends._server import ServerOptions
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.backends.openai_compat import OpenAICompatBackend
+from bakeoff.thinking import ThinkingOption, effort_for, fold_into
 
 
 class OpenAIOptions(ServerOptions):
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = Field(
         None, description="for reasoning models: how hard the model thinks")
+    thinking: ThinkingOption = Field(
+        None, description="off, on or a budget, sent as reasoning_effort: none, medium, or low/medium/high by budget")
+
+    @model_validator(mode="after")
+    def _thinking(self):
+        return fold_into(self, "reasoning_effort", effort_for(self.thinking))
 
 
 class OpenAIBackend(OpenAICompatBackend):
@@ -34,6 +47,7 @@ class OpenAIBackend(OpenAICompatBackend):
     default_base_url = "https://api.openai.com/v1"
     max_tokens_field = "max_completion_tokens"
     check_served = True
+    template_thinking = False  # thinking is reasoning_effort here
 
     @classmethod
     def check_model(cls, model: str) -> None:

@@ -8,6 +8,14 @@ sends no usage (llama-cpp-python's server ignores include_usage) leaves the toke
 unless ``tokenizer=`` names a GGUF (or packaged alias) whose vocabulary counts the output; the
 figure is then labelled ``tokenizer``. Timings are taken in this process, on receipt.
 
+Thinking: ``reasoning_content`` (or ``reasoning``) deltas are reasoning. ``thinking=on|off`` sends
+``chat_template_kwargs: {enable_thinking: true|false}`` (vLLM, SGLang and llama-server pass it to
+the chat template; Qwen3 and Gemma 4 templates read it); there is no standard token budget, so
+``thinking=BUDGET`` is refused. A server that sends the thinking inline in the content is split
+as it streams (bakeoff.thinking): a ``<think>`` block at the start of the reply always; with
+``thinking`` set, also a bare ``</think>`` (the template opened the block, R1-style), for which
+the reply is held until the closer or the end decides, each piece keeping its arrival time.
+
 ``openai:`` and ``gemini:`` are this backend with a fixed endpoint and key (their own files).
 """
 
@@ -17,15 +25,26 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
+from bakeoff.thinking import THINK_TAGS, StreamSplitter, ThinkingOption
 
 
 class OpenAICompatOptions(ServerOptions):
     tokenizer: str | None = Field(None, description="GGUF path or packaged alias to count tokens when the server sends no usage")
+    thinking: ThinkingOption = Field(
+        None, description="on or off: sent as chat_template_kwargs.enable_thinking (vLLM, SGLang, llama-server)")
+
+    @field_validator("thinking")
+    @classmethod
+    def _no_budget(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            raise ValueError("an OpenAI-compatible server takes no token budget for thinking "
+                             "(chat_template_kwargs has only enable_thinking); use thinking=on or off")
+        return value
 
 
 def split_target(model: str) -> tuple[str, str]:
@@ -49,6 +68,7 @@ class OpenAICompatBackend(ServerBackend):
     engine_label: ClassVar[str] = "OpenAI-compatible server"
     max_tokens_field: ClassVar[str] = "max_tokens"  # OpenAI's own API wants max_completion_tokens
     check_served: ClassVar[bool] = False  # local servers often serve any name; cloud APIs list theirs
+    template_thinking: ClassVar[bool] = True  # thinking -> chat_template_kwargs (cloud APIs: reasoning_effort)
 
     @classmethod
     def check_model(cls, model: str) -> None:
@@ -66,6 +86,9 @@ class OpenAICompatBackend(ServerBackend):
                                 "temperature": request.temperature, "seed": request.seed}
         if request.top_p is not None:
             args["top_p"] = request.top_p
+        thinking = getattr(self.options, "thinking", None)
+        if self.template_thinking and thinking is not None:
+            args["extra_body"] = {"chat_template_kwargs": {"enable_thinking": thinking == "on"}}
         return args
 
     async def aload(self) -> dict[str, Any]:
@@ -102,6 +125,7 @@ class OpenAICompatBackend(ServerBackend):
         yield {"type": "sent", "t": t_send}
         usage = timings = finish = None
         text = []
+        splitter = StreamSplitter(THINK_TAGS, "auto" if getattr(self.options, "thinking", None) else "leading")
         try:
             stream = await self.client.chat.completions.create(**self.request_args(request))
             async for chunk in stream:
@@ -111,10 +135,12 @@ class OpenAICompatBackend(ServerBackend):
                     extra = delta.model_extra or {}
                     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                     if reasoning:
+                        text.append(reasoning)
                         yield {"type": "reasoning", "text": reasoning, "t": now}
                     if delta.content:
                         text.append(delta.content)
-                        yield {"type": "content", "text": delta.content, "t": now}
+                        for kind, piece, t in splitter.feed(delta.content, now):
+                            yield {"type": kind, "text": piece, "t": t}
                     finish = choice.finish_reason or finish
                 usage = chunk.usage or usage
                 timings = (chunk.model_extra or {}).get("timings") or timings
@@ -134,9 +160,15 @@ class OpenAICompatBackend(ServerBackend):
             raise BackendError("the server ended the stream without a finish reason: the answer was cut off "
                                "(llama-cpp-python's server cuts a stream when another request arrives unless "
                                "started with --interrupt_requests False)")
+        for kind, piece, t in splitter.close(time.perf_counter()):
+            yield {"type": kind, "text": piece, "t": t}
         if usage is not None:
-            yield {"type": "usage", "prompt_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
-                   "source": "server usage"}
+            event = {"type": "usage", "prompt_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
+                     "source": "server usage"}
+            details = getattr(usage, "completion_tokens_details", None)
+            if getattr(details, "reasoning_tokens", None) is not None:
+                event["reasoning_tokens"] = details.reasoning_tokens
+            yield event
         elif self._tokenizer is not None:
             out = self._tokenizer.tokenize("".join(text).encode(), add_bos=False, special=False)
             yield {"type": "usage", "prompt_tokens": None, "output_tokens": len(out), "source": "tokenizer"}
@@ -144,7 +176,10 @@ class OpenAICompatBackend(ServerBackend):
             yield {"type": "engine", "source": "server timings", "prompt_n": timings.get("prompt_n"),
                    "prompt_ms": timings.get("prompt_ms"), "eval_n": timings.get("predicted_n"),
                    "eval_ms": timings.get("predicted_ms")}
-        yield {"type": "finish", "reason": finish, "t": time.perf_counter()}
+        done = {"type": "finish", "reason": finish, "t": time.perf_counter()}
+        if splitter.had_thinking:
+            done["thinking_truncated"] = splitter.truncated
+        yield done
 
     async def aclose(self) -> None:
         if getattr(self, "client", None) is not None:

@@ -46,6 +46,8 @@ class StreamMeasure:
     reasoning: str = ""
     figures: TrialFigures = field(default_factory=TrialFigures)
     retries: list[dict[str, Any]] = field(default_factory=list)  # attempts that failed, in order
+    reasoning_tokens: int | None = None  # from the usage event, where the engine counts them
+    thinking_truncated: bool | None = None  # from the finish event: ended inside the thinking
     _token_times: list[float] = field(default_factory=list)
     _t_first_content: float | None = None
 
@@ -74,6 +76,7 @@ class StreamMeasure:
             f.prompt_tokens = event.get("prompt_tokens")
             f.output_tokens = event.get("output_tokens")
             f.tokens_source = event.get("source")
+            self.reasoning_tokens = event.get("reasoning_tokens")
         elif kind == "engine":
             f.engine_source = event.get("source")
             f.engine_prompt_n, f.engine_prompt_ms = event.get("prompt_n"), event.get("prompt_ms")
@@ -91,6 +94,7 @@ class StreamMeasure:
             f.energy_j, f.energy_label, f.energy_source = event["joules"], event["label"], event["source"]
         elif kind == "finish":
             f.finish_reason = event.get("reason")
+            self.thinking_truncated = event.get("thinking_truncated")
 
     def finish(self) -> TrialFigures:
         f = self.figures

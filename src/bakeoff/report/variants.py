@@ -21,9 +21,10 @@ def _base_spec(spec: str, sweep_keys: set[str]) -> str:
 
 
 def _reference_rank(point: dict) -> tuple:
-    """The reference variant: the most precise quantization, and the base model (no adapter)."""
+    """The reference variant: the most precise quantization, the base model (no adapter), no thinking."""
     return (precision_rank(str(point.get("quant", "none")).upper()) if "quant" in point else 0,
-            0 if point.get("lora", "none") == "none" else 1)
+            0 if point.get("lora", "none") == "none" else 1,
+            0 if str(point.get("thinking", "off")) in ("off", "none") else 1)
 
 
 def _normalise(text: str | None) -> str:

@@ -221,6 +221,8 @@ def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: G
         output=measure.output, reasoning=measure.reasoning or None,
         passed=None if verdict.passed is None else int(verdict.passed), score=verdict.score,
         finished_at=_now(), **asdict(figures), **_retry_columns(measure.retries),
+        reasoning_tokens=measure.reasoning_tokens,
+        thinking_truncated=None if measure.thinking_truncated is None else int(measure.thinking_truncated),
     )
     db.record_trial(row, [asdict(r) for r in verdict.results])
     return "ok"
