@@ -164,3 +164,38 @@ def m004_servers_and_load(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration
+def m005_ratings(conn: sqlite3.Connection) -> None:
+    # Blind A/B ratings from `bakeoff view`. No foreign keys to trials: a rating stays readable
+    # even if its trials are deleted (--retry-errors deletes only errored trials, which are never
+    # rated), and the specs are copied so it still says who was compared.
+    conn.executescript(
+        """
+        CREATE TABLE ratings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id TEXT NOT NULL,
+            trial_a TEXT NOT NULL,           -- the output shown first, as "A"
+            trial_b TEXT NOT NULL,           -- the output shown second, as "B"
+            spec_a TEXT NOT NULL,            -- hidden from the rater until the verdict was given
+            spec_b TEXT NOT NULL,
+            swapped INTEGER NOT NULL,        -- the hidden order: 1 when A is the later of the two specs in sorted order
+            verdict TEXT NOT NULL,           -- a | b | tie | both_bad, as the rater saw them
+            winner_spec TEXT,                -- the preferred contender; NULL for tie and both_bad
+            rater TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX ratings_specs ON ratings(spec_a, spec_b);
+        """
+    )
+
+
+@migration
+def m006_thinking(conn: sqlite3.Connection) -> None:
+    conn.executescript(
+        """
+        ALTER TABLE trials ADD COLUMN reasoning_tokens INTEGER;     -- of the output, where the engine counts them
+        ALTER TABLE trials ADD COLUMN thinking_truncated INTEGER;   -- 1: max_tokens ran out inside the thinking
+        """
+    )
