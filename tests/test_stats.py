@@ -136,12 +136,6 @@ def test_chi2_sf_critical_value():
     assert chi2_sf_1df(0) == 1.0
 
 
-def test_against_scipy_when_installed():
-    stats = pytest.importorskip("scipy.stats")
-    assert mcnemar(1, 8)["p_value"] == pytest.approx(stats.binomtest(1, 9, 0.5).pvalue)
-    assert mcnemar(10, 25)["p_value"] == pytest.approx(stats.chi2.sf(5.6, 1))
-
-
 # --- paired bootstrap --------------------------------------------------------------------------
 
 
