@@ -27,6 +27,7 @@ from bakeoff.measure.cost import load_cost_config
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.models.packaged import file_sha256
+from bakeoff.run.conversation import Conversation
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
@@ -142,6 +143,12 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
 
         async def one(trial: Trial) -> None:
             async with slots:
+                if trial.case.turns:
+                    status = await _arun_conversation(db, run_id, backend, trial)
+                    summary.ran += 1
+                    summary.errors += status == "error"
+                    progress.advance(trial, status)
+                    return
                 started = _now()
                 request = build_request(trial.spec, trial.case, trial.repeat)
                 measure = StreamMeasure()
@@ -200,6 +207,8 @@ def _record_error(db: Database, run_id: str, trial: Trial, message: str, started
 
 
 def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
+    if trial.case.turns:
+        return _run_conversation(db, run_id, backend, trial)
     started = _now()
     request = build_request(trial.spec, trial.case, trial.repeat)
     measure = StreamMeasure()
@@ -225,4 +234,53 @@ def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: G
         thinking_truncated=None if measure.thinking_truncated is None else int(measure.thinking_truncated),
     )
     db.record_trial(row, [asdict(r) for r in verdict.results])
+    return "ok"
+
+
+# --- conversations (bakeoff.run.conversation): one request per turn, one trial, one commit ---------
+
+
+def _run_conversation(db: Database, run_id: str, backend, trial: Trial) -> str:
+    started = _now()
+    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
+    while (request := convo.next_request()) is not None:
+        measure = StreamMeasure()
+        try:
+            for event in backend.generate(request):
+                measure.feed(event)
+        except BackendError as exc:
+            return _record_conversation(db, run_id, trial, started, convo, exc, measure.retries)
+        convo.take(measure)
+    return _record_conversation(db, run_id, trial, started, convo)
+
+
+async def _arun_conversation(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+    started = _now()
+    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
+    while (request := convo.next_request()) is not None:
+        measure = StreamMeasure()
+        try:
+            async for event in backend.agenerate(request):
+                measure.feed(event)
+        except BackendError as exc:
+            return _record_conversation(db, run_id, trial, started, convo, exc, measure.retries)
+        convo.take(measure)
+    return _record_conversation(db, run_id, trial, started, convo)
+
+
+def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, convo: Conversation,
+                         exc: BaseException | None = None, failed_retries: list[dict] | None = None) -> str:
+    """The trial row, its check results and its turns in one transaction. On an error the turns
+    that finished are kept (the trial is an error with the turn's number in the message)."""
+    row = _base_row(run_id, trial, started)
+    retries = convo.retries() + [dict(r, turn=convo.index) for r in failed_retries or []]
+    request = convo.request.to_dict() if convo.request else None
+    if exc is not None:
+        row.update(status="error", error=convo.error_message(exc), finished_at=_now(), request=request,
+                   **_retry_columns(retries))
+        db.record_conversation(row, [], convo.turns)
+        return "error"
+    row.update(status="ok", error=None, request=request, finished_at=_now(), **convo.trial_columns(),
+               **_retry_columns(retries))
+    db.record_conversation(row, [asdict(r) for r in convo.results], convo.turns)
     return "ok"

@@ -20,9 +20,21 @@ from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bakeoff.checks import CheckConfigError, build_check
-from bakeoff.checks.base import dotted, validation_problems
+from bakeoff.checks.base import CheckSpec, dotted, validation_problems
 from bakeoff.errors import InputError
-from bakeoff.suite.schema import Case, CaseModel, ContenderRef, DefaultsModel, Suite, SuiteModel
+from bakeoff.suite.schema import (
+    Case,
+    CaseModel,
+    ContenderRef,
+    DefaultsModel,
+    GenerateModel,
+    ProbeModel,
+    Suite,
+    SuiteModel,
+    Turn,
+    TurnModel,
+    _user_turn,
+)
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_NODES = 100_000  # after alias expansion
@@ -337,13 +349,29 @@ class _SuiteLoader:
         if not case_id.strip() or "\n" in case_id or len(case_id) > 200:
             raise self.fail(loc + ("id",), "a case id must be one line of 1 to 200 characters")
 
-        if cm.prompt is not None and cm.messages is not None:
-            raise self.fail(loc + ("messages",), "a case has 'prompt' or 'messages', not both", at_key=True)
-        if cm.prompt is None and cm.messages is None:
-            raise self.fail(loc, "the case has neither 'prompt' nor 'messages'; give one of them")
+        given = [k for k in ("prompt", "messages", "turns", "probe") if getattr(cm, k) is not None]
+        if len(given) > 1:
+            raise self.fail(loc + (given[1],), f"a case has {given[0]!r} or {given[1]!r}, not both "
+                            "(one of 'prompt', 'messages', 'turns', 'probe')", at_key=True)
+        if not given:
+            raise self.fail(loc, "the case has neither 'prompt' nor 'messages'; give one of them "
+                            "(or 'turns' for a conversation, 'probe' for a consistency probe)")
 
         vars_ = cm.vars
-        if cm.prompt is not None:
+        turns: list[Turn] = []
+        probe = None
+        if cm.turns is not None or cm.probe is not None:
+            if cm.checks:
+                where = "its turns ('checks:' under a turn)" if cm.turns is not None else "'truth:' of the probe"
+                raise self.fail(loc + ("checks",), f"a conversation case has no case-level checks; put them on {where}",
+                                at_key=True)
+            if cm.turns is not None:
+                turns = self.turns(cm.turns, vars_, loc)
+            else:
+                assert cm.probe is not None
+                turns, probe = self.probe(cm.probe, vars_, loc + ("probe",), case_id)
+            convo = [{"role": "user", "content": turns[0].user}]
+        elif cm.prompt is not None:
             convo = [{"role": "user", "content": self.render(cm.prompt, vars_, loc + ("prompt",))}]
         else:
             assert cm.messages is not None
@@ -372,15 +400,7 @@ class _SuiteLoader:
         if system:
             convo.insert(0, {"role": "system", "content": system})
 
-        checks = []
-        for j, entry in enumerate(cm.checks):
-            cloc = loc + ("checks", j)
-            try:
-                spec = build_check(entry, self.base_dir)
-            except CheckConfigError as exc:
-                raise self.fail_first([exc, *exc.others], cloc) from None
-            spec.line = self.line_at(cloc)
-            checks.append(spec)
+        checks = self.checks(cm.checks, loc + ("checks",))
 
         return Case(
             id=case_id,
@@ -392,7 +412,114 @@ class _SuiteLoader:
             pass_threshold=float(cm.pass_threshold if cm.pass_threshold is not None else d.pass_threshold),
             line=line,
             vars=dict(vars_ or {}),
+            turns=turns,
+            probe=probe,
         )
+
+    def checks(self, entries: list[Any], loc: tuple[Any, ...]) -> list[CheckSpec]:
+        checks = []
+        for j, entry in enumerate(entries):
+            cloc = loc + (j,)
+            try:
+                spec = build_check(entry, self.base_dir)
+            except CheckConfigError as exc:
+                raise self.fail_first([exc, *exc.others], cloc) from None
+            spec.line = self.line_at(cloc)
+            checks.append(spec)
+        return checks
+
+    def user_text(self, text: str, vars_: dict[str, str] | None, loc: tuple[Any, ...]) -> str:
+        text = self.render(text, vars_, loc)
+        if not text.strip():
+            raise self.fail(loc, "the user text of a turn is empty")
+        return text
+
+    def turns(self, models: list[TurnModel], vars_: dict[str, str] | None, loc: tuple[Any, ...]) -> list[Turn]:
+        if not models:
+            raise self.fail(loc + ("turns",), "'turns' is empty; give at least one user turn")
+        out = []
+        for j, tm in enumerate(models):
+            tloc = loc + ("turns", j)
+            out.append(Turn(user=self.user_text(tm.user, vars_, tloc + ("user",)),
+                            checks=self.checks(tm.checks, tloc + ("checks",)), line=self.line_at(tloc)))
+        return out
+
+    def probe(self, pm: ProbeModel, vars_: dict[str, str] | None, loc: tuple[Any, ...],
+              case_id: str) -> tuple[list[Turn], dict[str, Any]]:
+        """Expand a consistency probe into its turns: establish, distractors, and the question(s)
+        again. Several paraphrases of the question are spread evenly through the distractors,
+        the last one at the end."""
+        from bakeoff.run.conversation import generated_distractors
+
+        truth = self.truth(pm.truth, loc + ("truth",)) if "truth" in pm.model_fields_set else []
+        if pm.establish.truth and not truth:
+            raise self.fail(loc + ("establish", "truth"), "'truth: true' checks the first reply against the "
+                            "probe's truth, but the probe has no 'truth:'", at_key=True)
+        eloc = loc + ("establish",)
+        est_checks = self.checks(pm.establish.checks, eloc + ("checks",))
+        est_user_loc = eloc + ("user",) if isinstance(self.node_at(eloc)[0], MappingNode) else eloc
+        establish = Turn(user=self.user_text(pm.establish.user, vars_, est_user_loc),
+                         checks=(truth if pm.establish.truth else []) + est_checks, role="establish",
+                         line=self.line_at(eloc))
+
+        distractors: list[Turn] = []
+        raw, dloc = pm.distractors, loc + ("distractors",)
+        if isinstance(raw, dict):
+            try:
+                gen = GenerateModel.model_validate(raw)
+            except ValidationError as exc:
+                raise self.fail_first(validation_problems(exc, GenerateModel, "distractors"), dloc) from None
+            distractors = [Turn(user=text, role="distractor", line=self.line_at(dloc))
+                           for text in generated_distractors(gen.generate, gen.seed, case_id)]
+        elif isinstance(raw, list):
+            for j, item in enumerate(raw):
+                try:
+                    tm = TurnModel.model_validate(_user_turn(item))
+                except ValidationError as exc:
+                    raise self.fail_first(validation_problems(exc, TurnModel, "turn"), dloc + (j,)) from None
+                except ValueError as exc:  # from _user_turn: neither text nor a mapping
+                    raise self.fail(dloc + (j,), str(exc)) from None
+                tloc = dloc + (j, "user") if isinstance(item, dict) else dloc + (j,)
+                distractors.append(Turn(user=self.user_text(tm.user, vars_, tloc),
+                                        checks=self.checks(tm.checks, dloc + (j, "checks")), role="distractor",
+                                        line=self.line_at(dloc + (j,))))
+        elif raw is not None:
+            raise self.fail(dloc, "'distractors' is a list of user turns, or {generate: K} for K generated ones")
+
+        listed = isinstance(self.node_at(loc + ("ask",))[0], SequenceNode)
+        asks = [(self.user_text(text, vars_, aloc), self.line_at(aloc))
+                for j, text in enumerate(pm.ask) for aloc in [loc + ("ask", j) if listed else loc + ("ask",)]]
+        # Question j (of n) comes after the first round((j+1) * D / n) distractors.
+        turns = [establish]
+        done = 0
+        for j, (text, line) in enumerate(asks):
+            upto = round((j + 1) * len(distractors) / len(asks))
+            turns += distractors[done:upto]
+            done = upto
+            turns.append(Turn(user=text, checks=list(truth), role="ask", line=line))
+        return turns, {"establish_truth": bool(pm.establish.truth), "truth": [c.identity() for c in truth]}
+
+    def truth(self, raw: Any, loc: tuple[Any, ...]) -> list[CheckSpec]:
+        """Text (the reply contains it, any case), one check entry, or a list of check entries."""
+        if isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
+            text = str(raw)
+            if not text.strip():
+                raise self.fail(loc, "'truth' is empty")
+            return self._one_check({"contains": text}, loc)
+        if isinstance(raw, dict):
+            return self._one_check(raw, loc)
+        if isinstance(raw, list) and raw:
+            return self.checks(raw, loc)
+        raise self.fail(loc, "'truth' is the expected answer: text the reply contains, a check "
+                             "(e.g. {regex: '...'}), or a list of checks")
+
+    def _one_check(self, entry: Any, loc: tuple[Any, ...]) -> list[CheckSpec]:
+        try:
+            spec = build_check(entry, self.base_dir)
+        except CheckConfigError as exc:
+            raise self.fail_first([exc, *exc.others], loc) from None
+        spec.line = self.line_at(loc)
+        return [spec]
 
     def render(self, text: str, vars_: dict[str, str] | None, loc: tuple[Any, ...]) -> str:
         """Fill ``{name}`` placeholders from the case's vars (only when it has vars).

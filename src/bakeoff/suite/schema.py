@@ -44,11 +44,55 @@ class MessageModel(_Model):
     content: Text
 
 
+def _user_turn(value: Any) -> Any:
+    """A turn may be written as its text alone: ``- What is 2 + 2?``."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"user": value}
+    if not isinstance(value, dict):
+        raise ValueError("a turn is the user's text, or a mapping {user: ..., checks: [...]}")  # noqa: TRY004 (pydantic)
+    return value
+
+
+def _one_or_many(value: Any) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+class TurnModel(_Model):
+    what: ClassVar[str] = "turn"
+    user: Text
+    checks: list[Any] = Field(default_factory=list)
+
+
+class EstablishModel(_Model):
+    what: ClassVar[str] = "establish"
+    user: Text
+    checks: list[Any] = Field(default_factory=list)
+    truth: bool = False  # also check this first reply against the probe's truth
+
+
+class GenerateModel(_Model):
+    what: ClassVar[str] = "distractors"
+    generate: Annotated[int, Field(ge=0, le=200, strict=True)]
+    seed: Annotated[int, Field(strict=True)] = 0
+
+
+class ProbeModel(_Model):
+    what: ClassVar[str] = "probe"
+    establish: Annotated[EstablishModel, BeforeValidator(_user_turn)]
+    distractors: Any = None  # a list of turns, or {generate: K, seed: S}: checked by the loader
+    ask: Annotated[list[Text], BeforeValidator(_one_or_many), Field(min_length=1)]
+    truth: Any = None  # text (contains), one check entry, or a list of them: checked by the loader
+
+
 class CaseModel(_Model):
     what: ClassVar[str] = "case"
     id: Text | None = None
     prompt: Text | None = None
     messages: list[MessageModel] | None = None
+    turns: list[Annotated[TurnModel, BeforeValidator(_user_turn)]] | None = None
+    probe: ProbeModel | None = None
     vars: dict[str, Text] | None = None
     tags: list[Text] = Field(default_factory=list)
     max_tokens: MaxTokens | None = None
@@ -74,6 +118,19 @@ class ContenderRef:
 
 
 @dataclass
+class Turn:
+    """One user turn of a conversation case; the model's reply to it joins the history."""
+
+    user: str
+    checks: list[CheckSpec] = field(default_factory=list)
+    role: str = "turn"  # turn | establish | distractor | ask (the last three: consistency probes)
+    line: int | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {"user": self.user, "checks": [c.identity() for c in self.checks], "role": self.role}
+
+
+@dataclass
 class Case:
     """One task, fully rendered: what is sent, how long an answer may be, how it is scored."""
 
@@ -86,6 +143,10 @@ class Case:
     pass_threshold: float = DEFAULT_PASS_THRESHOLD
     line: int | None = None
     vars: dict[str, str] = field(default_factory=dict)
+    # A conversation: one request per turn, the model's own replies kept in the history. Then
+    # ``messages`` is what the first request sends (the system prompt, if any, and turn 1).
+    turns: list[Turn] = field(default_factory=list)
+    probe: dict[str, Any] | None = None  # consistency probe facts, e.g. {"establish_truth": True}
 
     @property
     def prompt(self) -> str:
@@ -98,7 +159,7 @@ class Case:
         Not the id, tags or line: renaming or moving a case does not change what it asks.
         ``vars`` are included because a python check may read them.
         """
-        return {
+        out = {
             "messages": [{"role": m["role"], "content": m["content"]} for m in self.messages],
             "max_tokens": int(self.max_tokens),
             "temperature": float(self.temperature),
@@ -106,6 +167,12 @@ class Case:
             "pass_threshold": float(self.pass_threshold),
             "vars": dict(sorted(self.vars.items())),
         }
+        # Only conversations carry these keys, so the identity of a one-turn case is unchanged.
+        if self.turns:
+            out["turns"] = [t.identity() for t in self.turns]
+        if self.probe is not None:
+            out["probe"] = dict(self.probe)
+        return out
 
 
 @dataclass

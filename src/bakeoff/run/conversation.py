@@ -1,0 +1,165 @@
+"""Conversations: a case with several user turns, asked one request per turn, the model's own
+earlier replies kept in the history (its reasoning is not sent back).
+
+The whole conversation is one trial. Its row carries the last reply as ``output``; every turn
+check (with ``turn N:`` in its detail), passed when every checked turn passes, score the mean of
+the checked turns' scores; figures that add up (tokens, E2E time, energy, engine counts) summed
+over the turns, peak memory the largest, the other figures (TTFT, decode rate, ...) those of the
+last turn. Each turn is also stored on its own (the ``turns`` table) so drift can be plotted.
+
+Consistency probes (``probe:`` in a suite) are expanded by the loader into turns with the roles
+establish / distractor / ask; the distractors may be generated from the pool below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from dataclasses import asdict
+from typing import Any
+
+from bakeoff.backends.base import GenerationRequest
+from bakeoff.checks import evaluate
+from bakeoff.checks.base import CheckResult
+from bakeoff.measure.timing import StreamMeasure
+
+# Generic coding and chat questions, answerable in a sentence or two, free of digits and of
+# the facts a probe is likely to establish (names, databases, dates).
+DISTRACTOR_POOL = (
+    "How do I reverse a list in Python?",
+    "What is the difference between a tuple and a list?",
+    "Explain what a closure is in JavaScript.",
+    "Suggest a good name for a pet cat.",
+    "How do I remove trailing whitespace from a string in Python?",
+    "What does the git rebase command do?",
+    "Give me a tip for writing readable functions.",
+    "What is a race condition?",
+    "How can I read a text file line by line in Python?",
+    "What is the purpose of a unit test?",
+    "Write a short haiku about autumn leaves.",
+    "What does the HTTP method PUT do?",
+    "Explain recursion in one sentence.",
+    "How do I check whether a key exists in a Python dictionary?",
+    "What is the difference between a process and a thread?",
+    "Recommend a healthy breakfast.",
+    "What is a pure function?",
+    "How do I undo the last git commit but keep the changes?",
+    "What is the difference between equality and identity in Python?",
+    "Explain what an API is to a beginner.",
+    "How do I sort a list of words by their length?",
+    "What is a hash map used for?",
+    "Give me a tip for staying focused while working.",
+    "What does the word idempotent mean in programming?",
+    "How do I make an HTTP request from the command line?",
+    "What is the difference between a compiler and an interpreter?",
+    "Explain what a regular expression is.",
+    "Suggest a title for a short story about the sea.",
+    "Why are global variables often discouraged?",
+    "What is a linked list?",
+)
+
+
+def generated_distractors(k: int, seed: int, case_id: str) -> list[str]:
+    """K distracting user turns from the pool, deterministic for (seed, case id); without
+    repetition until the pool is used up."""
+    rng = random.Random(f"bakeoff-distractors:{seed}:{case_id}")
+    out: list[str] = []
+    while len(out) < k:
+        batch = list(DISTRACTOR_POOL)
+        rng.shuffle(batch)
+        out += batch[: k - len(out)]
+    return out
+
+
+def normalise(text: str | None) -> str:
+    """For agreement between two answers: lower case, punctuation and markup dropped,
+    whitespace collapsed ("**PostgreSQL.**" and "postgresql" are equal)."""
+    return " ".join(re.sub(r"[^\w\s]|_", " ", (text or "").lower()).split())
+
+
+_SUMMED = ("prompt_tokens", "output_tokens", "e2e_ms", "engine_prompt_n", "engine_prompt_ms",
+           "engine_eval_n", "engine_eval_ms", "energy_j")
+_LARGEST = ("peak_mem_mb", "gpu_mem_mb")
+
+
+class Conversation:
+    """The state of one conversation trial. A driver (sync or async) loops::
+
+        while (request := convo.next_request()) is not None:
+            measure = StreamMeasure(); ...feed the backend's events...; convo.take(measure)
+    """
+
+    def __init__(self, case: Any, base: GenerationRequest):
+        self.case = case
+        self.base = base
+        self.history: list[dict[str, str]] = [m for m in case.messages[:-1]]  # the system prompt, if any
+        self.turns: list[dict[str, Any]] = []  # finished turns, as rows of the turns table
+        self.results: list[CheckResult] = []
+        self.measures: list[StreamMeasure] = []
+        self.figures: list[Any] = []
+        self.request: GenerationRequest | None = None
+
+    @property
+    def index(self) -> int:
+        """1-based number of the turn in flight (or next)."""
+        return len(self.turns) + 1
+
+    def next_request(self) -> GenerationRequest | None:
+        if len(self.turns) >= len(self.case.turns):
+            return None
+        turn = self.case.turns[len(self.turns)]
+        self.history.append({"role": "user", "content": turn.user})
+        self.request = dataclasses.replace(self.base, messages=list(self.history))
+        return self.request
+
+    def take(self, measure: StreamMeasure) -> None:
+        """The reply to the turn in flight: scored, kept in the history."""
+        turn = self.case.turns[len(self.turns)]
+        figures = measure.finish()
+        verdict = evaluate(turn.checks, measure.output, self.case)
+        n = self.index
+        for r in verdict.results:
+            self.results.append(dataclasses.replace(r, detail=f"turn {n}: {r.detail}"))
+        self.history.append({"role": "assistant", "content": measure.output})
+        self.measures.append(measure)
+        self.figures.append(figures)
+        self.turns.append({
+            "turn": n, "role": turn.role, "user": turn.user, "reply": measure.output,
+            "reasoning": measure.reasoning or None, "ttft_ms": figures.ttft_ms, "e2e_ms": figures.e2e_ms,
+            "output_tokens": figures.output_tokens, "prompt_tokens": figures.prompt_tokens,
+            "passed": None if verdict.passed is None else int(verdict.passed), "score": verdict.score,
+            "finish_reason": figures.finish_reason,
+        })
+
+    def error_message(self, exc: Exception) -> str:
+        return f"turn {self.index} of {len(self.case.turns)}: {exc}"
+
+    def verdict(self) -> tuple[int | None, float | None]:
+        checked = [t for t in self.turns if t["passed"] is not None]
+        if not checked:
+            return None, None
+        return int(all(t["passed"] for t in checked)), sum(t["score"] for t in checked) / len(checked)
+
+    def trial_columns(self) -> dict[str, Any]:
+        """The trial row's output and figures (see the module docstring)."""
+        last = self.measures[-1]
+        cols = asdict(self.figures[-1])
+        for key in _SUMMED:
+            values = [getattr(f, key) for f in self.figures if getattr(f, key) is not None]
+            cols[key] = sum(values) if values else None
+        for key in _LARGEST:
+            values = [getattr(f, key) for f in self.figures if getattr(f, key) is not None]
+            cols[key] = max(values) if values else None
+        reasoning_tokens = [m.reasoning_tokens for m in self.measures if m.reasoning_tokens is not None]
+        truncated = [m.thinking_truncated for m in self.measures if m.thinking_truncated is not None]
+        passed, score = self.verdict()
+        cols.update(
+            prompt=last.prompt, output=last.output, reasoning=last.reasoning or None, passed=passed, score=score,
+            reasoning_tokens=sum(reasoning_tokens) if reasoning_tokens else None,
+            thinking_truncated=int(any(truncated)) if truncated else None,
+        )
+        return cols
+
+    def retries(self) -> list[dict]:
+        return [dict(r, turn=i + 1) for i, m in enumerate(self.measures) for r in m.retries]
