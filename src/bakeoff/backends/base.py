@@ -45,9 +45,15 @@ class GenerationRequest:
     top_k: int | None = None
     seed: int = 0
     stop: list[str] = field(default_factory=list)
+    # Structured output: the reply must be JSON matching this schema (llama.cpp: a GBNF grammar
+    # built from it; OpenAI-compatible servers: response_format json_schema). Judges use it.
+    json_schema: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if out.get("json_schema") is None:
+            out.pop("json_schema", None)  # stored requests stay as they were without one
+        return out
 
 
 class BackendError(Exception):

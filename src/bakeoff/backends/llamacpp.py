@@ -17,6 +17,10 @@ so TTFT is the first token and TTFAT the first answer token; ``usage`` carries
 share the case's ``max_tokens`` (as on servers). With a BUDGET the thinking is cut at BUDGET
 tokens by forcing the family's closing tag (``</think>`` or ``<channel|>``) into the sequence,
 and the answer then keeps the case's ``max_tokens`` of its own (so at most BUDGET + max_tokens).
+
+Structured output: a request with ``json_schema`` is decoded under the GBNF grammar llama-cpp-python
+builds from the schema (``LlamaGrammar.from_json_schema``), so the reply is JSON of that shape
+unless max_tokens cuts it short. Judges use it; it is meant for contenders without thinking.
 """
 
 from __future__ import annotations
@@ -344,6 +348,8 @@ class LlamaCppEngine:
             sampling["min_p"] = o["min_p"]
         if o.get("repeat_penalty") is not None:
             sampling["repeat_penalty"] = o["repeat_penalty"]
+        if req.get("json_schema") is not None:
+            sampling["grammar"] = self._grammar(req["json_schema"])
 
         llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
         llm.set_seed(req.get("seed") or 0)
@@ -429,6 +435,22 @@ class LlamaCppEngine:
               "prompt_n": perf.n_p_eval, "prompt_ms": perf.t_p_eval_ms,
               "eval_n": perf.n_eval, "eval_ms": perf.t_eval_ms})
         emit({**finished, "t": time.perf_counter()})
+
+    def _grammar(self, schema: dict[str, Any]):
+        """The GBNF grammar for a JSON schema (llama-cpp-python's converter), built once per schema.
+        Property order is the schema's, so a judge's reasons come before its score."""
+        import json
+
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema)
+        cache = self.__dict__.setdefault("_grammars", {})
+        if key not in cache:
+            try:
+                cache[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+            except Exception as exc:  # noqa: BLE001 - an unsupported schema keyword fails the request, not the worker
+                raise ValueError(f"cannot turn the JSON schema into a grammar: {type(exc).__name__}: {exc}") from None
+        return cache[key]
 
     rpc_methods = ("speed",)
 

@@ -46,6 +46,7 @@ class OpenAIBackend(OpenAICompatBackend):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     max_tokens_field = "max_completion_tokens"
+    schema_lengths = False  # OpenAI's strict structured outputs refuse maxLength/minLength
     check_served = True
     template_thinking = False  # thinking is reasoning_effort here
 

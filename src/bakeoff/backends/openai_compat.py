@@ -16,6 +16,9 @@ as it streams (bakeoff.thinking): a ``<think>`` block at the start of the reply 
 ``thinking`` set, also a bare ``</think>`` (the template opened the block, R1-style), for which
 the reply is held until the closer or the end decides, each piece keeping its arrival time.
 
+Structured output: a request with a JSON schema is sent as ``response_format: {"type":
+"json_schema", ...}`` (strict).
+
 ``openai:`` and ``gemini:`` are this backend with a fixed endpoint and key (their own files).
 """
 
@@ -69,6 +72,7 @@ class OpenAICompatBackend(ServerBackend):
     max_tokens_field: ClassVar[str] = "max_tokens"  # OpenAI's own API wants max_completion_tokens
     check_served: ClassVar[bool] = False  # local servers often serve any name; cloud APIs list theirs
     template_thinking: ClassVar[bool] = True  # thinking -> chat_template_kwargs (cloud APIs: reasoning_effort)
+    schema_lengths: ClassVar[bool] = True  # send a JSON schema's minLength/maxLength in response_format
 
     @classmethod
     def check_model(cls, model: str) -> None:
@@ -89,7 +93,17 @@ class OpenAICompatBackend(ServerBackend):
         thinking = getattr(self.options, "thinking", None)
         if self.template_thinking and thinking is not None:
             args["extra_body"] = {"chat_template_kwargs": {"enable_thinking": thinking == "on"}}
+        if request.json_schema is not None:
+            args["response_format"] = self.response_format(request.json_schema)
         return args
+
+    def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Structured output as the Chat Completions API takes it (llama-server and vLLM turn the
+        schema into a grammar). ``schema_lengths = False`` drops minLength/maxLength for APIs whose
+        strict mode refuses them."""
+        if not self.schema_lengths:
+            schema = _without_lengths(schema)
+        return {"type": "json_schema", "json_schema": {"name": "reply", "strict": True, "schema": schema}}
 
     async def aload(self) -> dict[str, Any]:
         openai = _sdk()
@@ -195,3 +209,11 @@ def _error_detail(exc) -> str:
         if isinstance(err, dict) and err.get("message"):
             return f"{err.get('type') or err.get('code') or 'error'}: {err['message']}"
     return getattr(exc, "message", "") or type(exc).__name__
+
+
+def _without_lengths(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_lengths(v) for k, v in schema.items() if k not in ("minLength", "maxLength")}
+    if isinstance(schema, list):
+        return [_without_lengths(v) for v in schema]
+    return schema

@@ -48,6 +48,7 @@ __all__ = [
     "check_kinds",
     "evaluate",
     "get_check",
+    "is_deferred",
 ]
 
 NOT = "not"
@@ -60,7 +61,11 @@ _BUILTIN = {
     "regex": "bakeoff.checks.text:Regex",
     "json": "bakeoff.checks.json_check:JsonCheck",
     "python": "bakeoff.checks.python_check:PythonCheck",
+    "judge": "bakeoff.checks.judge:JudgeCheck",
 }
+# Kinds known even when the installed metadata predates their entry point (an editable install
+# made before the line was added to pyproject.toml).
+_ALWAYS = ("judge",)
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +73,8 @@ def _entry_points() -> dict[str, EntryPoint]:
     eps = {ep.name: ep for ep in entry_points(group="bakeoff.checks")}
     if not eps:
         eps = {name: EntryPoint(name, value, "bakeoff.checks") for name, value in _BUILTIN.items()}
+    for name in _ALWAYS:
+        eps.setdefault(name, EntryPoint(name, _BUILTIN[name], "bakeoff.checks"))
     return eps
 
 
@@ -131,6 +138,9 @@ def build_check(entry: Any, base_dir: Path | None = None, *, _allow_weight: bool
             inner = build_check(value, base_dir, _allow_weight=False)
         except CheckConfigError as exc:
             raise _prefixed(exc, (NOT,)) from None
+        if is_deferred(inner):
+            raise CheckConfigError(f"a {inner.kind} check cannot go inside 'not' (it is graded after the run); "
+                                   "write the rubric the other way round", (NOT, inner.kind), at_key=True)
         return CheckSpec(kind=NOT, weight=weight, inner=inner)
     try:
         cls = get_check(kind)
@@ -166,21 +176,37 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def is_deferred(spec: CheckSpec) -> bool:
+    """A check graded after the contenders (an LLM judge), not at trial time."""
+    return bool(getattr(spec.check, "deferred", False))
+
+
 def evaluate(checks: list[CheckSpec], output: str, case: Case | None = None) -> Verdict:
     """Run every check on one output. The score is the weighted mean of check scores;
-    the case passes when the score reaches its pass_threshold. No checks: no verdict."""
+    the case passes when the score reaches its pass_threshold. No checks: no verdict.
+
+    Deferred checks (judges) are not run: each gets a ``pending`` result, and while one is
+    pending the verdict is None (the judge phase writes it; see bakeoff.run.judges)."""
     if not checks:
         return Verdict(passed=None, score=None, results=[])
     text = output if isinstance(output, str) else ("" if output is None else str(output))
     results: list[CheckResult] = []
     total = weighted = 0.0
+    pending = False
     for spec in checks:
+        if is_deferred(spec):
+            pending = True
+            results.append(CheckResult(kind=spec.label, passed=False, score=0.0, weight=spec.weight,
+                                       detail=spec.check.pending_detail()))  # type: ignore[union-attr]
+            continue
         score, detail = spec.run(text, case)
         results.append(
             CheckResult(kind=spec.label, passed=score >= PASS_SCORE, score=score, weight=spec.weight, detail=detail)
         )
         total += spec.weight
         weighted += spec.weight * score
+    if pending:
+        return Verdict(passed=None, score=None, results=results)
     score = weighted / total if total > 0 else 0.0
     threshold = getattr(case, "pass_threshold", 1.0) if case is not None else 1.0
     passed = score >= threshold - 1e-9

@@ -28,6 +28,7 @@ from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.models.packaged import file_sha256
 from bakeoff.run.conversation import Conversation
+from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
@@ -93,6 +94,8 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
             trials = list(group)
             progress.contender(spec_str, len(trials))
             _run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts)
+        # Judges grade after every contender ran, so they never disturb timing or memory.
+        summary.notes.extend(run_judge_phase(db, {t.id for t in plan}, run_id, trial_timeout_s, progress).notes)
         summary.status = "completed"
     except KeyboardInterrupt:
         summary.status = "interrupted"
