@@ -101,3 +101,123 @@ class Database:
     def contenders(self) -> list[sqlite3.Row]:
         return list(self.conn.execute(
             "SELECT c.* FROM contenders c JOIN runs r ON r.id = c.run_id ORDER BY r.started_at"))
+
+    # --- load tests (bakeoff load) ----------------------------------------------------------
+
+    def record_load_result(self, r) -> None:
+        """One concurrency level of a load test (a bakeoff.run.load.LevelResult), in its own transaction."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO load_results (run_id, spec, concurrency, requests, completed, failed,"
+                " prompt_tokens, output_tokens, duration_s, request_throughput, output_throughput,"
+                " total_token_throughput, goodput, slo, latency, tokens_source, samples, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.run_id, r.spec, r.concurrency, r.requests, r.completed, r.failed, r.prompt_tokens,
+                 r.output_tokens, r.duration_s, r.request_throughput, r.output_throughput,
+                 r.total_token_throughput, r.goodput, _json(r.slo) if r.slo else None, _json(r.latency),
+                 r.tokens_source, json.dumps(r.samples), r.created_at),
+            )
+
+    def load_results(self, run_id: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT l.* FROM load_results l JOIN runs r ON r.id = l.run_id"
+        args: tuple = ()
+        if run_id:
+            sql += " WHERE l.run_id = ?"
+            args = (run_id,)
+        return list(self.conn.execute(sql + " ORDER BY r.started_at, l.spec, l.concurrency", args))
+
+    # --- conversations (multi-turn cases, consistency probes) --------------------------------
+
+    def record_conversation(self, row: dict[str, Any], checks: list[dict[str, Any]],
+                            turns: list[dict[str, Any]]) -> None:
+        """A conversation trial: its row, check results and turns in one transaction, so an
+        interruption loses at most the conversation in flight."""
+        for key in ("sweep", "case_json", "request"):
+            if key in row and not isinstance(row[key], str):
+                row[key] = _json(row[key])
+        cols = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        turn_cols = ("turn", "role", "user", "reply", "reasoning", "ttft_ms", "e2e_ms", "output_tokens",
+                     "prompt_tokens", "finish_reason", "passed", "score")
+        with self.conn:
+            self.conn.execute(f"INSERT INTO trials ({cols}) VALUES ({marks})", tuple(row.values()))
+            self.conn.executemany(
+                "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(row["id"], i, c["kind"], int(c["passed"]), c["score"], c["weight"], c["detail"])
+                 for i, c in enumerate(checks)],
+            )
+            self.conn.executemany(
+                f"INSERT INTO turns (trial_id, {', '.join(turn_cols)}) VALUES ({', '.join('?' * (len(turn_cols) + 1))})",
+                [(row["id"], *(t.get(c) for c in turn_cols)) for t in turns],
+            )
+
+    def turns(self, run_id: str | None = None) -> list[sqlite3.Row]:
+        """Every stored turn with its trial's spec, case, repeat, sweep point and status."""
+        sql = ("SELECT t.spec, t.case_id, t.repeat, t.sweep, t.status, t.run_id, t.case_json, u.*"
+               " FROM turns u JOIN trials t ON t.id = u.trial_id")
+        args: tuple = ()
+        if run_id:
+            sql += " WHERE t.run_id = ?"
+            args = (run_id,)
+        return list(self.conn.execute(sql + " ORDER BY t.started_at, u.trial_id, u.turn", args))
+
+    # --- judges (bakeoff.run.judges) ---------------------------------------------------------
+
+    def pending_judge_checks(self, trial_ids: set[str] | None = None) -> list[sqlite3.Row]:
+        """Judge checks not graded yet, with what grading needs (the trial's case and output)."""
+        rows = self.conn.execute(
+            "SELECT c.trial_id, c.idx, c.weight, t.case_id, t.spec, t.case_json, t.output"
+            " FROM check_results c JOIN trials t ON t.id = c.trial_id"
+            " WHERE c.kind = 'judge' AND c.detail LIKE 'pending%' AND t.status = 'ok'"
+            " ORDER BY t.started_at, c.trial_id, c.idx")
+        return [r for r in rows if trial_ids is None or r["trial_id"] in trial_ids]
+
+    def record_judge(self, run_id: str, spec, model_path: str | None, sha256: str | None, facts: dict,
+                     load: dict, error: str | None, created_at: str) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO judges VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, spec.canonical, model_path, sha256, _json(facts), _json(load), error, created_at))
+
+    def record_judgement(self, trial_id: str, idx: int, passed: bool, score: float, detail: str,
+                         judgement: dict[str, Any], verdict: tuple[bool | None, float | None]) -> None:
+        """One graded judge check in one transaction: its check_results row, what the judge said,
+        and the trial's recomputed verdict."""
+        row = {**judgement, "trial_id": trial_id, "idx": idx}
+        if not isinstance(row.get("request"), (str, type(None))):
+            row["request"] = _json(row["request"])
+        cols = ", ".join(row)
+        with self.conn:
+            self.conn.execute("UPDATE check_results SET passed = ?, score = ?, detail = ? WHERE trial_id = ? AND idx = ?",
+                              (int(passed), score, detail, trial_id, idx))
+            self.conn.execute(f"INSERT OR REPLACE INTO judgements ({cols}) VALUES ({', '.join('?' * len(row))})",
+                              tuple(row.values()))
+            passed_v, score_v = verdict
+            self.conn.execute("UPDATE trials SET passed = ?, score = ? WHERE id = ?",
+                              (None if passed_v is None else int(passed_v), score_v, trial_id))
+
+    def judgements(self, trial_id: str | None = None) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM judgements", ()
+        if trial_id:
+            sql, args = sql + " WHERE trial_id = ?", (trial_id,)
+        return list(self.conn.execute(sql + " ORDER BY created_at, trial_id, idx", args))
+
+    def ok_trials_of(self, spec: str) -> list[sqlite3.Row]:
+        return list(self.conn.execute(
+            "SELECT id, case_id, repeat, sweep, case_json, output, started_at FROM trials"
+            " WHERE spec = ? AND status = 'ok' ORDER BY started_at", (spec,)))
+
+    def record_pairwise(self, row: dict[str, Any]) -> None:
+        cols = ", ".join(row)
+        with self.conn:
+            self.conn.execute(f"INSERT OR REPLACE INTO pairwise_judgements ({cols}) VALUES ({', '.join('?' * len(row))})",
+                              tuple(row.values()))
+
+    def pairwise_judgements(self, spec_a: str | None = None, spec_b: str | None = None,
+                            judge_spec: str | None = None) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM pairwise_judgements WHERE 1 = 1", []
+        for col, value in (("spec_a", spec_a), ("spec_b", spec_b), ("judge_spec", judge_spec)):
+            if value is not None:
+                sql += f" AND {col} = ?"
+                args.append(value)
+        return list(self.conn.execute(sql + " ORDER BY id", args))

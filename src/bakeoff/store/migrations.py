@@ -199,3 +199,88 @@ def m006_thinking(conn: sqlite3.Connection) -> None:
         ALTER TABLE trials ADD COLUMN thinking_truncated INTEGER;   -- 1: max_tokens ran out inside the thinking
         """
     )
+
+
+@migration
+def m007_conversation_turns(conn: sqlite3.Connection) -> None:
+    # One row per turn of a conversation trial (multi-turn cases and consistency probes), so
+    # accuracy can be plotted against the turn index. The trial row holds the whole conversation.
+    conn.executescript(
+        """
+        CREATE TABLE turns (
+            trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,           -- 1-based position in the conversation
+            role TEXT NOT NULL,              -- turn | establish | distractor | ask (the last three: probes)
+            user TEXT NOT NULL,              -- the user text of this turn
+            reply TEXT,                      -- the model's answer (kept in the history of later turns)
+            reasoning TEXT,
+            ttft_ms REAL,
+            e2e_ms REAL,
+            output_tokens INTEGER,
+            prompt_tokens INTEGER,
+            finish_reason TEXT,
+            passed INTEGER,                  -- 1 | 0 | NULL (no checks on this turn)
+            score REAL,
+            PRIMARY KEY (trial_id, turn)
+        );
+        """
+    )
+
+
+@migration
+def m008_judges(conn: sqlite3.Connection) -> None:
+    # LLM judges (bakeoff.checks.judge, bakeoff.run.judges). A rubric judge check has its row in
+    # check_results like any check (detail "pending: ..." until graded, "judge_error: ..." when the
+    # reply could not be used); `judgements` keeps what the judge was asked and said. No foreign
+    # keys to runs: the judge phase of a resumed run, or `bakeoff judge`, may grade older trials.
+    conn.executescript(
+        """
+        CREATE TABLE judges (
+            run_id TEXT NOT NULL,            -- the run (or judge command) that loaded it
+            spec TEXT NOT NULL,              -- the judge, as a contender spec
+            model_path TEXT,
+            model_sha256 TEXT,
+            facts TEXT,                      -- JSON, as for contenders
+            load TEXT,                       -- JSON: load ms, memory
+            error TEXT,                      -- why it could not be loaded (its checks stay pending)
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, spec)
+        );
+        CREATE TABLE judgements (
+            trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,            -- the check's check_results.idx
+            run_id TEXT,
+            judge_spec TEXT NOT NULL,
+            outcome TEXT NOT NULL,           -- graded | judge_error
+            judge_score INTEGER,             -- on the check's scale (NULL for judge_error)
+            reasons TEXT,
+            reply TEXT,                      -- the judge's raw reply
+            error TEXT,                      -- why the reply could not be used
+            request TEXT,                    -- JSON: messages, schema and sampling as sent
+            e2e_ms REAL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (trial_id, idx)
+        );
+        CREATE TABLE pairwise_judgements (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT,
+            case_id TEXT NOT NULL,
+            repeat INTEGER NOT NULL,
+            trial_a TEXT NOT NULL,
+            trial_b TEXT NOT NULL,
+            spec_a TEXT NOT NULL,
+            spec_b TEXT NOT NULL,
+            judge_spec TEXT NOT NULL,
+            criteria TEXT NOT NULL,          -- what the judge was asked to prefer
+            reply_ab TEXT,                   -- raw reply with A shown first
+            reply_ba TEXT,                   -- raw reply with B shown first
+            pick_ab TEXT,                    -- a | b | tie | NULL (unusable), in terms of spec_a / spec_b
+            pick_ba TEXT,
+            verdict TEXT NOT NULL,           -- a | b | tie | inconsistent | judge_error
+            detail TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (trial_a, trial_b, judge_spec, criteria)
+        );
+        CREATE INDEX pairwise_specs ON pairwise_judgements(spec_a, spec_b);
+        """
+    )
