@@ -232,6 +232,82 @@ def speed(
 
 @app.command()
 @user_errors
+def load(
+    contenders: Annotated[list[str], typer.Argument(help="Server contender spec(s), e.g. 'openai-compat:http://127.0.0.1:8080/v1#qwen?tokenizer=qwen2.5-coder-0.5b'.")],
+    concurrency: Annotated[str, typer.Option("--concurrency", help="Requests in flight at once; one level each (comma list).")] = "1,2,4,8,16",
+    requests: Annotated[Optional[int], typer.Option("--requests", "-n", min=1, help="Requests per level (default: 4 per concurrent slot, at least 8).")] = None,
+    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", "-p", min=1, help="Prompt tokens per request (random tokens; exact with a tokenizer, approximate without).")] = 512,
+    output_tokens: Annotated[int, typer.Option("--output-tokens", "-o", min=1, help="Output tokens per request (max_tokens; EOS ignored where the server allows it).")] = 128,
+    slo: Annotated[Optional[str], typer.Option("--slo", help="Service-level objectives for goodput: ttft, tpot, e2el in ms or s, e.g. ttft=500ms,tpot=50ms.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds one request may take before it counts as failed.")] = 300.0,
+    db: DbOption = Path("bakeoff.db"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per contender and level, with every request's sample.")] = False,
+) -> None:
+    """Load-test a server contender: throughput and latency as concurrency grows.
+
+    For each concurrency level C, N requests of P random prompt tokens and
+    O output tokens are sent by C workers, each sending its next request as
+    soon as its last one ends (vLLM's --max-concurrency, request rate inf).
+    One warm-up request comes first. Each level is stored in the results
+    database (table load_results) as soon as it ends.
+
+    Figures, client-observed, defined as in vLLM's benchmark_serving:
+      duration       first send -> last answer of the level
+      requests/s     completed requests / duration
+      output tok/s   output tokens of the completed requests / duration
+      total tok/s    (prompt + output tokens) / duration
+      TTFT           send -> first streamed token
+      TPOT           (E2E - TTFT) / (output tokens - 1), per request
+      ITL            gaps between streamed chunks, all requests pooled
+      E2E            send -> last token
+      goodput        completed requests meeting every --slo / duration
+    Latencies in ms as mean, p50, p90, p99 (numpy's percentiles).
+
+    Example:
+      bakeoff load --concurrency 1,4,16 -p 256 -o 64 --slo ttft=500ms,tpot=50ms
+        'openai-compat:http://127.0.0.1:8080/v1#qwen?tokenizer=qwen.gguf'
+
+    tokenizer= lets bakeoff build prompts of exactly P tokens and count the
+    output when the server sends no usage (llama-cpp-python's server).
+    Start llama-cpp-python's server with --interrupt_requests False, or each
+    new request cuts the one streaming. In-process models: `bakeoff speed`.
+    """
+    from bakeoff.report.load import print_load_table, result_json
+    from bakeoff.run.load import LoadSettings, check_server_contender, parse_slo, run_load
+    from bakeoff.spec import parse_contender
+    from bakeoff.store import Database
+
+    settings = LoadSettings(concurrency=_int_list(concurrency, "--concurrency"), requests=requests,
+                            prompt_tokens=prompt_tokens, output_tokens=output_tokens, slo=parse_slo(slo),
+                            timeout_s=timeout)
+    specs = [parse_contender(text) for text in contenders]
+    for spec in specs:
+        check_server_contender(spec)
+    _interrupt_on_sigterm()
+    progress = None if as_json else _RichProgress(err)
+    try:
+        result = run_load(Database(db), specs, settings, sys.argv, progress=progress)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: the levels that finished are saved in {db}")
+        raise typer.Exit(130) from None
+    finally:
+        if progress:
+            progress.stop()
+    rows = [result_json(r) for r in result.results]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        for text in result.notes:
+            err.print(f"note: {text}", highlight=False, soft_wrap=True)
+    elif rows:
+        print_load_table(rows, out)
+    for text in result.errors:
+        err.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
 def models(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="GGUF files to describe besides the packaged aliases.")] = None,
     assemble: Annotated[bool, typer.Option("--assemble", help="Assemble every installed packaged model into the cache now.")] = False,

@@ -1,0 +1,106 @@
+"""`bakeoff load` results: the JSON shape (one object per contender and concurrency level) and the
+terminal table. Both work from a fresh result or from a stored ``load_results`` row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bakeoff.run.load import SOURCE, summarise
+
+UNITS = {
+    "duration_s": "s", "request_throughput": "requests/s", "output_throughput": "output tokens/s",
+    "total_token_throughput": "(prompt + output) tokens/s", "goodput": "requests/s meeting every SLO",
+    "latency": "ms", "slo": "ms", "prompt_tokens": "tokens asked for per request",
+    "output_tokens": "tokens asked for per request (max_tokens)",
+}
+_KEYS = ("run_id", "spec", "concurrency", "requests", "completed", "failed", "prompt_tokens", "output_tokens",
+         "duration_s", "total_input_tokens", "total_output_tokens", "request_throughput", "output_throughput",
+         "total_token_throughput", "goodput", "good_requests", "slo", "latency", "tokens_source")
+
+
+def result_json(r, samples: bool = True) -> dict[str, Any]:
+    """A LevelResult as JSON-ready data."""
+    data = {k: getattr(r, k) for k in _KEYS}
+    data.update(source=r.source, units=UNITS, notes=list(r.notes), created_at=r.created_at)
+    if samples:
+        data["samples"] = r.samples
+    return data
+
+
+def row_json(row, samples: bool = True) -> dict[str, Any]:
+    """A stored load_results row in the same shape (totals recomputed from its samples)."""
+    per_request = json.loads(row["samples"])
+    slo = json.loads(row["slo"]) if row["slo"] else None
+    figures = summarise(per_request, row["duration_s"], slo or {}, row["prompt_tokens"])
+    data = {k: row[k] for k in row.keys() if k not in ("samples", "slo", "latency", "created_at")}
+    data.update(total_input_tokens=figures["total_input_tokens"], total_output_tokens=figures["total_output_tokens"],
+                good_requests=figures["good_requests"], slo=slo, latency=json.loads(row["latency"]))
+    data = {k: data.get(k) for k in _KEYS}
+    data.update(source=SOURCE, units=UNITS, notes=[], created_at=row["created_at"])
+    if samples:
+        data["samples"] = per_request
+    return data
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _ms(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def _slo_text(slo: dict | None) -> str:
+    if not slo:
+        return ""
+    names = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2el_ms": "E2E"}
+    return ", ".join(f"{names.get(k, k)} ≤ {v:g} ms" for k, v in slo.items())
+
+
+def print_load_table(rows: list[dict[str, Any]], console) -> None:
+    """Two tables, throughput and latency, one row per contender and level (rows: result_json / row_json)."""
+    from rich.table import Table
+
+    several = len({r["spec"] for r in rows}) > 1
+    slo = next((r["slo"] for r in rows if r["slo"]), None)
+    lead = (["contender"] if several else []) + ["concurrency"]
+
+    def lead_cells(r: dict) -> list[str]:
+        return ([r["spec"]] if several else []) + [str(r["concurrency"])]
+
+    tput = Table(title="bakeoff load: throughput (client-observed)", title_justify="left")
+    for h in lead + ["completed / sent", "duration (s)", "requests/s", "output tok/s", "total tok/s",
+                     "goodput (req/s)", "mean TTFT (ms)", "mean TPOT (ms)", "mean E2E (ms)"]:
+        tput.add_column(h, justify="left" if h == "contender" else "right", overflow="fold")
+    lat = Table(title="latency (ms): p50 / p90 / p99 over the completed requests (ITL: over all chunk gaps)",
+                title_justify="left")
+    for h in lead + [f"{m} {p}" for m in ("TTFT", "TPOT", "ITL", "E2E") for p in ("p50", "p90", "p99")]:
+        lat.add_column(h, justify="left" if h == "contender" else "right", overflow="fold")
+    for r in rows:
+        figures = r["latency"]
+        mean = {k: (figures.get(k) or {}).get("mean") for k in ("ttft_ms", "tpot_ms", "e2e_ms")}
+        tput.add_row(*lead_cells(r), f"{r['completed']} / {r['requests']}", _num(r["duration_s"]),
+                     _num(r["request_throughput"]), _num(r["output_throughput"], 1),
+                     _num(r["total_token_throughput"], 1), _num(r["goodput"]) if r["slo"] else "–",
+                     _ms(mean["ttft_ms"]), _ms(mean["tpot_ms"]), _ms(mean["e2e_ms"]))
+        lat.add_row(*lead_cells(r), *[_ms((figures.get(m) or {}).get(p))
+                                      for m in ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms") for p in ("p50", "p90", "p99")])
+    console.print(tput)
+    console.print(lat)
+    if rows and not several:
+        console.print(f"[dim]contender: {rows[0]['spec']}[/dim]", highlight=False)
+    if rows:
+        console.print(f"[dim]each request: {rows[0]['prompt_tokens']} prompt tokens, up to {rows[0]['output_tokens']} "
+                      f"output tokens. Token counts: {'; '.join(sorted({r['tokens_source'] for r in rows}))}.[/dim]",
+                      highlight=False)
+    console.print(
+        "[dim]duration: first send → last request done. requests/s, output tok/s, total tok/s: the completed "
+        "requests and their tokens / duration. TTFT: send → first token. TPOT: (E2E − TTFT) / (output tokens − 1). "
+        "ITL: gaps between streamed chunks. E2E: send → last token. Definitions as vLLM's serving benchmark; "
+        "percentiles as numpy's; all measured in bakeoff's process.[/dim]", highlight=False)
+    if slo:
+        console.print(f"[dim]goodput: completed requests meeting every SLO ({_slo_text(slo)}) / duration.[/dim]",
+                      highlight=False)

@@ -1,0 +1,534 @@
+"""`bakeoff load`: a serving load test against a server contender, with the figures of vLLM's
+serving benchmark (``benchmarks/benchmark_serving.py``, ``calculate_metrics``).
+
+For each concurrency level C: N requests of P prompt tokens and O output tokens are sent by C
+workers, each starting the next request as soon as its last one ends (vLLM's
+``--max-concurrency C`` with ``--request-rate inf``). One warm-up request before the first level
+is not counted. Every figure is client-observed: taken in this process, on receipt of each
+streamed chunk.
+
+- duration: first send -> last request done (completed or failed)
+- request throughput: completed requests / duration
+- output throughput: output tokens of the completed requests / duration
+- total token throughput: (prompt + output tokens of the completed requests) / duration
+- TTFT: send -> first streamed token (reasoning or content, DESIGN §5)
+- E2E latency: send -> last streamed token (DESIGN §5; vLLM's "E2EL")
+- TPOT, per request: (E2E - TTFT) / (output tokens - 1), for requests with more than one token
+- ITL: every gap between successive streamed chunks of every completed request, pooled
+- mean, sample-free std (numpy's np.std), p50/p90/p99 with numpy's linear interpolation
+- goodput: completed requests meeting every SLO given (ttft, tpot, e2el) / duration; as in vLLM a
+  request of one output token counts TPOT 0 for the SLO
+
+The requests go through the contender's own backend (``astream``: one attempt, no retries), so a
+failed request counts as failed, with its error, and the load test works for every server backend.
+Prompts are random token ids turned into text (vLLM's "random" dataset), a different seed per
+request so no prefix cache answers one; with a tokenizer (openai-compat's ``tokenizer=``) the text
+re-tokenizes to exactly P tokens, otherwise it is P common English words (approximate).
+To get O output tokens, ``ignore_eos`` and ``min_tokens`` are sent to an openai-compat server
+(vLLM and llama-server honour ``ignore_eos``, llama-cpp-python's server ``min_tokens``); other
+backends have no such parameter, and the actual output tokens are recorded either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import math
+import random
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bakeoff import __version__
+from bakeoff.backends import get_backend, make_backend
+from bakeoff.backends._server import Retryable, ServerBackend
+from bakeoff.backends.base import BackendError, GenerationRequest
+from bakeoff.errors import InputError
+from bakeoff.measure.hardware import environment
+from bakeoff.measure.timing import StreamMeasure
+from bakeoff.spec import ContenderSpec
+from bakeoff.store import Database
+
+SOURCE = "client-observed: wall clock in bakeoff's process, on receipt of each streamed chunk"
+SLO_KEYS = {"ttft": "ttft_ms", "tpot": "tpot_ms", "e2el": "e2el_ms", "e2e": "e2el_ms"}
+METRICS = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms")
+PERCENTILES = (50, 90, 99)
+
+
+def default_requests(concurrency: int) -> int:
+    """Requests per level when --requests is not given: 4 per worker, at least 8."""
+    return max(8, 4 * concurrency)
+
+
+# --- input ------------------------------------------------------------------------------
+
+def parse_slo(text: str | None) -> dict[str, float]:
+    """``ttft=500ms,tpot=50ms,e2el=2s`` -> {"ttft_ms": 500.0, "tpot_ms": 50.0, "e2el_ms": 2000.0}.
+
+    Keys as vLLM's ``--goodput``: ttft, tpot, e2el (e2e accepted). ``key:value`` works too; a bare
+    number is milliseconds, as in vLLM.
+    """
+    if text is None or not text.strip():
+        return {}
+    slo: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, value = part.partition("=") if "=" in part else part.partition(":")
+        key, value = key.strip().lower(), value.strip().lower()
+        if not sep or not value:
+            raise InputError(f"--slo takes KEY=VALUE pairs such as ttft=500ms,tpot=50ms; got {part!r}")
+        if key not in SLO_KEYS:
+            raise InputError(f"--slo: unknown key {key!r}; use ttft, tpot or e2el (e.g. ttft=500ms,tpot=50ms)")
+        match = re.fullmatch(r"([+-]?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ms|s)?", value)
+        if not match:
+            raise InputError(f"--slo {key}: {value!r} is not a time; write it as 500ms or 0.5s")
+        number = float(match.group(1)) * (1000.0 if match.group(2) == "s" else 1.0)
+        if not math.isfinite(number) or number <= 0:
+            raise InputError(f"--slo {key}: the limit must be a positive time, got {value!r}")
+        name = SLO_KEYS[key]
+        if name in slo:
+            raise InputError(f"--slo: {key} given twice")
+        slo[name] = number
+    return slo
+
+
+def check_server_contender(spec: ContenderSpec) -> None:
+    if not issubclass(get_backend(spec.backend), ServerBackend):
+        raise InputError(f"{spec.canonical}: load mode needs a server contender; "
+                         "use `bakeoff speed` for in-process models")
+
+
+# --- prompts ----------------------------------------------------------------------------
+
+_WORDS = ("time year people way day man thing woman life child world school state family student "
+          "group country problem hand part place case week company system program question work "
+          "government number night point home water room mother area money story fact month lot "
+          "right study book eye job word business issue side kind head house service friend father "
+          "power hour game line end member law car city community name president team minute idea "
+          "kid body information back parent face others level office door health person art war "
+          "history party result change morning reason research girl guy moment air teacher force "
+          "education foot boy age policy music market sense nation plan college interest death").split()
+
+
+class PromptMaker:
+    """Random-token prompts of P tokens: exact with a tokenizer, approximate (words) without."""
+
+    def __init__(self, tokenizer_ref: str | None, loaded=None):
+        self.tokenizer = loaded  # the backend's own vocab-only Llama, when it has one
+        if tokenizer_ref and loaded is None:
+            from llama_cpp import Llama
+
+            from bakeoff.models import resolve_model
+
+            self.tokenizer = Llama(model_path=str(resolve_model(tokenizer_ref)), vocab_only=True, verbose=False)
+        self.method = ("random token ids, detokenized and adjusted until the text re-tokenizes to P tokens "
+                       f"(tokenizer {tokenizer_ref})" if self.tokenizer else
+                       "P random common English words (about one token each in most tokenizers); "
+                       "no tokenizer known for this contender")
+
+    def count(self, text: str) -> int | None:
+        if self.tokenizer is None:
+            return None
+        return len(self.tokenizer.tokenize(text.encode(), add_bos=False, special=False))
+
+    def make(self, n: int, seed: str) -> tuple[str, int | None]:
+        """(text, its token count: n unless the adjustment did not converge; None without a tokenizer)."""
+        rng = random.Random(seed)
+        if self.tokenizer is None:
+            return " ".join(rng.choice(_WORDS) for _ in range(n)), None
+        tok = self.tokenizer
+        vocab = tok.n_vocab()
+        ids = [rng.randrange(vocab) for _ in range(n)]
+        text, got = "", []
+        for _ in range(20):  # detokenize -> retokenize changes the count a little; converge on n
+            text = tok.detokenize(ids, special=False).decode("utf-8", "replace")
+            got = tok.tokenize(text.encode(), add_bos=False, special=False)
+            if len(got) == n:
+                break
+            ids = got[:n] if len(got) > n else got + [rng.randrange(vocab) for _ in range(n - len(got))]
+        return text, len(got)
+
+
+def build_requests(spec: ContenderSpec, maker: PromptMaker, n: int, prompt_tokens: int,
+                   output_tokens: int, seed: str) -> tuple[list[GenerationRequest], list[int | None]]:
+    """n distinct requests (a seed per request), with the contender's own sampling options, and
+    the tokenizer's count of each prompt text (None without a tokenizer)."""
+    o = spec.options
+    out, counts = [], []
+    for i in range(n):
+        text, count = maker.make(prompt_tokens, f"{seed}:{i}")
+        counts.append(count)
+        out.append(GenerationRequest(
+            messages=[{"role": "user", "content": text}], max_tokens=output_tokens,
+            temperature=o["temperature"] if o.get("temperature") is not None else 0.0,
+            top_p=o.get("top_p"), top_k=o.get("top_k"), seed=(o.get("seed") or 0) + i))
+    return out, counts
+
+
+def ask_for_full_length(backend: ServerBackend) -> str | None:
+    """Ask an openai-compat server not to stop at EOS before max_tokens (vLLM's ``ignore_eos``).
+
+    vLLM, SGLang and llama-server take ``ignore_eos``; llama-cpp-python's server takes
+    ``min_tokens``. Cloud APIs take neither (OpenAI rejects unknown fields), so only the
+    openai-compat backend gets them. Returns what was sent, or None.
+    """
+    if backend.name != "openai-compat" or not hasattr(backend, "request_args"):
+        return None
+    base = backend.request_args
+
+    def with_full_length(request: GenerationRequest) -> dict[str, Any]:
+        args = base(request)
+        args["extra_body"] = {**(args.get("extra_body") or {}), "ignore_eos": True,
+                              "min_tokens": request.max_tokens}
+        return args
+
+    backend.request_args = with_full_length  # this backend object only, for this load test
+    return "ignore_eos=true, min_tokens=O (extra body fields)"
+
+
+def stop_asking_for_full_length(backend: ServerBackend, base) -> None:
+    backend.request_args = base
+
+
+# --- one request, one level ---------------------------------------------------------------
+
+async def one_request(backend: ServerBackend, request: GenerationRequest, timeout_s: float) -> dict[str, Any]:
+    """Send one request (one attempt); return its sample record. Never raises for a failed request."""
+    measure = StreamMeasure()
+    times: list[float] = []
+    t_call = time.perf_counter()
+
+    async def consume() -> None:
+        async for event in backend.astream(request):
+            measure.feed(event)
+            if event["type"] in ("content", "reasoning"):
+                times.append(event["t"])
+
+    error = None
+    try:
+        await asyncio.wait_for(consume(), timeout_s)
+    except asyncio.TimeoutError:
+        error = f"no complete answer within {timeout_s:g} s"
+    except (Retryable, BackendError) as exc:  # the backend's own words: HTTP status, dropped connection...
+        error = backend.redact(getattr(exc, "reason", None) or str(exc))[:500]
+    except Exception as exc:  # noqa: BLE001 - any failure of one request is that request's result
+        error = backend.redact(f"{type(exc).__name__}: {exc}")[:500]
+    t_done = time.perf_counter()
+    f = measure.finish()
+    t_send = max(measure.t_send, t_call)  # the backend's "sent" event, else the call
+    sample: dict[str, Any] = {
+        "ok": error is None, "error": error, "t_send": t_send, "t_done": t_done,
+        "prompt_sha": hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest()[:12],
+        "finish_reason": f.finish_reason, "chunks": len(times),
+        "ttft_ms": None, "e2e_ms": None, "tpot_ms": None, "itl_ms": [],
+        "output_tokens": None, "output_tokens_source": None,
+        "prompt_tokens": None, "prompt_tokens_source": None,
+    }
+    if error is None:
+        n = f.output_tokens
+        sample.update(ttft_ms=f.ttft_ms, e2e_ms=f.e2e_ms, output_tokens=n,
+                      output_tokens_source=f.tokens_source if n is not None else None,
+                      itl_ms=[round((b - a) * 1000, 4) for a, b in zip(times, times[1:])])
+        if f.prompt_tokens is not None:
+            sample.update(prompt_tokens=f.prompt_tokens, prompt_tokens_source=f.tokens_source)
+        if n is not None and n > 1 and f.ttft_ms is not None:
+            sample["tpot_ms"] = (f.e2e_ms - f.ttft_ms) / (n - 1)
+    return sample
+
+
+async def run_level(backend: ServerBackend, requests: list[GenerationRequest], concurrency: int,
+                    timeout_s: float, on_done: Callable[[dict], None] | None = None) -> tuple[float, list[dict]]:
+    """C workers; each sends its next request as soon as its last one ends. Returns (duration s, samples)."""
+    samples: list[dict[str, Any]] = [{} for _ in requests]
+    pending = iter(enumerate(requests))
+
+    async def worker() -> None:
+        for i, request in pending:  # shared iterator: next() never awaits, so no request goes twice
+            samples[i] = await one_request(backend, request, timeout_s)
+            samples[i]["i"] = i
+            if on_done:
+                on_done(samples[i])
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(requests)))))
+    t0 = min(s["t_send"] for s in samples)
+    duration = max(s["t_done"] for s in samples) - t0
+    for s in samples:  # relative times: when each request went out and came back, in s from t0
+        s["sent_s"] = round(s.pop("t_send") - t0, 6)
+        s["done_s"] = round(s.pop("t_done") - t0, 6)
+    return duration, samples
+
+
+# --- figures (vLLM's calculate_metrics) -----------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float:
+    """numpy.percentile's default ("linear"): x[lo] + (h - lo) * (x[lo + 1] - x[lo]), h = (n - 1) p / 100."""
+    xs = sorted(values)
+    h = (len(xs) - 1) * p / 100
+    lo = math.floor(h)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
+
+
+def describe(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    out = {"n": len(values), "mean": statistics.fmean(values), "std": statistics.pstdev(values)}
+    out.update({f"p{p}": percentile(values, p) for p in PERCENTILES})
+    return out
+
+
+def summarise(samples: list[dict], duration_s: float, slo: dict[str, float],
+              prompt_tokens_asked: int) -> dict[str, Any]:
+    """The level's figures from its per-request samples, as vLLM's calculate_metrics."""
+    done = [s for s in samples if s["ok"]]
+    completed = len(done)
+    outputs = [s["output_tokens"] for s in done]
+    outputs_known = all(n is not None for n in outputs)
+    total_output = sum(outputs) if done and outputs_known else (0 if not done else None)
+    prompt_counts = [s["prompt_tokens"] if s["prompt_tokens"] is not None else prompt_tokens_asked for s in done]
+    total_input = sum(prompt_counts)
+    ttfts = [s["ttft_ms"] for s in done if s["ttft_ms"] is not None]
+    tpots = [s["tpot_ms"] for s in done if s["tpot_ms"] is not None]
+    itls = [gap for s in done for gap in s["itl_ms"]]
+    e2es = [s["e2e_ms"] for s in done if s["e2e_ms"] is not None]
+    good = None
+    if slo:
+        good = sum(1 for s in done if _meets(s, slo))
+
+    def rate(x):
+        return x / duration_s if duration_s > 0 and x is not None else None
+
+    return {
+        "completed": completed, "failed": len(samples) - completed,
+        "total_input_tokens": total_input, "total_output_tokens": total_output,
+        "request_throughput": rate(completed),
+        "output_throughput": rate(total_output),
+        "total_token_throughput": rate(total_input + total_output) if total_output is not None else None,
+        "goodput": rate(good) if slo else None, "good_requests": good,
+        "latency": {"ttft_ms": describe(ttfts), "tpot_ms": describe(tpots), "itl_ms": describe(itls),
+                    "e2e_ms": describe(e2es)},
+    }
+
+
+def _meets(sample: dict, slo: dict[str, float]) -> bool:
+    """Every SLO met. TPOT of a one-token answer counts 0 (vLLM); an unknown figure fails the SLO."""
+    for key, limit in slo.items():
+        if key == "ttft_ms":
+            value = sample["ttft_ms"]
+        elif key == "e2el_ms":
+            value = sample["e2e_ms"]
+        else:
+            n = sample["output_tokens"]
+            value = 0.0 if n is not None and n <= 1 else sample["tpot_ms"]
+        if value is None or value > limit:
+            return False
+    return True
+
+
+def tokens_source(samples: list[dict]) -> str:
+    """Where the level's token counts came from, e.g. "output: tokenizer; prompt: server usage"."""
+    done = [s for s in samples if s["ok"]]
+    out = sorted({s["output_tokens_source"] or "unknown" for s in done}) or ["none completed"]
+    prompt = sorted({s["prompt_tokens_source"] or "unknown" for s in done}) or ["none completed"]
+    return f"output: {' + '.join(out)}; prompt: {' + '.join(prompt)}"
+
+
+# --- the command --------------------------------------------------------------------------
+
+@dataclass
+class LevelResult:
+    run_id: str
+    spec: str
+    concurrency: int
+    requests: int
+    completed: int
+    failed: int
+    prompt_tokens: int  # asked for, per request
+    output_tokens: int  # asked for, per request (max_tokens)
+    duration_s: float
+    request_throughput: float | None
+    output_throughput: float | None
+    total_token_throughput: float | None
+    goodput: float | None
+    slo: dict[str, float] | None
+    latency: dict[str, Any]
+    tokens_source: str
+    samples: list[dict[str, Any]]
+    created_at: str
+    total_input_tokens: int | None = None
+    total_output_tokens: int | None = None
+    good_requests: int | None = None
+    source: str = SOURCE
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadSettings:
+    concurrency: list[int]
+    requests: int | None
+    prompt_tokens: int
+    output_tokens: int
+    slo: dict[str, float]
+    timeout_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not self.concurrency or any(c < 1 for c in self.concurrency):
+            raise InputError("--concurrency takes levels >= 1, e.g. 1,2,4,8,16")
+        if self.prompt_tokens < 1 or self.output_tokens < 1:
+            raise InputError("--prompt-tokens and --output-tokens must be at least 1")
+        if self.requests is not None and self.requests < 1:
+            raise InputError("--requests must be at least 1")
+
+    def requests_at(self, concurrency: int) -> int:
+        return self.requests if self.requests else default_requests(concurrency)
+
+
+@dataclass
+class LoadRun:
+    run_id: str
+    results: list[LevelResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    status: str = "running"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_load(db: Database, specs: list[ContenderSpec], settings: LoadSettings, argv: list[str],
+             progress=None) -> LoadRun:
+    """Every contender at every level; one load_results row per level, committed as it ends."""
+    for spec in specs:
+        check_server_contender(spec)
+    run = LoadRun(run_id=uuid.uuid4().hex[:12])
+    db.start_run(run.run_id, _now(), "load", argv, __version__, environment())
+    if progress:
+        progress.start(sum(settings.requests_at(c) for c in settings.concurrency) * len(specs), 0)
+    try:
+        for spec in specs:
+            asyncio.run(_load_contender(db, run, spec, settings, progress))
+        run.status = "error" if run.errors else "completed"
+    except KeyboardInterrupt:
+        run.status = "interrupted"
+        raise
+    except BaseException:
+        run.status = "error"
+        raise
+    finally:
+        db.finish_run(run.run_id, _now(), run.status)
+    return run
+
+
+async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: LoadSettings,
+                          progress) -> None:
+    def note(text: str) -> None:
+        run.notes.append(f"{spec.canonical}: {text}")
+        if progress:
+            progress.note(f"{spec.canonical}: {text}")
+
+    backend = make_backend(spec, settings.timeout_s)
+    try:
+        try:
+            facts = await backend.aload()
+        except BackendError as exc:
+            _failed(db, run, spec, f"contender failed to load: {exc}", progress, settings)
+            return
+        maker = PromptMaker(spec.options.get("tokenizer"), getattr(backend, "_tokenizer", None))
+        seed = uuid.uuid4().hex[:8]  # new prompts every run: no cache from an earlier run answers them
+        base_args = getattr(backend, "request_args", None)
+        full_length = ask_for_full_length(backend)
+        warm = build_requests(spec, maker, 1, settings.prompt_tokens, settings.output_tokens, f"{seed}:warm-up")[0][0]
+        sample = await one_request(backend, warm, settings.timeout_s)
+        if not sample["ok"] and full_length and re.search(r"HTTP 4(00|22)", sample["error"] or ""):
+            stop_asking_for_full_length(backend, base_args)  # a server that refuses unknown fields
+            note(f"the server refused ignore_eos/min_tokens ({sample['error']}); sent without them")
+            full_length = None
+            sample = await one_request(backend, warm, settings.timeout_s)
+        if not sample["ok"]:
+            _failed(db, run, spec, f"the warm-up request failed: {sample['error']}", progress, settings)
+            return
+        if not maker.tokenizer:
+            note(f"prompt sizes are approximate: {maker.method}; prompt tokens come from the server's usage "
+                 "where it sends it")
+        if sample["output_tokens"] is None:
+            msg = ("the server sends no token usage and no tokenizer is known, so output tokens, output "
+                   "and total token throughput and TPOT are unavailable")
+            if backend.name == "openai-compat":
+                msg += "; add ?tokenizer=GGUF_OR_ALIAS to the spec to count them"
+            if "tpot_ms" in settings.slo:
+                raise InputError(f"{spec.canonical}: a TPOT SLO needs output token counts: {msg}")
+            note(msg)
+        db.record_contender(run.run_id, spec, None, None, {
+            **facts, "load_test": {"prompt_method": maker.method, "full_length": full_length or "not sent",
+                                   "prompt_seed": seed, "warm_up": _brief(sample)}}, {}, [], None)
+        for c in settings.concurrency:
+            n = settings.requests_at(c)
+            if n < c:
+                note(f"concurrency {c}: only {n} requests, so at most {n} are in flight")
+            requests, counts = build_requests(spec, maker, n, settings.prompt_tokens, settings.output_tokens,
+                                              f"{seed}:c{c}")
+            if progress:
+                progress.contender(f"{spec.canonical} @ {c}", n)
+            on_done = (lambda s: progress.advance(None, "ok" if s["ok"] else "error")) if progress else None
+            duration, samples = await run_level(backend, requests, c, settings.timeout_s, on_done)
+            result = level_result(run.run_id, spec.canonical, c, settings, duration, samples, counts)
+            short = sum(1 for s in samples if s["ok"] and s["output_tokens"] is not None
+                        and s["output_tokens"] < settings.output_tokens)
+            if short:
+                result.notes.append(f"{short} of {result.completed} completed requests returned fewer than "
+                                    f"{settings.output_tokens} output tokens (the model stopped, or the server "
+                                    "cut the stream short); the figures count the tokens actually returned")
+            for text in result.notes:
+                note(f"concurrency {c}: {text}")
+            db.record_load_result(result)  # one commit per level: an interrupt loses only the level in flight
+            run.results.append(result)
+    finally:
+        await backend.aclose()
+
+
+def _brief(sample: dict) -> dict:
+    return {k: sample[k] for k in ("ttft_ms", "e2e_ms", "output_tokens", "output_tokens_source", "finish_reason")}
+
+
+def _failed(db: Database, run: LoadRun, spec: ContenderSpec, message: str, progress, settings: LoadSettings) -> None:
+    db.record_contender(run.run_id, spec, None, None, {}, {}, [], message)
+    run.errors.append(f"{spec.canonical}: {message}")
+    if progress:
+        for c in settings.concurrency:
+            for _ in range(settings.requests_at(c)):
+                progress.advance(None, "error")
+
+
+def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSettings, duration: float,
+                 samples: list[dict], prompt_counts: list[int | None]) -> LevelResult:
+    """Label each completed request's prompt tokens (server usage, else the tokenizer's count of the
+    text sent, else unknown: the figures then use P, labelled approximate) and sum up the level."""
+    for s, count in zip(samples, prompt_counts):
+        if s["ok"] and s["prompt_tokens"] is None:
+            if count is not None:
+                s["prompt_tokens"] = count
+                s["prompt_tokens_source"] = "tokenizer (message text, without the chat template)"
+            else:
+                s["prompt_tokens_source"] = "asked for (approximate)"
+    figures = summarise(samples, duration, settings.slo, settings.prompt_tokens)
+    errors = [s["error"] for s in samples if s["error"]]
+    result = LevelResult(
+        run_id=run_id, spec=spec, concurrency=concurrency, requests=len(samples),
+        completed=figures["completed"], failed=figures["failed"], prompt_tokens=settings.prompt_tokens,
+        output_tokens=settings.output_tokens, duration_s=duration,
+        request_throughput=figures["request_throughput"], output_throughput=figures["output_throughput"],
+        total_token_throughput=figures["total_token_throughput"], goodput=figures["goodput"],
+        slo=settings.slo or None, latency=figures["latency"], tokens_source=tokens_source(samples),
+        samples=samples, created_at=_now(), total_input_tokens=figures["total_input_tokens"],
+        total_output_tokens=figures["total_output_tokens"], good_requests=figures["good_requests"])
+    if errors:
+        result.notes.append(f"{len(errors)} of {len(samples)} requests failed; first error: {errors[0]}")
+    return result
