@@ -134,3 +134,8 @@ def test_paired_comparison_of_two_real_contenders(tmp_path, smollm2, qwen05):
     assert paired_comparison(trials, a, b)["bootstrap"] == r["bootstrap"]
     text = "\n".join(comparison_lines(r))
     assert "paired bootstrap over cases" in text and "seed 0" in text
+    # The same through the CLI, naming the contenders by a part of their specs.
+    cli = json.loads(bakeoff("report", "--db", db, "--compare", "smollm2", "qwen2.5-coder", "--json", check=True).stdout)
+    assert cli["summary"] == r["summary"] and cli["a_wins"] == r["a_wins"]
+    unknown = bakeoff("report", "--db", db, "--compare", "gemma", "smollm2")
+    assert unknown.returncode == 2 and "no contender 'gemma'" in unknown.stderr

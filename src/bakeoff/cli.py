@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bakeoff.errors import InputError
 
@@ -33,7 +34,8 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+            # Escaped: "pip install 'bakeoff[anthropic]'" must not lose its brackets to rich markup.
+            err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -147,10 +149,25 @@ def report(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the matrix as CSV.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
     cases: Annotated[bool, typer.Option("--cases", help="Also show the per-case view.")] = False,
+    compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", metavar="A B", help="Compare two contenders case by case (McNemar's test, paired bootstrap); a part of a spec that names one contender is enough.")] = None,
 ) -> None:
     """Show the comparison matrix (and per-case results) from the results database."""
     from bakeoff.report.matrix import print_terminal, report_data, to_csv, to_markdown
     from bakeoff.store import Database
+
+    if compare:
+        from bakeoff.report.paired import comparison_lines, paired_comparison, resolve_spec
+
+        trials = Database(db, create=False).trials(run_id)
+        specs = sorted({t["spec"] for t in trials})
+        a, b = (resolve_spec(name, specs) for name in compare)
+        result = paired_comparison(trials, a, b)
+        if as_json:
+            print(json.dumps(result, indent=2))
+        else:
+            for line in comparison_lines(result):
+                out.print(line, highlight=False, markup=False)
+        return
 
     data = report_data(Database(db, create=False), run_id)
     if as_json:
@@ -301,7 +318,7 @@ def load(
     elif rows:
         print_load_table(rows, out)
     for text in result.errors:
-        err.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
     if result.errors:
         raise typer.Exit(1)
 
@@ -424,6 +441,56 @@ def fit(
         print(json.dumps(result, indent=2, default=str))
     else:
         print_fit(result, out)
+
+
+@app.command()
+@user_errors
+def judge(
+    pairwise: Annotated[Optional[tuple[str, str]], typer.Option("--pairwise", help="Compare two contenders on the cases both answered: --pairwise SPEC_A SPEC_B.")] = None,
+    judge_spec: Annotated[Optional[str], typer.Option("--judge", help="The judge: any contender spec, e.g. 'qwen2.5-coder-0.5b?threads=1'.")] = None,
+    criteria: Annotated[Optional[str], typer.Option("--criteria", help="What the judge should prefer (default: the response that does what the task asks, correctly and completely).")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens the judge may write per verdict (its reasons are bounded to fit).")] = 96,
+    db: DbOption = Path("bakeoff.db"),
+    timeout: Annotated[float, typer.Option(help="Seconds one judge request may take.")] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Judge stored answers with a model.
+
+    --pairwise A B --judge SPEC: A against B on the cases both answered, asked in both orders; a
+    verdict counts only when both orders agree (else it is 'inconsistent'). Without --pairwise:
+    grade the judge checks still pending in the database (a run stopped in its judge phase).
+    """
+    from bakeoff.run.judges import DEFAULT_CRITERIA, pairwise as judge_pairs, run_judge_phase
+    from bakeoff.store import Database
+
+    database = Database(db, create=False)
+    _interrupt_on_sigterm()
+    try:
+        if pairwise is None:
+            if judge_spec or criteria:
+                raise InputError("--judge and --criteria go with --pairwise; a rubric check names its own judge")
+            done = run_judge_phase(database, trial_timeout_s=timeout)
+            if as_json:
+                print(json.dumps(done.__dict__, indent=2))
+            else:
+                for note in done.notes:
+                    err.print(f"note: {note}", markup=False)
+                out.print(f"{done.graded} judge checks graded, {done.judge_errors} judge errors, "
+                          f"{done.pending_left} still pending; results in {db}")
+            return
+        if not judge_spec:
+            raise InputError("--pairwise needs --judge SPEC (any contender spec)")
+        summary = judge_pairs(database, pairwise[0], pairwise[1], judge_spec, criteria or DEFAULT_CRITERIA,
+                              max_tokens=max_tokens, trial_timeout_s=timeout)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished verdicts are saved in {db}; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    finally:
+        database.close()
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        out.print(summary.text(), highlight=False, markup=False)
 
 
 keys_app = typer.Typer(help="API keys for cloud contenders, kept in a 0600 file outside the results database.",
