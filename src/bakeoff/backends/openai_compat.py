@@ -24,10 +24,12 @@ Structured output: a request with a JSON schema is sent as ``response_format: {"
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import httpx2
 from pydantic import Field, field_validator
 
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
@@ -141,33 +143,45 @@ class OpenAICompatBackend(ServerBackend):
         text = []
         splitter = StreamSplitter(THINK_TAGS, "auto" if getattr(self.options, "thinking", None) else "leading")
         try:
-            stream = await self.client.chat.completions.create(**self.request_args(request))
-            async for chunk in stream:
-                now = time.perf_counter()
-                for choice in chunk.choices or []:
-                    delta = choice.delta
-                    extra = delta.model_extra or {}
-                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-                    if reasoning:
-                        text.append(reasoning)
-                        yield {"type": "reasoning", "text": reasoning, "t": now}
-                    if delta.content:
-                        text.append(delta.content)
-                        for kind, piece, t in splitter.feed(delta.content, now):
-                            yield {"type": kind, "text": piece, "t": t}
-                    finish = choice.finish_reason or finish
-                usage = chunk.usage or usage
-                timings = (chunk.model_extra or {}).get("timings") or timings
+            # The raw SSE lines, parsed with json.loads: the SDK's pydantic object per chunk costs
+            # ~6x the CPU, which caps a load test against a fast server (bench/README.md, load.py).
+            async with self.client.chat.completions.with_streaming_response.create(
+                    **self.request_args(request)) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue  # blank separators, "event:" lines, ": keep-alive" comments
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    now = time.perf_counter()
+                    chunk = json.loads(data)
+                    if not isinstance(chunk, dict):
+                        raise ValueError(f"expected a JSON object, got {data[:80]!r}")
+                    if chunk.get("error"):
+                        raise BackendError(f"server error in the stream: {_error_text(chunk['error'])}")
+                    for choice in chunk.get("choices") or []:
+                        delta = choice.get("delta") or {}
+                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                        if reasoning:
+                            text.append(reasoning)
+                            yield {"type": "reasoning", "text": reasoning, "t": now}
+                        if delta.get("content"):
+                            text.append(delta["content"])
+                            for kind, piece, t in splitter.feed(delta["content"], now):
+                                yield {"type": kind, "text": piece, "t": t}
+                        finish = choice.get("finish_reason") or finish
+                    usage = chunk.get("usage") or usage
+                    timings = chunk.get("timings") or timings
         except openai.APIStatusError as exc:
             raise status_failure(exc.status_code, _error_detail(exc), exc.response.headers) from None
-        except openai.APITimeoutError:
+        except (openai.APITimeoutError, httpx2.TimeoutException):
             raise Retryable(f"no answer from the server within {self.trial_timeout_s:g} s") from None
-        except openai.APIConnectionError as exc:
+        except (openai.APIConnectionError, httpx2.TransportError) as exc:
             cause = exc.__cause__ or exc
             raise Retryable(f"connection failed or dropped: {type(cause).__name__}: {cause}"[:300]) from None
-        except openai.APIError as exc:  # an error event inside the stream
-            raise BackendError(f"server error in the stream: {_error_detail(exc)}") from None
-        except ValueError as exc:  # a chunk that is not JSON, or not a chat completion chunk
+        except openai.APIError as exc:
+            raise BackendError(f"server error: {_error_detail(exc)}") from None
+        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not shaped as a chunk
             raise BackendError(f"malformed stream chunk from the server: {type(exc).__name__}: {exc}"[:400]) from None
         if finish is None:
             # Every complete Chat Completions stream ends its choice with a finish_reason.
@@ -177,11 +191,11 @@ class OpenAICompatBackend(ServerBackend):
         for kind, piece, t in splitter.close(time.perf_counter()):
             yield {"type": kind, "text": piece, "t": t}
         if usage is not None:
-            event = {"type": "usage", "prompt_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
-                     "source": "server usage"}
-            details = getattr(usage, "completion_tokens_details", None)
-            if getattr(details, "reasoning_tokens", None) is not None:
-                event["reasoning_tokens"] = details.reasoning_tokens
+            event = {"type": "usage", "prompt_tokens": usage.get("prompt_tokens"),
+                     "output_tokens": usage.get("completion_tokens"), "source": "server usage"}
+            details = usage.get("completion_tokens_details") or {}
+            if details.get("reasoning_tokens") is not None:
+                event["reasoning_tokens"] = details["reasoning_tokens"]
             yield event
         elif self._tokenizer is not None:
             out = self._tokenizer.tokenize("".join(text).encode(), add_bos=False, special=False)
@@ -201,13 +215,18 @@ class OpenAICompatBackend(ServerBackend):
         self._tokenizer = None
 
 
+def _error_text(err: Any) -> str:
+    """An error object as OpenAI shapes it ({"message", "type", "code"}), or whatever came."""
+    if isinstance(err, dict) and err.get("message"):
+        return f"{err.get('type') or err.get('code') or err.get('status') or 'error'}: {err['message']}"
+    return str(err)[:300]
+
+
 def _error_detail(exc) -> str:
-    """The server's own error message (OpenAI: {"error": {"message", "type", "code"}})."""
+    """The server's own error message from an SDK exception."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return f"{err.get('type') or err.get('code') or 'error'}: {err['message']}"
+        return _error_text(body.get("error", body))
     return getattr(exc, "message", "") or type(exc).__name__
 
 
