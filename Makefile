@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DB     ?= bakeoff.db
 
-.PHONY: demo test bench install install-dev clean
+.PHONY: demo test bench install install-dev clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,18 @@ demo: $(VENV)/.installed
 	$(BIN)/bakeoff run --db $(DB)
 	@echo "results: $(DB)  (bakeoff report --db $(DB) --cases)"
 
-test: $(VENV)/.installed-dev
+# The report and viewer tests drive Debian's Chromium through Playwright (never `playwright
+# install`, which downloads a browser): installed with apt-get when it is missing (CI runs as root).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev chromium
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/html.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

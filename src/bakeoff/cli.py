@@ -59,19 +59,26 @@ def run(
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Run again the trials that ended in an error.")] = False,
     sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option: --sweep quant=Q8_0,Q4_K_M,Q2_K (variants are made once and cached). Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary and the report as JSON.")] = False,
+    fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Gate for CI: exit 1 if a contender's pass rate is below this (0.9 or 90%; errors count as failures).")] = None,
+    max_ttft_ms: Annotated[Optional[float], typer.Option("--max-ttft-ms", min=0, help="Gate for CI: exit 1 if a contender's median TTFT is above this (ms).")] = None,
+    max_e2e_ms: Annotated[Optional[float], typer.Option("--max-e2e-ms", min=0, help="Gate for CI: exit 1 if a contender's median E2E latency is above this (ms).")] = None,
 ) -> None:
     """Run a bake-off: every contender on every case, stored in the results database.
 
     Finished trials are skipped, so an interrupted run resumes where it stopped. Failing checks
-    are results, not errors: the exit code is 0 when the run completed.
+    are results, not errors: the exit code is 0 when the run completed. With --fail-under,
+    --max-ttft-ms or --max-e2e-ms, every trial of the plan is held to them once stored, and the
+    exit code is 1 (with a summary of what fell short) if any contender misses one.
     """
     from bakeoff.models import default_aliases, model_status
+    from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate
     from bakeoff.report.matrix import print_terminal, report_data
     from bakeoff.run.plan import expand_sweeps, make_plan
     from bakeoff.run.scheduler import run_plan
     from bakeoff.spec import parse_contender, parse_spec
     from bakeoff.suite import load_default_suite, load_suite
 
+    thresholds = Thresholds(parse_pass_rate(fail_under) if fail_under is not None else None, max_ttft_ms, max_e2e_ms)
     loaded = load_suite(suite) if suite else load_default_suite()
     if contender:
         specs = [parse_contender(text) for text in contender]
@@ -101,12 +108,18 @@ def run(
         if progress:
             progress.stop()
     data = report_data(database)
+    gates = gate_plan(database, {t.id for t in plan}, thresholds) if thresholds.any() else None
     if as_json:
-        print(json.dumps({"run": summary.__dict__, **data}, indent=2, default=str))
+        print(json.dumps({"run": summary.__dict__, **data, **({"gates": gates.to_dict()} if gates else {})},
+                         indent=2, default=str))
     else:
         err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
                   f"{summary.errors} errors; results in {db}")
         print_terminal(data, out)
+    if gates:
+        err.print(format_summary(gates), markup=False, highlight=False, soft_wrap=True, end="")
+        if not gates.passed:
+            raise typer.Exit(1)
 
 
 class _RichProgress:
@@ -150,10 +163,28 @@ def report(
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
     cases: Annotated[bool, typer.Option("--cases", help="Also show the per-case view.")] = False,
     compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", metavar="A B", help="Compare two contenders case by case (McNemar's test, paired bootstrap); a part of a spec that names one contender is enough.")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write the HTML report to this file: one self-contained file that works offline (matrix, Pareto frontier, speed and sweep charts, cases side by side, flaky cases, environments).")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML to this file: a testsuite per contender, a testcase per trial, failed checks as failures.")] = None,
 ) -> None:
-    """Show the comparison matrix (and per-case results) from the results database."""
+    """Show the comparison matrix (and per-case results) from the results database.
+
+    --html and --junit write files; the matrix is then printed only if a format is asked for too.
+    """
     from bakeoff.report.matrix import print_terminal, report_data, to_csv, to_markdown
     from bakeoff.store import Database
+
+    if html or junit:
+        database = Database(db, create=False)
+        if html:
+            from bakeoff.report.html import write_html
+
+            err.print(f"wrote {write_html(database, html, run_id)}", markup=False, highlight=False, soft_wrap=True)
+        if junit:
+            from bakeoff.report.junit import write_junit
+
+            err.print(f"wrote {write_junit(database, junit, run_id)}", markup=False, highlight=False, soft_wrap=True)
+        if not (as_json or as_csv or as_markdown or cases or compare):
+            return
 
     if compare:
         from bakeoff.report.paired import comparison_lines, paired_comparison, resolve_spec
@@ -178,6 +209,24 @@ def report(
         sys.stdout.write(to_markdown(data["contenders"]))
     else:
         print_terminal(data, out, show_cases=cases)
+
+
+@app.command()
+@user_errors
+def view(
+    db: DbOption = Path("bakeoff.db"),
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on, on 127.0.0.1 only.")] = 8765,
+) -> None:
+    """Browse the results and rate answers blind (A/B) in a local web app on 127.0.0.1.
+
+    Runs, trials with filters, two contenders case by case, and blind A/B rating: two answers
+    to the same case in random order, names shown after you rate (keys a, b, t tie, x both
+    bad). Ratings are stored in the database and shown as win rates beside the checks.
+    """
+    from bakeoff.web.serve import serve
+
+    serve(db, port, on_ready=lambda url: err.print(f"bakeoff view: {url}  (Ctrl-C to stop)", markup=False,
+                                                   highlight=False))
 
 
 def _int_list(text: str, name: str) -> list[int]:

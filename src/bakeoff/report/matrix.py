@@ -10,9 +10,13 @@ from typing import Any
 
 from bakeoff.errors import InputError
 from bakeoff.measure.cost import CostFigure, cloud_cost_per_mtok, load_cost_config, local_cost_per_mtok
+from bakeoff.report.drift import drift_rows
+from bakeoff.report.stability import repeat_case_rows, stability_figures
 from bakeoff.report.stats import summarise_trials
+from bakeoff.report.thinking_delta import thinking_deltas
 from bakeoff.report.variants import variant_rows
 from bakeoff.store import Database
+from bakeoff.store.reads import check_results_by_trial
 
 # (key, short header for the terminal, long header for Markdown, format)
 COLUMNS = [
@@ -88,6 +92,7 @@ def _cost(spec: str, runs_in: str, ok: list, energy_j, energy_label: str, cost_c
 def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
     cost_config = load_cost_config()
     trials = db.trials(run_id)
+    checks = check_results_by_trial(db, {t["id"] for t in trials} if run_id else None)
     by_spec: dict[str, list] = defaultdict(list)
     for t in trials:
         by_spec[t["spec"]].append(t)
@@ -105,6 +110,7 @@ def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, An
             "runs_in": runs_in,
             "server_mem_mb": load.get("engine_mem_mb"),  # what a local server says the model holds
             **summarise_trials(ts),
+            **stability_figures(ts, checks),  # repeats, pass_at_k, pass_hat_k, agreement, flaky_cases
             "retries": sum(t["retries"] or 0 for t in ts),
             "model_sha256": c["model_sha256"] if c else None,
             "energy_j": energy_j,
@@ -140,7 +146,9 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
     from bakeoff.store.ratings import ratings
+    from bakeoff.store.reads import TrialsOnce
 
+    db = TrialsOnce.wrap(db)  # every view below reads the same trials
     contenders = contender_rows(db, run_id)
     trials = db.trials(run_id)
     # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
@@ -154,7 +162,10 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
                  for r in db.runs()],
         "contenders": contenders,
         "variants": variant_rows(db, run_id),
+        "thinking": thinking_deltas(db, run_id),  # what thinking buys and costs, per sweep
         "cases": case_rows(db, run_id),
+        "repeats": repeat_case_rows(trials, check_results_by_trial(db, {t["id"] for t in trials} if run_id else None)),
+        "drift": drift_rows(db, run_id),  # conversations: accuracy by turn, consistency probes
         "pareto": [p.to_dict() for p in frontier_plots(contenders)],
         "flaky": flaky_summary(flaky_cells(trials)),
         "ratings": human,
@@ -206,6 +217,20 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
         table.add_row(*(fmt(r[k], s) for k, _, _, s in COLUMNS))
     console.print(table)
     console.print(f"[dim]{LEGEND}[/dim]")
+    repeated = [r for r in data["contenders"] if r.get("repeats", 0) > 1]
+    if repeated:
+        from bakeoff.report.stability import AGREEMENT_LEGEND
+
+        rt = Table(title="repeats (per case, averaged over cases)", title_justify="left")
+        for header in ("contender", "repeats", "pass@1", "pass@k", "pass^k", "same answer", "same checks", "flaky cases"):
+            rt.add_column(header, justify="left" if header in ("contender", "flaky cases") else "right", overflow="fold")
+        for r in repeated:
+            k = str(r["repeats"])
+            rt.add_row(r["spec"], k, fmt(r["pass_at_k"]["1"], "pct"), fmt(r["pass_at_k"][k], "pct"),
+                       fmt(r["pass_hat_k"][k], "pct"), fmt(r["agreement"]["answer"], "pct"),
+                       fmt(r["agreement"]["check_outcomes"], "pct"), ", ".join(r["flaky_cases"]) or "none")
+        console.print(rt)
+        console.print(f"[dim]k = the repeats every case has. {AGREEMENT_LEGEND}[/dim]")
     for group in data.get("variants", []):
         vt = Table(title=f"variants of {group['base']} (reference: the most precise type, or the base without adapter)", title_justify="left")
         for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):

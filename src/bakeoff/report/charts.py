@@ -1,0 +1,144 @@
+"""Vega-Lite charts for the HTML report, as plain JSON specs.
+
+The report inlines Vega, Vega-Lite and vega-embed (see jsbundle.py) and draws these specs in
+the browser as SVG. Specs are written as dicts rather than through Altair: importing Altair
+alone takes ~0.7 s of the report's 3 s budget on a small machine, and the specs are simple.
+Every axis title carries its unit; tooltips say where each figure came from. Vega draws text
+as SVG text and its tooltips escape HTML, so a spec or case id is shown, never parsed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bakeoff.report.pareto import FrontierPlot
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # an identifier only: nothing is fetched
+FRONTIER_COLOUR = "#1f6fb4"
+DOMINATED_COLOUR = "#b4b4b4"
+SECOND_COLOUR = "#d6631a"
+HEIGHT = 300
+
+
+def short_spec(spec: str) -> str:
+    """Legends drop the default backend prefix; tooltips keep the full spec."""
+    return spec.removeprefix("llamacpp:")
+
+
+def _chart(data: list[dict], layers: list[dict], **extra) -> dict:
+    return {"$schema": SCHEMA, "width": "container", "height": HEIGHT, "data": {"values": data},
+            "layer": layers, "config": {"view": {"stroke": "#ddd"}, "axis": {"labelFontSize": 11, "titleFontSize": 12}},
+            **extra}
+
+
+def frontier_figure(plot: FrontierPlot, labels: dict[str, str] | None = None) -> dict:
+    """Quality against one cost: the frontier as a staircase, dominated contenders in grey.
+
+    Points are labelled with ``labels[spec]`` (the report uses the matrix's row numbers, as
+    specs are too long to print beside a point); the tooltip gives the full spec.
+    """
+    labels = labels or {}
+    rows = [{"spec": p.spec, "label": labels.get(p.spec, short_spec(p.spec)), "x": p.cost, "y": p.quality * 100,
+             "lo": (p.quality_ci[0] * 100) if p.quality_ci else p.quality * 100,
+             "hi": (p.quality_ci[1] * 100) if p.quality_ci else p.quality * 100,
+             "status": "Pareto frontier" if p.on_frontier else "dominated", "source": p.source}
+            for p in plot.points]
+    x = {"field": "x", "type": "quantitative", "title": f"{plot.x_title} — lower is better",
+         "scale": {"zero": False, "nice": True}}
+    y = {"field": "y", "type": "quantitative", "title": f"{plot.y_title} — higher is better",
+         "scale": {"domain": [0, 100]}}
+    colour = {"field": "status", "type": "nominal", "title": None,
+              "scale": {"domain": ["Pareto frontier", "dominated"], "range": [FRONTIER_COLOUR, DOMINATED_COLOUR]},
+              "legend": {"orient": "bottom"}}
+    tooltip = [{"field": "spec", "title": "contender"}, {"field": "y", "title": "pass rate (%)", "format": ".0f"},
+               {"field": "lo", "title": "95% CI low (%)", "format": ".0f"},
+               {"field": "hi", "title": "95% CI high (%)", "format": ".0f"},
+               {"field": "x", "title": plot.x_title, "format": ".4~g"}, {"field": "source", "title": "source"}]
+    frontier_only = [{"filter": {"field": "status", "equal": "Pareto frontier"}}]
+    return _chart(rows, [
+        {"name": "frontier_line", "transform": frontier_only,
+         "mark": {"type": "line", "interpolate": "step-after", "color": FRONTIER_COLOUR, "strokeWidth": 2},
+         "encoding": {"x": x, "y": y, "order": {"field": "x", "type": "quantitative"}}},
+        {"name": "interval", "mark": {"type": "rule", "strokeWidth": 1.5},
+         "encoding": {"x": x, "y": {"field": "lo", "type": "quantitative"}, "y2": {"field": "hi"}, "color": colour}},
+        {"name": "frontier_points", "transform": frontier_only,
+         "mark": {"type": "point", "filled": True, "size": 110, "stroke": "#333", "strokeWidth": 0.8},
+         "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip}},
+        {"name": "dominated_points", "transform": [{"filter": {"field": "status", "equal": "dominated"}}],
+         "mark": {"type": "point", "filled": True, "size": 110, "stroke": "#777", "strokeWidth": 0.8},
+         "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip}},
+        {"name": "labels", "mark": {"type": "text", "dy": -13, "fontSize": 11},
+         "encoding": {"x": x, "y": y, "text": {"field": "label"}, "color": colour}},
+    ])
+
+
+def speed_figures(rows: list[dict]) -> list[dict]:
+    """tok/s against context depth from `bakeoff speed`: one chart for prefill (pp), one for decode (tg).
+
+    When a (contender, test, depth) was measured in several runs, the latest run counts.
+    """
+    latest: dict[tuple[str, str, int], dict] = {}
+    for r in rows:  # oldest run first
+        latest[(r["spec"], r["test"], r["depth"])] = r
+    series: dict[str, list[dict]] = defaultdict(list)
+    for (spec, test, depth), r in sorted(latest.items()):
+        sd = r["stddev_tps"] or 0
+        series["pp" if test.startswith("pp") else "tg"].append({
+            "series": f"{short_spec(spec)} {test}", "spec": spec, "test": test, "depth": depth, "tps": r["avg_tps"],
+            "lo": r["avg_tps"] - sd, "hi": r["avg_tps"] + sd, "reps": r["reps"], "engine_tps": r.get("engine_avg_tps")})
+    titles = {"pp": "prompt processing (pp)", "tg": "generation (tg)"}
+    figures = []
+    for kind in ("pp", "tg"):
+        if kind not in series:
+            continue
+        x = {"field": "depth", "type": "quantitative", "title": "context depth (tokens already in the KV cache)"}
+        y = {"field": "tps", "type": "quantitative", "title": "tok/s (mean ± sample stdev, measured)"}
+        colour = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom", "columns": 2}}
+        tooltip = [{"field": "spec", "title": "contender"}, {"field": "test"}, {"field": "depth"},
+                   {"field": "tps", "title": "tok/s (measured)", "format": ".1f"},
+                   {"field": "engine_tps", "title": "tok/s (engine-reported)", "format": ".1f"},
+                   {"field": "reps", "title": "repetitions"}]
+        figures.append({"title": titles[kind], "figure": _chart(series[kind], [
+            {"name": "lines", "mark": {"type": "line", "point": False}, "encoding": {"x": x, "y": y, "color": colour}},
+            {"name": "spread", "mark": {"type": "rule"},
+             "encoding": {"x": x, "y": {"field": "lo", "type": "quantitative"}, "y2": {"field": "hi"}, "color": colour}},
+            {"name": "points", "mark": {"type": "point", "filled": True, "size": 60},
+             "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip}},
+        ], title={"text": titles[kind], "anchor": "start"})})
+    return figures
+
+
+def _variant_name(v: dict) -> str:
+    return ", ".join(f"{k}={val}" for k, val in v["sweep"].items()) + (" (ref)" if v["reference"] else "")
+
+
+def sweep_figures(groups: list[dict]) -> list[dict]:
+    """Per sweep (quant, thinking, ...): pass rate (bars, with the Wilson interval) and decode speed (line)."""
+    figures = []
+    for group in groups:
+        rows = [{"variant": _variant_name(v), "order": i,
+                 "rate": None if v["pass_rate"] is None else v["pass_rate"] * 100,
+                 "lo": v["pass_rate_ci"][0] * 100 if v["pass_rate_ci"] else None,
+                 "hi": v["pass_rate_ci"][1] * 100 if v["pass_rate_ci"] else None,
+                 "judged": v["judged"], "decode": v["decode_tps_median"]} for i, v in enumerate(group["variants"])]
+        x = {"field": "variant", "type": "nominal", "sort": None, "title": "variant",
+             "axis": {"labelAngle": 0}}
+        rate = {"field": "rate", "type": "quantitative", "title": "pass rate (%)", "scale": {"domain": [0, 100]}}
+        figures.append({"title": f"variants of {group['base']}", "figure": _chart(rows, [
+            {"layer": [
+                {"name": "pass_rate", "mark": {"type": "bar", "color": FRONTIER_COLOUR, "opacity": 0.85},
+                 "encoding": {"x": x, "y": rate,
+                              "tooltip": [{"field": "variant"}, {"field": "rate", "title": "pass rate (%)", "format": ".0f"},
+                                          {"field": "judged", "title": "judged trials"}]}},
+                {"name": "pass_rate_interval", "mark": {"type": "rule", "color": "#333"},
+                 "encoding": {"x": x, "y": {"field": "lo", "type": "quantitative", "title": "pass rate (%)",
+                                            "scale": {"domain": [0, 100]}}, "y2": {"field": "hi"}}},
+            ]},
+            {"name": "decode", "mark": {"type": "line", "color": SECOND_COLOUR, "point": {"color": SECOND_COLOUR, "size": 70}},
+             "encoding": {"x": x, "y": {"field": "decode", "type": "quantitative",
+                                        "title": "decode tok/s (median, client-observed)",
+                                        "axis": {"titleColor": SECOND_COLOUR}},
+                          "tooltip": [{"field": "variant"}, {"field": "decode", "title": "decode tok/s", "format": ".1f"}]}},
+        ], resolve={"scale": {"y": "independent"}}, title={"text": f"variants of {group['base']}", "anchor": "start"})})
+    return figures
+
