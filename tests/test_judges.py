@@ -95,12 +95,9 @@ def world(tmp_path_factory, smollm2, qwen05, gemma3):
     plan = make_plan([parse_contender(A), parse_contender(B)], suite.cases)
     db = Database(tmp / "j.db")
     out: dict = {"db": db, "plan": plan}
-    # The trials alone first (with the judge phase switched off if run_plan already calls it),
-    # so the judge checks are pending whatever the scheduler does.
+    # The trials alone first (run_plan's judge phase switched off), so the judge checks are pending.
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(J, "run_judge_phase", lambda *a, **k: None)
-        if hasattr(scheduler, "run_judge_phase"):
-            mp.setattr(scheduler, "run_judge_phase", lambda *a, **k: None)
+        mp.setattr(scheduler, "run_judge_phase", lambda *a, **k: J.JudgeSummary())
         run_plan(db, plan, "judges", ["test"])
     out["after_run"] = [dict(r) for r in db.conn.execute("SELECT * FROM check_results WHERE kind = 'judge'")]
     out["trials_after_run"] = {r["id"]: dict(r) for r in db.trials()}

@@ -229,9 +229,9 @@ def local_cost_per_mtok(energy_j: Any, tokens: float, seconds: float, config: Co
                           "no tokens: cost per token undefined")
     hardware = config.hardware_price / config.lifetime_hours * hours_used / tokens * 1e6
     if energy_j is None:
-        why = energy_source or "energy unavailable"
+        why = f" ({energy_source})" if energy_source else ""
         return CostFigure(None, "unavailable", cur, {"energy": None, "hardware": hardware}, assumptions,
-                          f"energy unavailable ({why}); hardware part alone: {hardware:.4g} {cur}/1M tokens")
+                          f"energy unavailable{why}; hardware part alone: {hardware:.4g} {cur}/1M tokens")
     kwh = energy_j / 3.6e6
     energy = kwh * config.electricity_price_per_kwh / tokens * 1e6
     value = energy + hardware
