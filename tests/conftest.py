@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -87,6 +89,40 @@ def worker_processes(parent_pid: int) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_llama_server(model: Path, *extra: str, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 with one thread, once it answers
+    /models. Its output goes to ``log`` when given. Note: unless ``extra`` has
+    ``--interrupt_requests False``, that server cuts a stream short when another request arrives."""
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+               "--port", str(port), "--n_threads", "1", "--n_ctx", "2048", "--model_alias", "smollm2", *extra]
+    if log:
+        with open(log, "w") as out:  # the server keeps its own copy of the descriptor
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    else:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("llama_cpp.server did not start")
+        time.sleep(0.5)
 
 
 def write_suite(path: Path, cases: int, contenders: list[str] | None = None, max_tokens: int = 24) -> Path:

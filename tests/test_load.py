@@ -2,56 +2,26 @@
 (`python -m llama_cpp.server`), started by the test on 127.0.0.1 with the packaged smollm2 model."""
 
 import json
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import bakeoff, wait_for
+from conftest import bakeoff, start_llama_server, wait_for
 from bakeoff.errors import InputError
 from bakeoff.run.load import parse_slo, percentile, summarise
 
 SIZES = ["-p", "32", "-o", "8"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(model: Path, log: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """llama-cpp-python's server on 127.0.0.1, one thread. --interrupt_requests False: by default
-    that server ends the streaming request whenever another one arrives, which a load test must not."""
-    port = _free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-               "--port", str(port), "--n_threads", "1", "--n_ctx", "2048", "--model_alias", "smollm2",
-               "--interrupt_requests", "False"]
-    if log:
-        with open(log, "w") as out:  # the server keeps its own copy of the descriptor
-            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    else:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("llama_cpp.server did not start")
-        time.sleep(0.5)
+    """--interrupt_requests False: by default that server ends the streaming request whenever
+    another one arrives, which a load test must not."""
+    return start_llama_server(model, "--interrupt_requests", "False", log=log)
 
 
 @pytest.fixture(scope="module")

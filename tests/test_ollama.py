@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sqlite3
 import urllib.request
 
 import pytest
 
 from bakeoff.backends.ollama import OllamaBackend, OllamaOptions, ollama_url
-from conftest import bakeoff, report_json, trial_rows, write_suite
+from conftest import bakeoff, free_port, report_json, trial_rows, write_suite
 from standins.base import StandInServer, StandInState
 from standins.ollama_api import (LOAD_S, NS_PER_OUTPUT_TOKEN, NS_PER_PROMPT_TOKEN, RUNNER_ERROR, SIZE, SIZE_VRAM,
                                  THINKING, WARM_LOAD_NS, make_app, prompt_tokens)
@@ -142,16 +141,10 @@ def test_server_address_is_read_as_ollama_reads_it():
     assert ollama_url("[::1]:11434") == "http://[::1]:11434"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_missing_model_unsupported_thinking_and_no_server_fail_the_contender(tmp_path, ollama):
     suite = write_suite(tmp_path / "s.yaml", cases=2)
     db = tmp_path / "o.db"
-    dead = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
     proc = bakeoff("run", suite, "-c", f"ollama:llama9:70b?base_url={ollama.url}",
                    "-c", f"ollama:gemma4:e4b?base_url={ollama.url}&think=true",
                    "-c", f"ollama:gemma4:e4b?base_url={dead}&connect_timeout=2", "--db", db)
@@ -237,7 +230,7 @@ def test_unreadable_ollama_host_is_exit_2(tmp_path):
 
 
 def test_unload_failure_does_not_raise():
-    backend = OllamaBackend("gemma4:e4b", OllamaOptions(base_url=f"127.0.0.1:{_free_port()}", connect_timeout=1))
+    backend = OllamaBackend("gemma4:e4b", OllamaOptions(base_url=f"127.0.0.1:{free_port()}", connect_timeout=1))
 
     async def close():
         import httpx2

@@ -2,50 +2,19 @@
 (`python -m llama_cpp.server`), started by the test on 127.0.0.1 with a packaged model."""
 
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import psutil
 import pytest
 
-from conftest import bakeoff, report_json, trial_rows, wait_for, write_suite
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model, *extra: str) -> tuple[subprocess.Popen, str]:
-    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, once it answers /models."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_threads", "1", "--n_ctx", "2048", "--model_alias", "smollm2", *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("llama_cpp.server did not start")
-        time.sleep(0.5)
+from conftest import bakeoff, free_port, report_json, start_llama_server, trial_rows, wait_for, write_suite
 
 
 @pytest.fixture(scope="module")
 def server(smollm2):
     # Without --interrupt_requests False this server cuts a stream short when another request arrives.
-    proc, url = start_server(smollm2, "--interrupt_requests", "False")
+    proc, url = start_llama_server(smollm2, "--interrupt_requests", "False")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -74,7 +43,7 @@ def test_server_contender_streams_and_is_measured(tmp_path, server):
 def test_unreachable_server_gives_error_trials(tmp_path):
     suite = write_suite(tmp_path / "s.yaml", cases=2)
     db = tmp_path / "u.db"
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     proc = bakeoff("run", suite, "-c", f"openai-compat:http://127.0.0.1:{port}/v1#x?connect_timeout=2", "--db", db)
     assert proc.returncode == 0, proc.stderr
     rows = trial_rows(db)
@@ -105,7 +74,7 @@ def test_concurrent_trials_against_the_server(tmp_path, server):
 def test_a_server_that_cuts_streams_gives_error_trials_not_short_answers(tmp_path, smollm2):
     """llama-cpp-python's default (interrupt_requests=True) ends a stream early when another request
     arrives, with [DONE] and no finish reason; those trials must not pass as short answers."""
-    proc, url = start_server(smollm2)
+    proc, url = start_llama_server(smollm2)
     try:
         suite = write_suite(tmp_path / "s.yaml", cases=2, max_tokens=200)
         db = tmp_path / "cut.db"
@@ -122,7 +91,7 @@ def test_a_server_that_cuts_streams_gives_error_trials_not_short_answers(tmp_pat
 def test_server_killed_mid_stream(tmp_path, smollm2):
     """The server dies while a trial streams: that trial and the rest become error trials with a
     clear message after their retries, and the run completes."""
-    proc, url = start_server(smollm2)
+    proc, url = start_llama_server(smollm2)
     suite = tmp_path / "long.yaml"
     suite.write_text("defaults: {max_tokens: 400, temperature: 0}\ncases:\n" + "".join(
         f"  - {{id: add-{i}, prompt: 'Write the numbers from {i} to 1000, one per line.'}}\n" for i in range(3)))

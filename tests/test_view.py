@@ -14,16 +14,10 @@ import psutil
 import pytest
 
 from browser import browser_context
-from conftest import bakeoff, wait_for
+from conftest import bakeoff, free_port, wait_for
 from report_db import HOSTILE_CASE, HOSTILE_OUTPUTS, HOSTILE_SPECS, SPECS, add_hostile_trials, assert_inert, copy_db, real_db
 
 pytestmark = pytest.mark.slow  # a real bake-off (smollm2-135m) is built for these tests
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -35,7 +29,7 @@ def _listening(port: int) -> bool:
 def viewer(tmp_path_factory, tmp_path, smollm2):
     db = copy_db(real_db(tmp_path_factory), tmp_path / "v.db")
     add_hostile_trials(db)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "bakeoff", "view", "--db", str(db), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -175,5 +169,5 @@ def test_viewer_listens_on_loopback_and_refuses_cross_site_writes(viewer):
 
 
 def test_view_bad_input_is_exit_2(tmp_path):
-    missing = bakeoff("view", "--db", tmp_path / "none.db", "--port", str(_free_port()), timeout=60)
+    missing = bakeoff("view", "--db", tmp_path / "none.db", "--port", str(free_port()), timeout=60)
     assert missing.returncode == 2 and "no results database" in missing.stderr

@@ -4,7 +4,6 @@ so a test can script faults and read back exactly what the client sent."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections import deque
@@ -14,6 +13,8 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
+
+from conftest import free_port
 
 # What the next requests to a generation endpoint do, in order; "ok" when the script is empty.
 FAULTS = ("ok", "429", "500", "drop", "hang", "malformed", "auth")
@@ -85,16 +86,10 @@ class Dropped(Exception):
     """Raised inside a streaming body: uvicorn closes the connection before the body ends."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class StandInServer:
     def __init__(self, app: Starlette, state: StandInState):
         self.app, self.state = app, state
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical",
                                 lifespan="off", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
