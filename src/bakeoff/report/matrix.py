@@ -89,10 +89,13 @@ def _cost(spec: str, runs_in: str, ok: list, energy_j, energy_label: str, cost_c
                   "/ output tokens x 1e6; inputs in cost_per_mtok.assumptions")
 
 
-def contender_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
+def contender_rows(db: Database, run_id: str | None = None,
+                   checks: dict[str, list[dict]] | None = None) -> list[dict[str, Any]]:
+    """One row per contender; ``checks`` (check results by trial) when the caller has read them."""
     cost_config = load_cost_config()
     trials = db.trials(run_id)
-    checks = check_results_by_trial(db, {t["id"] for t in trials} if run_id else None)
+    if checks is None:
+        checks = check_results_by_trial(db, {t["id"] for t in trials} if run_id else None)
     by_spec: dict[str, list] = defaultdict(list)
     for t in trials:
         by_spec[t["spec"]].append(t)
@@ -149,10 +152,12 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.store.reads import TrialsOnce
 
     db = TrialsOnce.wrap(db)  # every view below reads the same trials
-    contenders = contender_rows(db, run_id)
     trials = db.trials(run_id)
+    trial_ids = {t["id"] for t in trials} if run_id else None
+    checks = check_results_by_trial(db, trial_ids)  # read once, for the matrix and the repeats
+    contenders = contender_rows(db, run_id, checks)
     # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
-    human = win_rates(ratings(db, {t["id"] for t in trials} if run_id else None))
+    human = win_rates(ratings(db, trial_ids))
     for row in contenders:
         row["human"] = human["contenders"].get(row["spec"])
     return {
@@ -164,7 +169,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "variants": variant_rows(db, run_id),
         "thinking": thinking_deltas(db, run_id),  # what thinking buys and costs, per sweep
         "cases": case_rows(db, run_id),
-        "repeats": repeat_case_rows(trials, check_results_by_trial(db, {t["id"] for t in trials} if run_id else None)),
+        "repeats": repeat_case_rows(trials, checks),
         "drift": drift_rows(db, run_id),  # conversations: accuracy by turn, consistency probes
         "pareto": [p.to_dict() for p in frontier_plots(contenders)],
         "flaky": flaky_summary(flaky_cells(trials)),

@@ -84,13 +84,14 @@ class Database:
 
     # --- queries for reports ----------------------------------------------------------
 
+    def rows_for_run(self, sql: str, run_id: str | None, column: str, order: str) -> list[sqlite3.Row]:
+        """``sql`` restricted to one run's rows when ``run_id`` is given, in ``order``."""
+        where, args = (f" WHERE {column} = ?", (run_id,)) if run_id else ("", ())
+        return list(self.conn.execute(f"{sql}{where} ORDER BY {order}", args))
+
     def trials(self, run_id: str | None = None) -> list[sqlite3.Row]:
         sql = "SELECT * FROM trials"
-        args: tuple = ()
-        if run_id:
-            sql += " WHERE run_id = ?"
-            args = (run_id,)
-        return list(self.conn.execute(sql + " ORDER BY started_at", args))
+        return self.rows_for_run(sql, run_id, "run_id", "started_at")
 
     def check_results(self, trial_id: str) -> list[sqlite3.Row]:
         return list(self.conn.execute("SELECT * FROM check_results WHERE trial_id = ? ORDER BY idx", (trial_id,)))
@@ -120,11 +121,7 @@ class Database:
 
     def load_results(self, run_id: str | None = None) -> list[sqlite3.Row]:
         sql = "SELECT l.* FROM load_results l JOIN runs r ON r.id = l.run_id"
-        args: tuple = ()
-        if run_id:
-            sql += " WHERE l.run_id = ?"
-            args = (run_id,)
-        return list(self.conn.execute(sql + " ORDER BY r.started_at, l.spec, l.concurrency", args))
+        return self.rows_for_run(sql, run_id, "l.run_id", "r.started_at, l.spec, l.concurrency")
 
     # --- conversations (multi-turn cases, consistency probes) --------------------------------
 
@@ -155,11 +152,7 @@ class Database:
         """Every stored turn with its trial's spec, case, repeat, sweep point and status."""
         sql = ("SELECT t.spec, t.case_id, t.repeat, t.sweep, t.status, t.run_id, t.case_json, u.*"
                " FROM turns u JOIN trials t ON t.id = u.trial_id")
-        args: tuple = ()
-        if run_id:
-            sql += " WHERE t.run_id = ?"
-            args = (run_id,)
-        return list(self.conn.execute(sql + " ORDER BY t.started_at, u.trial_id, u.turn", args))
+        return self.rows_for_run(sql, run_id, "t.run_id", "t.started_at, u.trial_id, u.turn")
 
     # --- judges (bakeoff.run.judges) ---------------------------------------------------------
 

@@ -23,12 +23,8 @@ def speed_results(db: Database, run_id: str | None = None) -> list[dict]:
     """`bakeoff speed` results (one row per contender, test and depth), oldest run first."""
     sql = ("SELECT s.*, r.started_at AS run_started_at FROM speed_results s "
            "LEFT JOIN runs r ON r.id = s.run_id")
-    args: tuple = ()
-    if run_id:
-        sql += " WHERE s.run_id = ?"
-        args = (run_id,)
     rows = []
-    for r in db.conn.execute(sql + " ORDER BY r.started_at, s.spec, s.test, s.depth", args):
+    for r in db.rows_for_run(sql, run_id, "s.run_id", "r.started_at, s.spec, s.test, s.depth"):
         row = dict(r)
         for key in ("samples_tps", "samples_ns", "engine_memory"):
             try:
