@@ -128,14 +128,14 @@ async def bench(args, url: str, model_ref: str) -> dict:
     import httpx2
 
     from bakeoff.backends import make_backend
-    from bakeoff.run.load import (LoadSettings, PromptMaker, ask_for_full_length, build_requests, level_result,
-                                  one_request, run_level)
+    from bakeoff.run.load import (LoadSettings, PromptMaker, build_requests, full_length_fields, level_result,
+                                  one_request, run_level, with_extra_body)
     from bakeoff.spec import parse_contender
 
     spec = parse_contender(f"openai-compat:{url}#{args.alias}?tokenizer={model_ref}")
     backend = make_backend(spec, 600.0)
     await backend.aload()
-    ask_for_full_length(backend)
+    extra = full_length_fields(backend, args.output_tokens)
     maker = PromptMaker(model_ref, getattr(backend, "_tokenizer", None))
     settings = LoadSettings(concurrency=[args.concurrency], requests=args.requests, prompt_tokens=args.prompt_tokens,
                             output_tokens=args.output_tokens, slo={})
@@ -156,6 +156,7 @@ async def bench(args, url: str, model_ref: str) -> dict:
         # C requests (the first requests after the server starts run slow, whoever sends them).
         warm, _ = build_requests(spec, maker, 1 + args.concurrency, args.prompt_tokens, args.output_tokens,
                                  f"warm-up-{time.time_ns()}")
+        with_extra_body(warm, extra)
         await one_request(backend, warm[0], 600.0)
         await raw_level(client, url, [body_of(warm[0])], 1)
         await run_level(backend, warm[1:], args.concurrency, 600.0)
@@ -163,6 +164,7 @@ async def bench(args, url: str, model_ref: str) -> dict:
         for pair in range(args.pairs):
             requests, counts = build_requests(spec, maker, args.requests, args.prompt_tokens, args.output_tokens,
                                               f"bench-{time.time_ns()}-{pair}")
+            with_extra_body(requests, extra)
             bodies = [body_of(r) for r in requests]
             for side in ("bakeoff", "raw"):
                 await asyncio.sleep(1.0)  # let the server's threads settle between sides

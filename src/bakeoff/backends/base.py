@@ -48,11 +48,14 @@ class GenerationRequest:
     # Structured output: the reply must be JSON matching this schema (llama.cpp: a GBNF grammar
     # built from it; OpenAI-compatible servers: response_format json_schema). Judges use it.
     json_schema: dict[str, Any] | None = None
+    # Engine-specific body fields for OpenAI-compatible servers (e.g. the load test's ignore_eos).
+    extra_body: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        if out.get("json_schema") is None:
-            out.pop("json_schema", None)  # stored requests stay as they were without one
+        for key in ("json_schema", "extra_body"):
+            if out.get(key) is None:
+                out.pop(key, None)  # stored requests stay as they were without them
         return out
 
 

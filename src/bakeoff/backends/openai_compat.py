@@ -97,6 +97,8 @@ class OpenAICompatBackend(ServerBackend):
             args["extra_body"] = {"chat_template_kwargs": {"enable_thinking": thinking == "on"}}
         if request.json_schema is not None:
             args["response_format"] = self.response_format(request.json_schema)
+        if request.extra_body:
+            args["extra_body"] = {**(args.get("extra_body") or {}), **request.extra_body}
         return args
 
     def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:

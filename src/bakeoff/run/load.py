@@ -172,29 +172,22 @@ def build_requests(spec: ContenderSpec, maker: PromptMaker, n: int, prompt_token
     return out, counts
 
 
-def ask_for_full_length(backend: ServerBackend) -> str | None:
-    """Ask an openai-compat server not to stop at EOS before max_tokens (vLLM's ``ignore_eos``).
+def full_length_fields(backend: ServerBackend, output_tokens: int) -> dict[str, Any] | None:
+    """Body fields asking an openai-compat server not to stop at EOS before max_tokens.
 
     vLLM, SGLang and llama-server take ``ignore_eos``; llama-cpp-python's server takes
     ``min_tokens``. Cloud APIs take neither (OpenAI rejects unknown fields), so only the
-    openai-compat backend gets them. Returns what was sent, or None.
+    openai-compat backend gets them.
     """
-    if backend.name != "openai-compat" or not hasattr(backend, "request_args"):
+    if backend.name != "openai-compat":
         return None
-    base = backend.request_args
-
-    def with_full_length(request: GenerationRequest) -> dict[str, Any]:
-        args = base(request)
-        args["extra_body"] = {**(args.get("extra_body") or {}), "ignore_eos": True,
-                              "min_tokens": request.max_tokens}
-        return args
-
-    backend.request_args = with_full_length  # this backend object only, for this load test
-    return "ignore_eos=true, min_tokens=O (extra body fields)"
+    return {"ignore_eos": True, "min_tokens": output_tokens}
 
 
-def stop_asking_for_full_length(backend: ServerBackend, base) -> None:
-    backend.request_args = base
+def with_extra_body(requests: list[GenerationRequest], extra: dict[str, Any] | None) -> list[GenerationRequest]:
+    for request in requests:
+        request.extra_body = extra
+    return requests
 
 
 # --- one request, one level ---------------------------------------------------------------
@@ -443,14 +436,14 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
             return
         maker = PromptMaker(spec.options.get("tokenizer"), getattr(backend, "_tokenizer", None))
         seed = uuid.uuid4().hex[:8]  # new prompts every run: no cache from an earlier run answers them
-        base_args = getattr(backend, "request_args", None)
-        full_length = ask_for_full_length(backend)
+        extra = full_length_fields(backend, settings.output_tokens)
+        full_length = "ignore_eos=true, min_tokens=O (extra body fields)" if extra else None
         warm = build_requests(spec, maker, 1, settings.prompt_tokens, settings.output_tokens, f"{seed}:warm-up")[0][0]
+        warm.extra_body = extra
         sample = await one_request(backend, warm, settings.timeout_s)
-        if not sample["ok"] and full_length and re.search(r"HTTP 4(00|22)", sample["error"] or ""):
-            stop_asking_for_full_length(backend, base_args)  # a server that refuses unknown fields
+        if not sample["ok"] and extra and re.search(r"HTTP 4(00|22)", sample["error"] or ""):
             note(f"the server refused ignore_eos/min_tokens ({sample['error']}); sent without them")
-            full_length = None
+            extra = full_length = warm.extra_body = None  # a server that refuses unknown fields
             sample = await one_request(backend, warm, settings.timeout_s)
         if not sample["ok"]:
             _failed(db, run, spec, f"the warm-up request failed: {sample['error']}", progress, settings)
@@ -475,6 +468,7 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
                 note(f"concurrency {c}: only {n} requests, so at most {n} are in flight")
             requests, counts = build_requests(spec, maker, n, settings.prompt_tokens, settings.output_tokens,
                                               f"{seed}:c{c}")
+            with_extra_body(requests, extra)
             if progress:
                 progress.contender(f"{spec.canonical} @ {c}", n)
             on_done = (lambda s: progress.advance(None, "ok" if s["ok"] else "error")) if progress else None
