@@ -101,14 +101,14 @@ def test_moe_active_parameters_match_the_model_card():
 
 # --- weights bytes: Q8_0 by hand, Q4_K_M against the real quantizer's files ------------------
 
-@pytest.mark.parametrize("model, matrices, bf16", [
-    ("gemma4-e2b", E2B_PARAMS - 1536 * 256 * 35, 1536 * 256 * 35),  # per_layer_model_proj stays BF16
+@pytest.mark.parametrize("model, matrices, f16", [
+    ("gemma4-e2b", E2B_PARAMS - 1536 * 256 * 35, 1536 * 256 * 35),  # per_layer_model_proj stays F16
     ("gemma4-31b", D31_PARAMS, 0),
 ])
-def test_q8_0_weight_bytes(model, matrices, bf16):
+def test_q8_0_weight_bytes(model, matrices, f16):
     # Q8_0: blocks of 32 weights in 34 bytes. Not counted by hand: the norm vectors (F32, about
     # 8,000 values per layer: 1.1 MB on E2B, 0.02% of the total)
-    hand = matrices * 34 // 32 + bf16 * 2
+    hand = matrices * 34 // 32 + f16 * 2
     assert weigh(load_model(model, "Q8_0").tensors).total == pytest.approx(hand, rel=5e-4)
 
 
@@ -126,7 +126,9 @@ WINDOW_CELLS_512 = 1024    # min(ctx, 512 + ubatch 512), rounded up to 256
 WINDOW_CELLS_1024 = 1536   # min(ctx, 1024 + 512)
 F16 = 2
 
-# bytes = layers × cells × KV heads × (d_k + d_v) × 2 bytes; only cache-owning layers count.
+# bytes = layers × cells × (KV heads × d_k + V width) × 2 bytes; only cache-owning layers count.
+# With flash attention on, V width = KV heads × d_v. These are the figures a server with flash
+# attention gets (llama-server's "auto"):
 KV_HAND = {
     #                    sliding owners                                       global owners
     "gemma4-e2b": {False: 12 * WINDOW_CELLS_512 * 1 * (256 + 256) * F16 + 3 * CTX * 1 * (512 + 512) * F16,
@@ -139,13 +141,29 @@ KV_HAND = {
     "gemma4-31b": {False: 50 * WINDOW_CELLS_1024 * 16 * (256 + 256) * F16 + 10 * CTX * 4 * (512 + 512) * F16,
                    True: 50 * CTX * 16 * (256 + 256) * F16 + 10 * CTX * 4 * (512 + 512) * F16},
 }
+# With flash attention off (bakeoff's llamacpp backend), V is stored transposed and every layer's V
+# is padded to the widest layer's (llama-kv-cache.cpp): E2B's and E4B's sliding layers to the
+# global layers' 512 per KV head; 26B-A4B's global layers to the sliding 8 × 256 = 2048 and
+# 31B's to 16 × 256 = 4096.
+KV_HAND_NO_FA = {
+    "gemma4-e2b": {False: 12 * WINDOW_CELLS_512 * (1 * 256 + 512) * F16 + 3 * CTX * 1 * (512 + 512) * F16,
+                   True: 12 * CTX * (1 * 256 + 512) * F16 + 3 * CTX * 1 * (512 + 512) * F16},
+    "gemma4-e4b": {False: 20 * WINDOW_CELLS_512 * (2 * 256 + 1024) * F16 + 4 * CTX * 2 * (512 + 512) * F16,
+                   True: 20 * CTX * (2 * 256 + 1024) * F16 + 4 * CTX * 2 * (512 + 512) * F16},
+    "gemma4-26b-a4b": {False: 25 * WINDOW_CELLS_1024 * 8 * (256 + 256) * F16 + 5 * CTX * (2 * 512 + 2048) * F16,
+                       True: 25 * CTX * 8 * (256 + 256) * F16 + 5 * CTX * (2 * 512 + 2048) * F16},
+    "gemma4-31b": {False: 50 * WINDOW_CELLS_1024 * 16 * (256 + 256) * F16 + 10 * CTX * (4 * 512 + 4096) * F16,
+                   True: 50 * CTX * 16 * (256 + 256) * F16 + 10 * CTX * (4 * 512 + 4096) * F16},
+}
 
 
 @pytest.mark.parametrize("model", list(KV_HAND))
 @pytest.mark.parametrize("swa_full", [False, True])
 def test_kv_bytes(model, swa_full):
-    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"])
+    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], flash_attn=True)
     assert r["kv_bytes"] == KV_HAND[model][swa_full]
+    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"])
+    assert r["kv_bytes"] == KV_HAND_NO_FA[model][swa_full]
 
 
 def test_kv_figures_in_gib():
@@ -157,7 +175,7 @@ def test_kv_figures_in_gib():
 
 def test_q8_0_kv_cache():
     # q8_0: 34 bytes per 32 elements instead of 2 bytes per element
-    r = fit("gemma4-26b-a4b", ctx=CTX, swa_full=False, kv_type="q8_0", hardware=["rtx-4090"])
+    r = fit("gemma4-26b-a4b", ctx=CTX, swa_full=False, kv_type="q8_0", hardware=["rtx-4090"], flash_attn=True)
     elems = KV_HAND["gemma4-26b-a4b"][False] // F16
     assert r["kv_bytes"] == elems * 34 // 32
 

@@ -64,8 +64,10 @@ def test_gemma4_shaped_gguf_header(tmp_path):
     # KV at ctx 300 (padded to 512 cells), window cache: pad(min(512, 8 + 512)) = 768 -> min(...) = 512
     kv = kv_cache(a, 300, swa_full=False)
     assert kv.cells_global == 512 and kv.cells_sliding == 512
-    # owners: 0, 1 sliding (2 heads × (16 + 16)), 2 global (2 heads × (32 + 32)); f16
-    assert kv.total == 2 * 512 * 2 * 32 * 2 + 512 * 2 * 64 * 2
+    # owners: 0, 1 sliding (2 heads × (16 + 16)), 2 global (2 heads × (32 + 32)); f16 -- with flash attention
+    assert kv_cache(a, 300, swa_full=False, flash_attn=True).total == 2 * 512 * 2 * 32 * 2 + 512 * 2 * 64 * 2
+    # without it (the backend's default) the sliding layers' V (2 × 16) is padded to the global 2 × 32
+    assert kv.total == 2 * 512 * (2 * 16 + 64) * 2 + 512 * 2 * 64 * 2
     # weights: F32 embedding + F16 matrices, elements × bytes
     assert fit(str(path), ctx=300, hardware=["rtx-4090"])["weights_bytes"] == (
         100 * 64 * 4 + (3 * 64 + 2 * 128) * 64 * 2 + 4 * 32 * 64 * 2 + 64 * 64 * 2)

@@ -477,7 +477,12 @@ def fit(
     db: Annotated[Optional[Path], typer.Option("--db", help="Results database with measured runs of the GGUF (default: ./bakeoff.db if it exists).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Estimate memory (weights + KV cache + runtime) and the decode roofline, and whether it fits each hardware profile."""
+    """Estimate memory (weights + KV cache + runtime) and the decode roofline, and whether it fits each hardware profile.
+
+    With --measure, the estimate meets measurement: the model's twin (same architecture and
+    quantization, random weights) is built (cached) and loaded here at --ctx, and its memory and
+    speed are printed beside the estimate, with the efficiency against the decode roofline.
+    """
     from bakeoff.estimate import fit as estimate_fit
     from bakeoff.estimate.render import print_fit
 
@@ -485,9 +490,25 @@ def fit(
         db = Path("bakeoff.db")
     result = estimate_fit(model, quant=quant, ctx=ctx, kv_type=kv_type, swa_full=swa_full, hardware=hardware,
                           memory_gb=memory_gb, bandwidth_gbs=bandwidth_gbs, kind=kind,
-                          hardware_file=hardware_file, db=db)
+                          hardware_file=hardware_file, db=db, flash_attn=flash_attn)
+    if measure:
+        from bakeoff.estimate.twin_measure import measure_twin
+
+        profile = _roofline_profile(result, gpu_layers)
+        _interrupt_on_sigterm()
+        result["twin_measurement"] = measure_twin(
+            result, model, quant, threads, gpu_layers, n_prompt, n_gen, reps,
+            profile["bandwidth_gbs"] if profile else None,
+            f"{profile['name']}: {profile['source']}" if profile else "unavailable")
     if as_json:
         print(json.dumps(result, indent=2, default=str))
+    flash_attn: Annotated[bool, typer.Option("--flash-attn/--no-flash-attn", help="Flash attention (off in bakeoff's llamacpp backend and llama-cpp-python; llama-server's auto turns it on). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = False,
+    measure: Annotated[bool, typer.Option("--measure", help="Also build MODEL's architecture twin (random weights; see `bakeoff twin`) and measure its weights, KV cache, peak memory and speed here at --ctx, beside the estimate.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="With --measure: CPU threads (default: physical cores).")] = None,
+    gpu_layers: Annotated[int, typer.Option("--gpu-layers", min=-1, help="With --measure: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")] = 0,
+    n_prompt: Annotated[int, typer.Option("-p", "--n-prompt", min=1, help="With --measure: prompt-processing test size.")] = 512,
+    n_gen: Annotated[int, typer.Option("-n", "--n-gen", min=1, help="With --measure: generation test size.")] = 32,
+    reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="With --measure: timed repetitions after one warm-up.")] = 2,
     else:
         print_fit(result, out)
 
@@ -504,6 +525,69 @@ def judge(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Judge stored answers with a model.
+
+def _roofline_profile(result: dict, gpu_layers: int) -> dict | None:
+    """The hardware whose bandwidth bounds the measured decode: this machine's on CPU; with GPU
+    layers, the one GPU profile given with -H (else none: no roofline is claimed)."""
+    rows = result["hardware"]
+    if gpu_layers:
+        gpus = [h for h in rows if h["kind"] == "gpu"]
+        return gpus[0] if len(gpus) == 1 else None
+    here = next((h for h in rows if h["id"] == "this-machine"), None)
+    if here is None:
+        from dataclasses import asdict
+
+        from bakeoff.estimate.hardware import this_machine
+
+        here = asdict(this_machine())
+    return here
+
+
+@app.command()
+@user_errors
+def twin(
+    model: Annotated[str, typer.Argument(help="A catalog id (gemma4-e2b, gemma4-e4b, gemma4-26b-a4b, gemma4-31b, gemma3-270m, gemma3-4b, qwen2.5-*, llama3.x-*), an HF config.json, or a GGUF file (its architecture at another quantization).")],
+    quant: Annotated[str, typer.Option("--quant", "-q", help="Quantization (llama.cpp file type): Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, F16, ...")] = "Q4_K_M",
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the twin here instead of the cache ($BAKEOFF_HOME/twins).")] = None,
+    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="A GGUF whose tokenizer (and chat template, if any) the twin takes, e.g. llama.cpp's models/ggml-vocab-gemma-4.gguf. Default: a synthetic vocabulary with the family's real special-token ids.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the twin's description as JSON.")] = False,
+) -> None:
+    """Write an architecture twin: a GGUF with MODEL's real architecture, tensor shapes and
+    per-tensor quantization types (chosen by llama.cpp's own quantizer) but random weights.
+
+    Speed and memory depend on the architecture, not on the weights' values, so a twin answers
+    "how fast, how much memory, on this machine" without downloading the model: run it as the
+    contender twin:MODEL?quant=Q4_K_M&ctx=32768 in `bakeoff speed`, or `bakeoff fit MODEL
+    --measure`. Its answers are noise; reports never score its quality. Twins are cached.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from bakeoff.twin import build_twin
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task(f"twin of {model}", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = build_twin(model, quant, out=output, vocab=vocab, progress=progress)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    how = "cached" if result.cached else f"built in {result.build_seconds:.1f} s"
+    out.print(f"{result.path}  ({how})", highlight=False, soft_wrap=True)
+    out.print(f"  {result.name}: {result.params / 1e9:.3f}B parameters in {result.tensors} tensors, "
+              f"{result.file_bytes / 2**30:.2f} GiB", highlight=False)
+    out.print("  tensor types: " + ", ".join(f"{n} {t}" for t, n in result.by_type.items())
+              + f" ({result.types_source})", highlight=False, soft_wrap=True)
+    out.print(f"  tokenizer: {result.tokenizer}; chat template: {result.chat_template}", highlight=False, soft_wrap=True)
+    out.print(f"  architecture from: {result.architecture_source}", highlight=False, soft_wrap=True)
+    for note in result.notes:
+        out.print(f"  note: {note}", highlight=False, soft_wrap=True)
+    out.print(f"[dim]Random weights: measure it with `bakeoff speed 'twin:{model}?quant={result.quant}'` "
+              f"or `bakeoff fit {model} --measure`.[/dim]", soft_wrap=True)
+
 
     --pairwise A B --judge SPEC: A against B on the cases both answered, asked in both orders; a
     verdict counts only when both orders agree (else it is 'inconsistent'). Without --pairwise:

@@ -50,10 +50,13 @@ class GenerationRequest:
     json_schema: dict[str, Any] | None = None
     # Engine-specific body fields for OpenAI-compatible servers (e.g. the load test's ignore_eos).
     extra_body: dict[str, Any] | None = None
+    # llama.cpp only: a GBNF grammar the reply must match (text, special tokens such as Gemma 4's
+    # <|channel> included), e.g. to force a twin's random weights through a thought channel.
+    grammar: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        for key in ("json_schema", "extra_body"):
+        for key in ("json_schema", "extra_body", "grammar"):
             if out.get(key) is None:
                 out.pop(key, None)  # stored requests stay as they were without them
         return out

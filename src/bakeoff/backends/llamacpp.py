@@ -58,6 +58,8 @@ class LlamaCppOptions(BackendOptions):
     chat_format: str | None = Field(None, description="'template' (the GGUF's own), 'gemma', 'gemma4' or 'chatml'")
     quant: str | None = Field(None, description="requantize the model to this type first (cached), e.g. Q8_0")
     flash_attn: bool = Field(False, description="flash attention (llama-cpp-python's default is off; llama.cpp's own is auto)")
+    swa_full: bool = Field(True, description="full-size sliding-window KV cache (llama-cpp-python's default); off: "
+                                             "window + ubatch cells, as llama-server and Ollama allocate")
     lora: str | None = Field(None, description="path to a LoRA adapter GGUF applied on top of the model")
     thinking: ThinkingOption = Field(
         None, description="on, off or a thinking budget in tokens: native for Gemma 4 and Qwen3/R1-style "
@@ -245,7 +247,8 @@ class LlamaCppEngine:
         self.llm = Llama(
             model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
             n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
-            use_mmap=o["mmap"], flash_attn=o["flash_attn"], seed=o.get("seed") or 0, verbose=False,
+            use_mmap=o["mmap"], flash_attn=o["flash_attn"], swa_full=o.get("swa_full", True),
+            seed=o.get("seed") or 0, verbose=False,
             lora_path=str(Path(o["lora"]).expanduser()) if o.get("lora") else None,
         )
         if o.get("lora") and not self.llm._lora_adapter:
@@ -350,6 +353,10 @@ class LlamaCppEngine:
             sampling["repeat_penalty"] = o["repeat_penalty"]
         if req.get("json_schema") is not None:
             sampling["grammar"] = self._grammar(req["json_schema"])
+        elif req.get("grammar"):
+            from llama_cpp import LlamaGrammar
+
+            sampling["grammar"] = LlamaGrammar.from_string(req["grammar"], verbose=False)
 
         llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
         llm.set_seed(req.get("seed") or 0)

@@ -52,12 +52,12 @@ def _check_ctx(ctx) -> int:
 
 
 def estimate_peak_bytes(model: ModelSource, ctx: int, prompt_tokens: int, kv_type: str = "f16",
-                        swa_full: bool = True) -> dict:
+                        swa_full: bool = True, flash_attn: bool = False) -> dict:
     """Peak memory of bakeoff's llamacpp backend on CPU after a prompt of ``prompt_tokens``:
     weights + KV + runtime + the compute pages that prompt touched."""
     w = weigh(model.tensors)
     weights, _ = w.resident("cpu", model.arch.family)
-    kv = kv_cache(model.arch, ctx, kv_type, swa_full)
+    kv = kv_cache(model.arch, ctx, kv_type, swa_full, flash_attn=flash_attn)
     runtime = runtime_bytes(model.arch, model.vocab_entries)
     compute = compute_cpu_touched(model.arch, prompt_tokens, kv.cells_global, kv.cells_sliding, kv.ubatch)
     return {"weights_bytes": weights, "kv_bytes": kv.total, "runtime_bytes": runtime, "compute_bytes": compute,
@@ -88,7 +88,8 @@ def _hardware_row(p: Profile, totals: dict[str, int], per_token: float, per_toke
 
 def fit(model: str, quant: str | None = None, ctx=None, kv_type: str = "f16", swa_full: bool = True,
         hardware: list[str] | None = None, memory_gb: float | None = None, bandwidth_gbs: float | None = None,
-        kind: str = "gpu", hardware_file: str | Path | None = None, db: str | Path | None = None) -> dict:
+        kind: str = "gpu", hardware_file: str | Path | None = None, db: str | Path | None = None,
+        flash_attn: bool = False) -> dict:
     ctx = _check_ctx(DEFAULT_CTX if ctx is None else ctx)
     src = load_model(model, quant)
     arch = src.arch
@@ -98,7 +99,7 @@ def fit(model: str, quant: str | None = None, ctx=None, kv_type: str = "f16", sw
     profiles = select_profiles(hardware, memory_gb, bandwidth_gbs, hardware_file, kind)
 
     w = weigh(src.tensors)
-    kv = kv_cache(arch, ctx, kv_type, swa_full)
+    kv = kv_cache(arch, ctx, kv_type, swa_full, flash_attn=flash_attn)
     runtime = runtime_bytes(arch, src.vocab_entries)
     compute_cpu = compute_cpu_touched(arch, ctx, kv.cells_global, kv.cells_sliding, kv.ubatch)
     compute_gpu = compute_reserved(arch, kv.cells_global, kv.cells_sliding, kv.ubatch)
@@ -116,8 +117,8 @@ def fit(model: str, quant: str | None = None, ctx=None, kv_type: str = "f16", sw
         "model": model, "name": arch.name, "kind": src.kind, "path": str(src.path) if src.path else None,
         "quant": src.quant, "tensor_types": src.types, "source": src.source, "params_note": arch.params_note,
         "ctx": ctx, "kv_type": kv_type, "swa_full": swa_full, "label": "estimated",
-        "runtime_model": "llama.cpp via llama-cpp-python (bakeoff's llamacpp backend): flash attention off, "
-                         "n_ubatch 512" + ("" if not arch.n_swa else ", full-size sliding-window cache" if swa_full
+        "runtime_model": "llama.cpp via llama-cpp-python (bakeoff's llamacpp backend): flash attention "
+                         + ("on" if flash_attn else "off") + ", n_ubatch 512" + ("" if not arch.n_swa else ", full-size sliding-window cache" if swa_full
                                            else ", sliding-window cache of window + ubatch cells"),
         "architecture": arch.to_dict(),
         "weights_bytes": w.total,
@@ -141,10 +142,13 @@ def fit(model: str, quant: str | None = None, ctx=None, kv_type: str = "f16", sw
         "notes": notes,
     }
     if kv.cells_sliding is not None:
-        alt = kv_cache(arch, ctx, kv_type, not swa_full)
+        alt = kv_cache(arch, ctx, kv_type, not swa_full, flash_attn=flash_attn)
         alt_compute = compute_cpu_touched(arch, ctx, alt.cells_global, alt.cells_sliding, alt.ubatch)
         result["kv_alternative"] = {"swa_full": not swa_full, "kv_bytes": alt.total,
                                     "total_bytes": resident["cpu"][0] + alt.total + runtime + alt_compute}
+    if flash_attn:
+        notes.append("--flash-attn changes the KV estimate only (no V padding); the compute buffer is "
+                     "estimated as with flash attention off")
     if db is not None and src.kind == "gguf":
         result["measured"] = _measured(src, db, kv_type, swa_full, active, profiles)
     return result

@@ -14,6 +14,12 @@ KV bytes = Σ over layers that own a cache of cells × KV heads × (d_k + d_v) �
   K (normalised, rotated) and V (the normalised, unrotated projection) separately, so both
   count: d_k + d_v = 512 + 512 per KV head.
 - bytes per element: f16 = 2; q8_0 = 34/32; q4_0 = 18/32 (gguf-py's GGML_QUANT_SIZES).
+- with flash attention off (bakeoff's llamacpp backend, llama-cpp-python's default) llama.cpp
+  stores V transposed, and when the V width (KV heads × d_v) differs between layers it pads every
+  layer's V to the widest (llama-kv-cache.cpp, TAG_V_CACHE_VARIABLE): Gemma 4 E2B's sliding layers
+  (1 × 256) then cache V 512 wide like its global ones; 26B-A4B's and 31B's global layers are
+  padded up to their sliding layers' width. Measured on the E2B twin at n_ctx 4096: 96 MiB, not
+  the 72 MiB of unpadded widths.
 
 KV bytes *read* per decoded token (roofline): every attending layer, including those that share
 an earlier layer's cache, reads the cells it attends over: the depth on global layers,
@@ -56,6 +62,7 @@ class KVLayer:
     head_k: int
     head_v: int
     bytes: int
+    v_width: int = 0  # V elements cached per cell: kv_heads × head_v, or the padded width
 
 
 @dataclass
@@ -68,6 +75,7 @@ class KVCache:
     swa_full: bool
     layers: list[KVLayer]
     ubatch: int = UBATCH
+    flash_attn: bool = False
 
     @property
     def total(self) -> int:
@@ -76,15 +84,18 @@ class KVCache:
     def to_dict(self) -> dict:
         groups: dict[tuple, dict] = {}
         for layer in self.layers:
-            key = (layer.attention, layer.cells, layer.kv_heads, layer.head_k, layer.head_v)
+            key = (layer.attention, layer.cells, layer.kv_heads, layer.head_k, layer.head_v, layer.v_width)
             g = groups.setdefault(key, {"attention": layer.attention, "cells": layer.cells,
                                         "kv_heads": layer.kv_heads, "head_k": layer.head_k,
-                                        "head_v": layer.head_v, "layers": 0, "bytes": 0})
+                                        "head_v": layer.head_v, "v_width": layer.v_width,
+                                        "v_padded": layer.v_width != layer.kv_heads * layer.head_v,
+                                        "layers": 0, "bytes": 0})
             g["layers"] += 1
             g["bytes"] += layer.bytes
         return {"bytes": self.total, "ctx": self.ctx, "ubatch": self.ubatch, "cells_global": self.cells_global,
                 "cells_sliding": self.cells_sliding, "kv_type": self.kv_type,
                 "bytes_per_element": self.bytes_per_element, "swa_full": self.swa_full,
+                "flash_attn": self.flash_attn,
                 "groups": list(groups.values())}
 
 
@@ -93,8 +104,18 @@ def effective_ubatch(ctx: int, ubatch: int = UBATCH) -> int:
     return max(1, min(ubatch, ctx))
 
 
-def kv_cache(arch: Arch, ctx: int, kv_type: str = "f16", swa_full: bool = True, ubatch: int = UBATCH) -> KVCache:
+def v_widths(arch: Arch, flash_attn: bool = False) -> list[int]:
+    """V elements cached per cell, per layer (the padding rule in this module's docstring)."""
+    widths = [layer.n_head_kv * layer.head_v for layer in arch.layers]
+    if not flash_attn and len(set(widths)) > 1:
+        return [max(widths)] * len(widths)
+    return widths
+
+
+def kv_cache(arch: Arch, ctx: int, kv_type: str = "f16", swa_full: bool = True, ubatch: int = UBATCH,
+             flash_attn: bool = False) -> KVCache:
     bpe = kv_bytes_per_element(kv_type)
+    widths = v_widths(arch, flash_attn)
     ubatch = effective_ubatch(ctx, ubatch)
     cells_global = pad(ctx)
     cells_sliding = None
@@ -103,13 +124,14 @@ def kv_cache(arch: Arch, ctx: int, kv_type: str = "f16", swa_full: bool = True, 
     layers = []
     for layer in arch.layers:
         if not layer.owns_kv:
-            layers.append(KVLayer(layer.index, "shared", 0, layer.n_head_kv, layer.head_k, layer.head_v, 0))
+            layers.append(KVLayer(layer.index, "shared", 0, layer.n_head_kv, layer.head_k, layer.head_v, 0,
+                                  widths[layer.index]))
             continue
         cells = cells_sliding if layer.swa else cells_global
-        nbytes = round(cells * layer.n_head_kv * (layer.head_k + layer.head_v) * bpe)
+        nbytes = round(cells * (layer.n_head_kv * layer.head_k + widths[layer.index]) * bpe)
         layers.append(KVLayer(layer.index, "sliding" if layer.swa else "global", cells,
-                              layer.n_head_kv, layer.head_k, layer.head_v, nbytes))
-    return KVCache(ctx, cells_global, cells_sliding, kv_type, bpe, swa_full, layers, ubatch)
+                              layer.n_head_kv, layer.head_k, layer.head_v, nbytes, widths[layer.index]))
+    return KVCache(ctx, cells_global, cells_sliding, kv_type, bpe, swa_full, layers, ubatch, flash_attn)
 
 
 def kv_read_per_token(arch: Arch, depth: int, kv_type: str = "f16") -> float:

@@ -6,7 +6,8 @@ cases. It is how the figures for a catalog or config.json model are *estimated*:
 by another tool, or with --tensor-type overrides, can differ. Rules kept:
 
 - only 2-D and 3-D ``*.weight`` tensors are quantized; norms, biases, 1-D tensors stay F32;
-  routers (``ffn_gate_inp``) and ``per_layer_model_proj`` stay as in the source (F32 / BF16);
+  routers (``ffn_gate_inp``) and ``per_layer_model_proj`` stay as in the source (F32, and F16
+  as convert_hf_to_gguf.py --outtype f16 writes it; BF16 from --outtype bf16 has the same size);
 - the output head (``output.weight``; with tied embeddings ``token_embd.weight`` and Gemma 4's
   ``per_layer_token_embd.weight`` too) becomes Q6_K unless the file type is Q8_0 or unquantized;
 - Q4_K_M / Q5_K_M: ``attn_v`` and ``ffn_down`` of the first 1/8, the last 1/8 and every third
@@ -80,7 +81,7 @@ def assign_types(shapes: list[tuple[str, list[int]]], file_type: str, n_layer: i
             out.append((name, dims, int(T.F32)))
             continue
         if "per_layer_model_proj" in name:
-            out.append((name, dims, int(T.BF16)))
+            out.append((name, dims, int(T.F16)))
             continue
         new = base
         if base in _UNQUANTIZED:

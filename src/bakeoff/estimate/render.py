@@ -36,8 +36,12 @@ def _kv_lines(r: dict) -> list[str]:
     for g in kv["groups"]:
         if g["attention"] == "shared":
             continue
-        lines.append(f"  {g['layers']} {g['attention']} layers × {g['cells']:,} cells × {g['kv_heads']} KV heads × "
-                     f"({g['head_k']} + {g['head_v']}) × {bpe:g} B = {size(g['bytes'])}")
+        if g.get("v_padded"):
+            lines.append(f"  {g['layers']} {g['attention']} layers × {g['cells']:,} cells × ({g['kv_heads']} KV heads × "
+                         f"{g['head_k']} + V padded to {g['v_width']}) × {bpe:g} B = {size(g['bytes'])}")
+        else:
+            lines.append(f"  {g['layers']} {g['attention']} layers × {g['cells']:,} cells × {g['kv_heads']} KV heads × "
+                         f"({g['head_k']} + {g['head_v']}) × {bpe:g} B = {size(g['bytes'])}")
     if shared:
         lines.append(f"  {shared} layers reuse an earlier layer's cache and own none: 0 B")
     return lines
@@ -147,5 +151,29 @@ def print_fit(r: dict, out: Console) -> None:
                           f"{e['kv_mib']:.2f} MiB (estimated {e['estimated_kv_mib']:.2f}), compute buffer "
                           f"{e['compute_mib']:.2f} MiB (estimated reservation {e['estimated_compute_reserved_mib']:.2f})",
                           highlight=False)
+    if r.get("twin_measurement"):
+        print_twin_measurement(r["twin_measurement"], out)
     for note in r["notes"]:
         out.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+
+
+def print_twin_measurement(m: dict, out: Console) -> None:
+    t = m["twin"]
+    table = Table(title=f"estimate vs the twin measured on this machine ({escape(t['spec'])}, mmap off)",
+                  title_justify="left")
+    for col in ("figure", "estimated", "measured", "error", "measured by"):
+        table.add_column(col, overflow="fold")
+    for row in m["memory"]:
+        table.add_row(escape(row["figure"]), size(row["estimated_bytes"]), size(row["measured_bytes"]),
+                      "–" if row["error_pct"] is None else f"{row['error_pct']:+.1f}%", escape(row["measured_source"]))
+    out.print(table)
+    s = m["speed"]
+    sd = lambda v: "" if v is None else f" ± {v:.2f}"  # noqa: E731
+    out.print(f"speed (measured, {s['repetitions']} repetitions, {t['threads']} threads): prefill pp{s['n_prompt']} "
+              f"{s['prefill_tps']:.2f}{sd(s['prefill_tps_stddev'])} tok/s, decode tg{s['n_gen']} "
+              f"{s['decode_tps']:.2f}{sd(s['decode_tps_stddev'])} tok/s", highlight=False)
+    if s["roofline_decode_tps"]:
+        out.print(f"decode roofline at depth {s['roofline_depth']} on {s['bandwidth_gbs']:.1f} GB/s "
+                  f"({escape(s['bandwidth_source'])}): {s['roofline_decode_tps']:.2f} tok/s; efficiency "
+                  f"{s['efficiency']:.0%} of the roofline", highlight=False)
+    out.print(f"[dim]quality: {m['quality']}[/dim]")

@@ -49,6 +49,9 @@ def tensor_shapes(arch: Arch) -> list[tuple[str, list[int]]]:
                     (b + "ffn_down.weight", [layer.n_ff, e])]
         if arch.n_expert:
             n, f = arch.n_expert, arch.n_ff_exp
+            if arch.family == "gemma4":  # the router's input scale and the MoE branch's own norms
+                out += [(b + "ffn_gate_inp.scale", [e]), (b + "pre_ffw_norm_2.weight", [e]),
+                        (b + "post_ffw_norm_1.weight", [e]), (b + "post_ffw_norm_2.weight", [e])]
             out += [(b + "ffn_gate_inp.weight", [e, n]),
                     (b + "ffn_gate_exps.weight", [e, f, n]), (b + "ffn_up_exps.weight", [e, f, n]),
                     (b + "ffn_down_exps.weight", [f, e, n])]

@@ -73,3 +73,50 @@ class PeakRSS:
             return max(_vm_hwm() or 0, current_rss())
         self._stop_thread()
         return max(self._peak, current_rss())
+
+
+class GpuMemoryPeak:
+    """Peak GPU memory in use above its value at start, summed over the NVIDIA GPUs NVML sees,
+    sampled every 50 ms (device-wide: the figure is a process's own only on an otherwise idle GPU).
+    ``available`` is False, with ``reason``, where NVML cannot be read."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        from bakeoff.measure.energy import _load_nvml
+
+        self.nvml, self.reason = _load_nvml()
+        self.handles = []
+        if self.nvml is not None:
+            try:
+                self.handles = [self.nvml.nvmlDeviceGetHandleByIndex(i) for i in range(self.nvml.nvmlDeviceGetCount())]
+            except Exception as exc:  # noqa: BLE001 - any NVMLError
+                self.reason = f"NVML: {exc}"
+            if not self.handles:
+                self.reason = self.reason or "NVML found no GPU"
+        self.available = bool(self.handles)
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.baseline = self.peak = 0
+
+    def used(self) -> int:
+        return sum(self.nvml.nvmlDeviceGetMemoryInfo(h).used for h in self.handles)
+
+    def __enter__(self) -> GpuMemoryPeak:
+        if self.available:
+            self.baseline = self.peak = self.used()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak = max(self.peak, self.used())
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+
+    @property
+    def peak_above_baseline(self) -> int | None:
+        return self.peak - self.baseline if self.available else None

@@ -122,7 +122,23 @@ def contender_rows(db: Database, run_id: str | None = None,
             "figure_sources": {**_figure_sources(runs_in, ok, energy_label, cost_source),
                                "server_mem_mb": load.get("memory_source", "unavailable (not reported by the server)")},
         })
+        twin = json.loads(c["facts"] or "{}").get("twin") if c else None
+        if twin:
+            _quality_not_applicable(rows[-1], twin["quality"])
     return rows
+
+
+QUALITY_FIGURES = ("passed", "pass_rate", "pass_rate_ci", "pass_at_k", "pass_hat_k", "flaky_cases")
+
+
+def _quality_not_applicable(row: dict[str, Any], why: str) -> None:
+    """An architecture twin (random weights): its speed and memory are real, its checks are not;
+    no quality figure is shown, charted or put on a Pareto frontier."""
+    for key in QUALITY_FIGURES:
+        if key in row:
+            row[key] = None
+    row["quality"] = why
+    row["figure_sources"]["pass_rate"] = why
 
 
 def case_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -219,7 +235,8 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
         else:
             table.add_column(header, justify="right", no_wrap=True)
     for r in data["contenders"]:
-        table.add_row(*(fmt(r[k], s) for k, _, _, s in COLUMNS))
+        table.add_row(*("n/a (twin)" if k == "pass_rate" and r.get("quality") else fmt(r[k], s)
+                        for k, _, _, s in COLUMNS))
     console.print(table)
     console.print(f"[dim]{LEGEND}[/dim]")
     repeated = [r for r in data["contenders"] if r.get("repeats", 0) > 1]

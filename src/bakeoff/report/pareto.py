@@ -89,7 +89,9 @@ def frontier_plot(rows: list[dict], axis: Axis) -> FrontierPlot:
     usable = []
     for row in rows:
         x = axis.read(row)
-        if row.get("pass_rate") is None:
+        if row.get("quality"):  # not applicable (an architecture twin)
+            plot.missing.append({"spec": row["spec"], "reason": row["quality"]})
+        elif row.get("pass_rate") is None:
             plot.missing.append({"spec": row["spec"], "reason": "no judged trials (no checks, or only errors)"})
         elif x is None:
             plot.missing.append({"spec": row["spec"], "reason": axis.source(row) or "figure unavailable"})

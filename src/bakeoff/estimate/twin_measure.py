@@ -1,0 +1,110 @@
+"""`bakeoff fit MODEL --measure`: the estimate next to what the model's twin really takes here.
+
+The twin (bakeoff.twin) is loaded by bakeoff's llamacpp backend with mmap off (so resident memory
+counts the weights) at the requested context, and measured with the speed protocol (pp then tg
+at depth 0). Compared, each with its own source:
+
+- weights, KV cache and compute buffer: the estimate against the sizes llama.cpp reports when it
+  allocates them (engine-reported, summed over devices);
+- peak memory: the estimate for a prompt of ``n_prompt`` tokens against the worker's peak RSS
+  above its pre-load baseline (measured; host RAM only, so not with layers on a GPU);
+- decode speed: tg tok/s against the roofline at the test's mean depth (efficiency = measured /
+  roofline), on this machine's measured bandwidth or the one hardware profile given.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from bakeoff.errors import InputError
+from bakeoff.estimate.kv import kv_cache, kv_read_per_token
+from bakeoff.estimate.overhead import compute_reserved
+from bakeoff.estimate.roofline import decode_tps
+from bakeoff.estimate.source import load_model
+from bakeoff.spec import ContenderSpec
+
+
+def _pct(estimate: float | None, measured: float | None) -> float | None:
+    if estimate is None or not measured:
+        return None
+    return 100 * (estimate - measured) / measured
+
+
+def _row(what: str, estimate: float | None, measured: float | None, source: str) -> dict[str, Any]:
+    return {"figure": what, "estimated_bytes": estimate, "measured_bytes": measured,
+            "error_pct": _pct(estimate, measured), "measured_source": source}
+
+
+def measure_twin(result: dict, model: str, quant: str | None, threads: int | None, gpu_layers: int,
+                 n_prompt: int, n_gen: int, reps: int, bandwidth_gbs: float | None, bandwidth_source: str,
+                 db=None) -> dict[str, Any]:
+    """Build and measure the twin; ``result`` is the fit() estimate for the same model and settings."""
+    from bakeoff.estimate import estimate_peak_bytes
+    from bakeoff.run.speed import run_speed
+
+    if result["kv_type"] != "f16":
+        raise InputError("--measure loads the twin with an f16 KV cache (bakeoff's llamacpp backend); "
+                         "leave --kv-type at f16")
+    ctx = result["ctx"]
+    if ctx < n_prompt + n_gen:
+        raise InputError(f"--ctx {ctx} cannot hold the measurement's {n_prompt} + {n_gen} tokens")
+    options: dict[str, Any] = {"quant": quant or result["quant"], "ctx": ctx, "swa_full": result["swa_full"]}
+    if result["kv"]["flash_attn"]:
+        options["flash_attn"] = True
+    if threads:
+        options["threads"] = threads
+    if gpu_layers:
+        options["gpu_layers"] = gpu_layers
+    spec = ContenderSpec("twin", model, options)
+    from bakeoff.measure.memory import GpuMemoryPeak
+
+    with GpuMemoryPeak() as gpu:
+        speed = run_speed(db, [spec], [n_prompt], [n_gen], [0], reps, sys.argv)
+    pp = next(r for r in speed if r.test.startswith("pp"))
+    tg = next(r for r in speed if r.test.startswith("tg"))
+    engine = tg.engine_memory or {}
+    src = load_model(model, quant)
+    arch = src.arch
+    mib = 2**20
+    on_gpu = bool(gpu_layers)
+    weights_key = "unified" if on_gpu else "cpu"
+    kv = kv_cache(arch, ctx, "f16", result["swa_full"], flash_attn=result["kv"]["flash_attn"])
+    reserved = compute_reserved(arch, kv.cells_global, kv.cells_sliding, kv.ubatch)
+    engine_src = "engine-reported (llama.cpp allocation log, summed over devices)"
+    rows = [
+        _row("weights", result["weights"]["resident_bytes"][weights_key],
+             engine.get("weights_mib", 0) * mib or None, engine_src),
+        _row("KV cache", result["kv_bytes"], engine.get("kv_mib", 0) * mib or None, engine_src),
+        _row("compute buffer", reserved, engine.get("compute_mib", 0) * mib or None, engine_src),
+    ]
+    if on_gpu:
+        rows.append(_row("GPU memory (VRAM)", result["totals_by_kind"]["gpu"], gpu.peak_above_baseline,
+                         "measured (NVML: peak memory used on the GPU above its value before loading, sampled "
+                         "every 50 ms; includes the CUDA context, which the estimate does not)"
+                         if gpu.available else f"unavailable ({gpu.reason})"))
+    else:
+        peak_est = estimate_peak_bytes(src, ctx, n_prompt, "f16", result["swa_full"],
+                                       result["kv"]["flash_attn"])["total_bytes"]
+        peak = max(r.peak_mem_mb for r in speed if r.peak_mem_mb is not None) if any(
+            r.peak_mem_mb is not None for r in speed) else None
+        rows.append(_row(f"peak memory after a {n_prompt}-token prompt", peak_est,
+                         peak * mib if peak is not None else None,
+                         "measured (worker peak RSS above its pre-load baseline, mmap off)"))
+    depth = n_gen // 2
+    per_token = result["weights"]["active_bytes_per_token"] + kv_read_per_token(arch, depth, "f16")
+    roof = decode_tps(bandwidth_gbs, per_token)
+    return {
+        "twin": {"spec": spec.canonical, "ctx": ctx, "swa_full": result["swa_full"], "gpu_layers": gpu_layers,
+                 "threads": tg.threads},
+        "memory": rows,
+        "speed": {
+            "prefill_tps": pp.avg_tps, "prefill_tps_stddev": pp.stddev_tps, "n_prompt": n_prompt,
+            "decode_tps": tg.avg_tps, "decode_tps_stddev": tg.stddev_tps, "n_gen": n_gen, "repetitions": reps,
+            "source": pp.source,
+            "roofline_decode_tps": roof, "roofline_depth": depth, "bandwidth_gbs": bandwidth_gbs,
+            "bandwidth_source": bandwidth_source,
+            "efficiency": tg.avg_tps / roof if roof else None,
+        },
+        "quality": "not applicable (random weights)",
+    }
