@@ -52,7 +52,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--quant", default="Q4_K_M")
-    ap.add_argument("--ctx", default="4096,32768")
+    ap.add_argument("--ctx", default="4096,32768", help="contexts to measure at; empty: build only")
     ap.add_argument("--threads", type=int)
     ap.add_argument("--gpu-layers", type=int, default=0)
     ap.add_argument("-H", "--hardware", action="append", help="profile whose bandwidth bounds a GPU run")
@@ -83,7 +83,7 @@ def main() -> int:
         print(f"{model}: built in {built:.1f} s, {twin.file_bytes / 2**30:.2f} GiB, llama.cpp: {params / 1e9:.2f}B "
               f"params; types {twin.by_type}; estimate-port mismatches: {len(row['estimate_type_mismatches'])}",
               file=sys.stderr, flush=True)
-        for ctx in (int(c) for c in args.ctx.split(",")):
+        for ctx in (int(c) for c in args.ctx.split(",") if c):
             result = fit(model, quant=args.quant, ctx=ctx, swa_full=not args.no_swa_full,
                          hardware=args.hardware or ["this-machine"])
             profile = _roofline_profile(result, args.gpu_layers)

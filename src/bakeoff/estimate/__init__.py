@@ -67,7 +67,9 @@ def estimate_peak_bytes(model: ModelSource, ctx: int, prompt_tokens: int, kv_typ
 _BASIS = {
     "cpu": "resident weights + KV + runtime + compute pages touched on CPU with the context full",
     "gpu": "VRAM: weights but the input-layer lookups + KV + llama.cpp's reserved compute buffer "
-           "(allocated up front); the runtime stays in host RAM",
+           "(allocated up front); the runtime stays in host RAM. Not counted: the CUDA context and "
+           "library workspaces, measured at about 0.65 GiB more (NVML) on an H100 with llama-cpp-python "
+           "0.3.36's CUDA build, and the CUDA compute buffer, 7-23% above the reservation estimated here",
     "unified": "resident weights + KV + runtime + llama.cpp's reserved compute buffer (allocated up front)",
 }
 
