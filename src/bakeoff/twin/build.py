@@ -87,7 +87,6 @@ class _Plan:
         self.src = src
         self.quant = quant
         arch = src.arch
-        self.notes: list[str] = []
         if src.kind == "gguf":
             self.kv, self.template = self._kv_from_gguf(src.path)
             self.tokenizer = f"copied from {src.path.name}"
@@ -225,7 +224,7 @@ def build_twin(model: str, quant: str | None = None, out: str | Path | None = No
     key = plan.key()
     cache = twins_dir()
     target = Path(out).expanduser() if out else cache / f"{_slug(model)}-{q}-{key}.gguf"
-    info_path = target.with_suffix(".json")
+    info_path = target.with_name(target.name + ".bakeoff.json")  # beside the twin; never a user's own .json
     if target.is_file() and info_path.is_file():
         try:
             info = json.loads(info_path.read_text())
@@ -293,7 +292,7 @@ def build_twin(model: str, quant: str | None = None, out: str | Path | None = No
                 if src.kind != "gguf" else "llama.cpp's quantizer (llama_model_quantize, dry run) on "
                                            f"{src.path.name}",
                 tokenizer=plan.tokenizer, chat_template=plan.template_source, architecture_source=src.source,
-                build_seconds=round(elapsed, 2), notes=plan.notes + list(src.notes))
+                build_seconds=round(elapsed, 2), notes=list(src.notes))
     tmp_info = info_path.with_name(f".{info_path.name}.part")
     tmp_info.write_text(json.dumps({"key": key, "twin": twin.to_dict()}, indent=2))
     os.replace(tmp_info, info_path)

@@ -1,0 +1,193 @@
+"""The code check's sandbox against escape attempts: each is model-written code run through the
+real `code` check, which must fail it and say why; the harness side is checked too (no file
+appeared, no process survived, the secret never showed, the harness still stands)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+
+import psutil
+import pytest
+
+from bakeoff import sandbox
+from bakeoff.checks import build_check
+from bakeoff.checks.code import answer_code
+
+TIER = sandbox.choose_tier()
+NAMESPACES = TIER in ("bwrap", "unshare")
+SECRET = "s3cr3t-bakeoff-test-token"
+
+
+def run_code(answer: str, tests: str = "pass", timeout_s: float = 5.0) -> tuple[float, str]:
+    spec = build_check({"code": {"tests": tests, "timeout_s": timeout_s}})
+    return spec.run(f"Here is my solution:\n```python\n{answer}\n```\n", None)
+
+
+def sandboxed_processes() -> list[psutil.Process]:
+    """Sandboxed processes (the runner's text is in their command line) that this test process
+    started or that an escape left orphaned; not those of another bakeoff run on the machine."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "__sandbox__" in " ".join(p.info["cmdline"] or []) and (
+                    p.ppid() == 1 or os.getpid() in {q.pid for q in p.parents()}):
+                found.append(p)
+        except psutil.Error:
+            pass
+    return found
+
+
+def assert_failed(result: tuple[float, str], *reasons: str) -> str:
+    score, detail = result
+    assert score == 0.0, detail
+    assert f"[sandbox: {TIER}]" in detail
+    assert any(r in detail for r in reasons), detail
+    return detail
+
+
+def test_tier_here_is_the_strongest_and_a_correct_answer_passes():
+    if shutil.which("bwrap"):
+        assert TIER == "bwrap"  # make test installs bubblewrap; CI must not silently fall back
+    score, detail = run_code("def add(a, b):\n    return a + b", "assert add(2, 3) == 5")
+    assert score == 1.0 and detail.startswith("tests passed") and f"[sandbox: {TIER}]" in detail
+    assert_failed(run_code("def add(a, b):\n    return a - b", "assert add(2, 3) == 5"), "AssertionError")
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="network isolation needs bwrap or unshare")
+def test_opening_a_socket_fails():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(0.5)
+        port = server.getsockname()[1]
+        assert_failed(run_code(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"),
+                      "Network is unreachable", "Connection refused", "OSError")
+        with pytest.raises(socket.timeout):
+            server.accept()  # nothing reached the harness's listener
+
+
+@pytest.mark.skipif(TIER != "bwrap", reason="only bwrap hides /etc/resolv.conf, so no query can leave")
+def test_resolving_a_host_fails():
+    assert_failed(run_code("import socket\nsocket.getaddrinfo('example.com', 80)"), "gaierror", "Temporary failure")
+
+
+def test_writing_outside_the_sandbox_fails(tmp_path):
+    targets = [tmp_path / "escaped.txt", os.path.join(os.getcwd(), "escaped-cwd.txt"), "/root/escaped.txt"]
+    code = "for path in %r:\n    open(path, 'w').write('x')" % [str(t) for t in targets]
+    if TIER == "rlimits":
+        pytest.skip("the rlimits tier has no file system isolation")
+    assert_failed(run_code(code), "FileNotFoundError", "PermissionError", "OSError", "Read-only")
+    assert not any(os.path.exists(t) for t in targets)
+
+
+def test_reading_ssh_keys_and_the_users_environment_fails(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text(SECRET)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("BAKEOFF_TEST_SECRET", SECRET)
+    code = ("import os, glob\nfound = []\n"
+            "for path in [os.path.expanduser('~/.ssh/id_ed25519'), %r, '/root/.ssh/id_rsa', '/proc/1/environ',\n"
+            "             '/proc/self/environ'] + glob.glob('/proc/*/environ'):\n"
+            "    try:\n        found.append(open(path, 'rb').read().decode(errors='replace'))\n"
+            "    except OSError:\n        pass\n"
+            "found.append(repr(dict(os.environ)))\nprint(found)\n"
+            "assert any(%r in text for text in found), 'nothing found'") % (str(home / ".ssh" / "id_ed25519"), SECRET)
+    if TIER == "rlimits":
+        code = code.replace("/root/.ssh/id_rsa", "/nonexistent")  # no file system isolation there
+        code = code.replace(str(home / ".ssh" / "id_ed25519"), "/nonexistent")
+    detail = assert_failed(run_code(code), "nothing found")
+    assert SECRET not in detail
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="as root, the rlimits tier cannot limit processes")
+def test_a_fork_bomb_fails_and_leaves_nothing():
+    started = time.monotonic()
+    detail = assert_failed(run_code("import os\nwhile True:\n    os.fork()", timeout_s=5),
+                           "BlockingIOError", "Resource temporarily unavailable", "timed out", "killed")
+    assert time.monotonic() - started < 20, detail
+    time.sleep(0.5)
+    assert sandboxed_processes() == []
+
+
+def test_a_memory_hog_fails():
+    assert_failed(run_code("hog = bytearray(4 * 1024 ** 3)\nmore = [bytearray(10 ** 8) for _ in range(100)]"),
+                  "MemoryError", "killed")
+
+
+def test_an_infinite_loop_is_stopped():
+    started = time.monotonic()
+    assert_failed(run_code("while True:\n    pass", timeout_s=2), "timed out", "killed by SIGXCPU", "killed by SIGKILL")
+    assert time.monotonic() - started < 8
+
+
+def test_a_child_that_outlives_its_parent_is_killed():
+    code = ("import os, time\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"
+            "time.sleep(0.5)\n")
+    score, detail = run_code(code, "raise SystemExit(3)")  # the program ends; its grandchild must not go on
+    assert score == 0.0 and "[sandbox:" in detail
+    time.sleep(0.5)
+    assert sandboxed_processes() == [], "a sandboxed process outlived the check"
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="as root, the rlimits tier cannot keep the harness's processes out of reach")
+def test_killing_the_parent_and_the_harness_fails():
+    me = os.getpid()
+    code = (f"import os, signal\nerrors = []\n"
+            f"for pid in (os.getppid(), {me}, 1):\n"
+            f"    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as exc:\n        errors.append(type(exc).__name__)\n"
+            f"try:\n    os.killpg({me}, signal.SIGKILL)\nexcept OSError as exc:\n    errors.append(type(exc).__name__)\n"
+            f"assert not errors, errors")
+    assert_failed(run_code(code), "ProcessLookupError", "PermissionError")
+    assert psutil.Process(me).is_running()
+
+
+def test_filling_the_disk_fails():
+    if TIER == "rlimits":
+        pytest.skip("the rlimits tier caps file size only")
+    code = "chunk = b'x' * 2 ** 20\nwith open('fill.bin', 'wb') as f:\n    while True:\n        f.write(chunk)\n        f.flush()"
+    assert_failed(run_code(code), "No space left on device", "File too large", "OSError", "SIGXFSZ")
+
+
+def test_changing_the_harness_working_directory_fails():
+    before = os.getcwd()
+    me = os.getpid()
+    code = (f"import os\nos.chdir('/')\nopen('/proc/{me}/cwd/escaped-via-proc.txt', 'w').write('x')")
+    assert_failed(run_code(code), "FileNotFoundError", "PermissionError", "OSError")
+    assert os.getcwd() == before and not os.path.exists(os.path.join(before, "escaped-via-proc.txt"))
+
+
+def test_importing_the_harness_fails():
+    src = os.path.dirname(os.path.dirname(sandbox.__file__))
+    code = f"import sys\nsys.path.insert(0, {src!r})\nimport bakeoff\nprint(bakeoff.__file__)"
+    assert_failed(run_code(code), "ModuleNotFoundError")
+
+
+def test_answer_code_takes_the_longest_fenced_block():
+    text = "use it like:\n```python\nf(1)\n```\nand the code:\n```python\ndef f(x):\n    return x\n```"
+    assert answer_code(text) == "def f(x):\n    return x\n"
+    assert answer_code("def g():\n    pass") == "def g():\n    pass"
+
+
+@pytest.mark.skipif(not sandbox.tier_works("unshare"), reason="unshare namespaces do not work here")
+def test_forced_fallback_tiers_say_which_ran(monkeypatch):
+    for tier in ("unshare", "rlimits"):
+        monkeypatch.setenv("BAKEOFF_SANDBOX", tier)
+        score, detail = run_code("import os", "assert 'BAKEOFF_SANDBOX' not in os.environ")
+        assert score == 1.0 and f"[sandbox: {tier}]" in detail, detail
+        score, detail = run_code("while True:\n    pass", timeout_s=1)
+        assert score == 0.0 and f"[sandbox: {tier}]" in detail, detail
+    monkeypatch.setenv("BAKEOFF_SANDBOX", "unshare")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        score, detail = run_code(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)")
+        assert score == 0.0 and "[sandbox: unshare]" in detail
+    monkeypatch.setenv("BAKEOFF_SANDBOX", "chroot")
+    score, detail = run_code("pass")
+    assert score == 0.0 and "BAKEOFF_SANDBOX" in detail  # a bad setting is reported, never ignored
