@@ -64,9 +64,18 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    if not args.cache:
-        os.environ["BAKEOFF_HOME"] = tempfile.mkdtemp(prefix="bench-twins-", dir=os.environ.get("TWIN_DIR"))
-    from bakeoff.cli import _roofline_profile
+    fresh = None
+    if not args.cache:  # a fresh home, removed at the end: full-size twins take tens of GB
+        fresh = tempfile.TemporaryDirectory(prefix="bench-twins-", dir=os.environ.get("TWIN_DIR"))
+        os.environ["BAKEOFF_HOME"] = fresh.name
+    try:
+        return _bench(args)
+    finally:
+        if fresh:
+            fresh.cleanup()
+
+
+def _bench(args) -> int:
     from bakeoff.estimate import fit
     from bakeoff.estimate.twin_measure import measure_twin
     from bakeoff.twin import build_twin
@@ -86,10 +95,7 @@ def main() -> int:
         for ctx in (int(c) for c in args.ctx.split(",") if c):
             result = fit(model, quant=args.quant, ctx=ctx, swa_full=not args.no_swa_full,
                          hardware=args.hardware or ["this-machine"])
-            profile = _roofline_profile(result, args.gpu_layers)
-            m = measure_twin(result, model, args.quant, args.threads, args.gpu_layers, args.p, args.n, args.r,
-                             profile["bandwidth_gbs"] if profile else None,
-                             f"{profile['name']}: {profile['source']}" if profile else "unavailable")
+            m = measure_twin(result, model, args.quant, args.threads, args.gpu_layers, args.p, args.n, args.r)
             row["contexts"].append({"ctx": ctx, "estimate_total_cpu_bytes": result["total_bytes"], **m})
             mem = "; ".join(f"{r['figure']} {r['error_pct']:+.1f}%" for r in m["memory"] if r["error_pct"] is not None)
             s = m["speed"]

@@ -80,8 +80,7 @@ def run(
     from bakeoff.run.plan import expand_sweeps, make_plan
     from bakeoff.run.scheduler import run_plan
     from bakeoff.spec import parse_contender, parse_spec
-    from bakeoff.suite import load_default_suite, load_suite
-
+    from bakeoff.suite import load_default_suite
     from bakeoff.suite.standard import load_named, select_cases, selection_label
 
     thresholds = Thresholds(parse_pass_rate(fail_under) if fail_under is not None else None, max_ttft_ms, max_e2e_ms)
@@ -514,33 +513,12 @@ def fit(
     if measure:
         from bakeoff.estimate.twin_measure import measure_twin
 
-        profile = _roofline_profile(result, gpu_layers)
         _interrupt_on_sigterm()
-        result["twin_measurement"] = measure_twin(
-            result, model, quant, threads, gpu_layers, n_prompt, n_gen, reps,
-            profile["bandwidth_gbs"] if profile else None,
-            f"{profile['name']}: {profile['source']}" if profile else "unavailable")
+        result["twin_measurement"] = measure_twin(result, model, quant, threads, gpu_layers, n_prompt, n_gen, reps)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
     else:
         print_fit(result, out)
-
-
-def _roofline_profile(result: dict, gpu_layers: int) -> dict | None:
-    """The hardware whose bandwidth bounds the measured decode: this machine's on CPU; with GPU
-    layers, the one GPU profile given with -H (else none: no roofline is claimed)."""
-    rows = result["hardware"]
-    if gpu_layers:
-        gpus = [h for h in rows if h["kind"] == "gpu"]
-        return gpus[0] if len(gpus) == 1 else None
-    here = next((h for h in rows if h["id"] == "this-machine"), None)
-    if here is None:
-        from dataclasses import asdict
-
-        from bakeoff.estimate.hardware import this_machine
-
-        here = asdict(this_machine())
-    return here
 
 
 @app.command()

@@ -36,9 +36,25 @@ def _row(what: str, estimate: float | None, measured: float | None, source: str)
             "error_pct": _pct(estimate, measured), "measured_source": source}
 
 
+def roofline_profile(result: dict, gpu_layers: int) -> dict | None:
+    """The hardware whose bandwidth bounds the measured decode: this machine's on CPU; with GPU
+    layers, the one GPU profile given with -H (else none: no roofline is claimed)."""
+    rows = result["hardware"]
+    if gpu_layers:
+        gpus = [h for h in rows if h["kind"] == "gpu"]
+        return gpus[0] if len(gpus) == 1 else None
+    here = next((h for h in rows if h["id"] == "this-machine"), None)
+    if here is None:
+        from dataclasses import asdict
+
+        from bakeoff.estimate.hardware import this_machine
+
+        here = asdict(this_machine())
+    return here
+
+
 def measure_twin(result: dict, model: str, quant: str | None, threads: int | None, gpu_layers: int,
-                 n_prompt: int, n_gen: int, reps: int, bandwidth_gbs: float | None, bandwidth_source: str,
-                 db=None) -> dict[str, Any]:
+                 n_prompt: int, n_gen: int, reps: int, db=None) -> dict[str, Any]:
     """Build and measure the twin; ``result`` is the fit() estimate for the same model and settings."""
     from bakeoff.estimate import estimate_peak_bytes
     from bakeoff.run.speed import run_speed
@@ -91,6 +107,9 @@ def measure_twin(result: dict, model: str, quant: str | None, threads: int | Non
         rows.append(_row(f"peak memory after a {n_prompt}-token prompt", peak_est,
                          peak * mib if peak is not None else None,
                          "measured (worker peak RSS above its pre-load baseline, mmap off)"))
+    profile = roofline_profile(result, gpu_layers)
+    bandwidth_gbs = profile["bandwidth_gbs"] if profile else None
+    bandwidth_source = f"{profile['name']}: {profile['source']}" if profile else "unavailable"
     depth = n_gen // 2
     per_token = result["weights"]["active_bytes_per_token"] + kv_read_per_token(arch, depth, "f16")
     roof = decode_tps(bandwidth_gbs, per_token)
