@@ -475,6 +475,13 @@ def fit(
     kv_type: Annotated[str, typer.Option("--kv-type", help="KV cache type: f16, q8_0 or q4_0.")] = "f16",
     swa_full: Annotated[bool, typer.Option("--swa-full/--no-swa-full", help="Full-size sliding-window cache (llama-cpp-python's default, what bakeoff's backend gets) or window + ubatch cells (llama-server, Ollama).")] = True,
     db: Annotated[Optional[Path], typer.Option("--db", help="Results database with measured runs of the GGUF (default: ./bakeoff.db if it exists).")] = None,
+    flash_attn: Annotated[bool, typer.Option("--flash-attn/--no-flash-attn", help="Flash attention (off in bakeoff's llamacpp backend and llama-cpp-python; llama-server's auto turns it on). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = False,
+    measure: Annotated[bool, typer.Option("--measure", help="Also build MODEL's architecture twin (random weights; see `bakeoff twin`) and measure its weights, KV cache, peak memory and speed here at --ctx, beside the estimate.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="With --measure: CPU threads (default: physical cores).")] = None,
+    gpu_layers: Annotated[int, typer.Option("--gpu-layers", min=-1, help="With --measure: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")] = 0,
+    n_prompt: Annotated[int, typer.Option("-p", "--n-prompt", min=1, help="With --measure: prompt-processing test size.")] = 512,
+    n_gen: Annotated[int, typer.Option("-n", "--n-gen", min=1, help="With --measure: generation test size.")] = 32,
+    reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="With --measure: timed repetitions after one warm-up.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Estimate memory (weights + KV cache + runtime) and the decode roofline, and whether it fits each hardware profile.
@@ -502,29 +509,9 @@ def fit(
             f"{profile['name']}: {profile['source']}" if profile else "unavailable")
     if as_json:
         print(json.dumps(result, indent=2, default=str))
-    flash_attn: Annotated[bool, typer.Option("--flash-attn/--no-flash-attn", help="Flash attention (off in bakeoff's llamacpp backend and llama-cpp-python; llama-server's auto turns it on). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = False,
-    measure: Annotated[bool, typer.Option("--measure", help="Also build MODEL's architecture twin (random weights; see `bakeoff twin`) and measure its weights, KV cache, peak memory and speed here at --ctx, beside the estimate.")] = False,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="With --measure: CPU threads (default: physical cores).")] = None,
-    gpu_layers: Annotated[int, typer.Option("--gpu-layers", min=-1, help="With --measure: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")] = 0,
-    n_prompt: Annotated[int, typer.Option("-p", "--n-prompt", min=1, help="With --measure: prompt-processing test size.")] = 512,
-    n_gen: Annotated[int, typer.Option("-n", "--n-gen", min=1, help="With --measure: generation test size.")] = 32,
-    reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="With --measure: timed repetitions after one warm-up.")] = 2,
     else:
         print_fit(result, out)
 
-
-@app.command()
-@user_errors
-def judge(
-    pairwise: Annotated[Optional[tuple[str, str]], typer.Option("--pairwise", help="Compare two contenders on the cases both answered: --pairwise SPEC_A SPEC_B.")] = None,
-    judge_spec: Annotated[Optional[str], typer.Option("--judge", help="The judge: any contender spec, e.g. 'qwen2.5-coder-0.5b?threads=1'.")] = None,
-    criteria: Annotated[Optional[str], typer.Option("--criteria", help="What the judge should prefer (default: the response that does what the task asks, correctly and completely).")] = None,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens the judge may write per verdict (its reasons are bounded to fit).")] = 96,
-    db: DbOption = Path("bakeoff.db"),
-    timeout: Annotated[float, typer.Option(help="Seconds one judge request may take.")] = 300.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-) -> None:
-    """Judge stored answers with a model.
 
 def _roofline_profile(result: dict, gpu_layers: int) -> dict | None:
     """The hardware whose bandwidth bounds the measured decode: this machine's on CPU; with GPU
@@ -588,6 +575,19 @@ def twin(
     out.print(f"[dim]Random weights: measure it with `bakeoff speed 'twin:{model}?quant={result.quant}'` "
               f"or `bakeoff fit {model} --measure`.[/dim]", soft_wrap=True)
 
+
+@app.command()
+@user_errors
+def judge(
+    pairwise: Annotated[Optional[tuple[str, str]], typer.Option("--pairwise", help="Compare two contenders on the cases both answered: --pairwise SPEC_A SPEC_B.")] = None,
+    judge_spec: Annotated[Optional[str], typer.Option("--judge", help="The judge: any contender spec, e.g. 'qwen2.5-coder-0.5b?threads=1'.")] = None,
+    criteria: Annotated[Optional[str], typer.Option("--criteria", help="What the judge should prefer (default: the response that does what the task asks, correctly and completely).")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Tokens the judge may write per verdict (its reasons are bounded to fit).")] = 96,
+    db: DbOption = Path("bakeoff.db"),
+    timeout: Annotated[float, typer.Option(help="Seconds one judge request may take.")] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Judge stored answers with a model.
 
     --pairwise A B --judge SPEC: A against B on the cases both answered, asked in both orders; a
     verdict counts only when both orders agree (else it is 'inconsistent'). Without --pairwise:
