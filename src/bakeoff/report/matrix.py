@@ -164,6 +164,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.flaky import flaky_cells, flaky_summary
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
+    from bakeoff.report.tools import tool_figures
     from bakeoff.store.ratings import ratings
     from bakeoff.store.reads import TrialsOnce
 
@@ -174,8 +175,11 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     contenders = contender_rows(db, run_id, checks)
     # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
     human = win_rates(ratings(db, trial_ids))
+    tools = tool_figures(trials)  # tool-call and agent-loop figures, for contenders that ran tool cases
     for row in contenders:
         row["human"] = human["contenders"].get(row["spec"])
+        if row["spec"] in tools:
+            row["tools"] = tools[row["spec"]]
     return {
         "database": str(db.path),
         "runs": [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
