@@ -63,3 +63,18 @@ def test_qwen_calls_tools_in_process_and_every_step_is_stored(tmp_path, qwen05):
     figures = report_json(db)["contenders"][0]["tools"]
     assert figures["single_cases"] == 1 and figures["agent_loops"] == 1
     assert figures["correct_call_rate"] == 1.0 and figures["valid_call_rate"] is not None
+
+
+def test_a_template_without_tool_syntax_gets_the_documented_hermes_format(tmp_path, smollm2):
+    """SmolLM2's ChatML template knows no tools: bakeoff describes them in the system turn in the
+    Hermes format, says so in the facts and the run's notes, and still reads what comes back."""
+    (tmp_path / "s.yaml").write_text(SUITE.split("  - id: find")[0])
+    db = tmp_path / "t.db"
+    proc = bakeoff("run", tmp_path / "s.yaml", "-c", "llamacpp:smollm2-135m", "--db", db, check=True)
+    conn = sqlite3.connect(db)
+    facts, notes = conn.execute("SELECT facts, notes FROM contenders").fetchone()
+    assert "Hermes <tool_call> JSON format (fallback" in json.loads(facts)["tool_format"]
+    assert any("tool calls use Hermes" in n for n in json.loads(notes)) and "tool calls use Hermes" in proc.stderr
+    prompt, calls = conn.execute("SELECT prompt, tool_calls FROM trials").fetchone()
+    assert prompt.startswith("<|im_start|>system\n") and "<tools>" in prompt and '"name": "get_weather"' in prompt
+    assert isinstance(json.loads(calls), list)  # whatever the tiny model wrote, it was read, not raised
