@@ -97,6 +97,7 @@ def run(tmp_path, server, text, name):
     proc = bakeoff("run", suite, "-c", f"openai:gpt-4o-mini?base_url={server.url}/v1", "--db", db, cwd=tmp_path,
                    env={"OPENAI_API_KEY": KEY, "BAKEOFF_CONFIG": str(tmp_path / "cfg")})
     assert proc.returncode == 0, proc.stderr
+    assert "tool use" in proc.stdout and "correct calls" in proc.stdout  # the terminal report's table
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     return db, conn, {r["case_id"]: r for r in conn.execute("SELECT * FROM trials")}

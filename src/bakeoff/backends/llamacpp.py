@@ -20,7 +20,8 @@ and the answer then keeps the case's ``max_tokens`` of its own (so at most BUDGE
 
 Tool use: a request with ``tools`` is rendered through the GGUF's chat template when the template
 has tool syntax (it reads ``tools``; Qwen2.5's writes them into the system turn and asks for
-``<tool_call>{json}</tool_call>``), else in the documented Hermes format (bakeoff.tools.calls: the
+``<tool_call>{json}</tool_call>``), else (and for Gemma 4, whose own call syntax is not read yet)
+in the documented Hermes format (bakeoff.tools.calls: the
 same instruction and tags, as text turns); ``tool_format`` in the facts says which, and a fallback
 is in the notes. The reply's ``<tool_call>`` blocks become ``tool_call`` events (malformed ones
 too, with their raw text); the content keeps the model's text as written.
@@ -334,7 +335,11 @@ class LlamaCppEngine:
                     if self.llm.detokenize([tok], special=True) != self.llm.detokenize([tok], special=False):
                         self._marker_ids.add(tok)
             self._force_ids = self.llm.tokenize(fmt.force_close.encode(), add_bos=False, special=True)
-        if self._formatter is not None and "tools" in template:
+        if self._formatter is not None and "tools" in template and arch == "gemma4":
+            # Gemma 4's template writes its own call syntax, which bakeoff does not read yet.
+            self.tool_format = ("Hermes <tool_call> JSON format (fallback: Gemma 4's native tool-call syntax "
+                                "is not read yet; tools are described in the system turn)")
+        elif self._formatter is not None and "tools" in template:
             self.tool_format = "the GGUF's chat template (it has tool syntax); calls parsed as <tool_call> JSON"
         else:
             self.tool_format = ("Hermes <tool_call> JSON format (fallback: the chat template has no tool syntax; "
