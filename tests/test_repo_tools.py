@@ -55,6 +55,13 @@ def test_links_out_are_neither_listed_nor_searched(repo):
     assert "SECRET" not in repo.search_text("SECRET|parse_config")
 
 
+def test_a_missing_path_is_answered_with_what_is_there(repo):
+    with pytest.raises(ToolRefused, match=r"'config' does not exist; the repository root holds: README.md, app/$"):
+        repo.search_text("x", "config")
+    with pytest.raises(ToolRefused, match=r"'app/nope.py' does not exist; 'app' holds: config.py, readme_link.md"):
+        repo.read_file("app/nope.py")
+
+
 def test_a_refusal_reaches_the_model_as_an_error_result(repo):
     box = Toolbox(tools=[{"name": "read_file", "parameters": {"type": "object"}}], functions=repo.functions())
     out = box.execute(make_call("c1", "read_file", '{"path": "../secret/key.txt"}'))

@@ -53,7 +53,13 @@ class RepoTools:
         if target != self.root and self.root not in target.parents:
             raise ToolRefused(f"{text!r} is outside the repository")
         if not target.exists():
-            raise ToolRefused(f"{text!r} does not exist")
+            # Say what is there, so a model that guessed a path can correct itself.
+            near = target.parent if self.root in target.parent.parents or target.parent == self.root else self.root
+            while not near.exists():
+                near = near.parent
+            entries = sorted(p.name + ("/" if p.is_dir() else "") for p in near.iterdir() if not p.name.startswith(".") and self._safe(p))
+            where = "the repository root" if near == self.root else repr(str(near.relative_to(self.root)))
+            raise ToolRefused(f"{text!r} does not exist; {where} holds: {', '.join(entries[:30]) or 'nothing'}")
         if want_dir is True and not target.is_dir():
             raise ToolRefused(f"{text!r} is not a directory")
         if want_dir is False and not target.is_file():
