@@ -1,5 +1,6 @@
 """The built-in repository tools read inside their directory and nowhere else: ``..``,
-absolute paths and symlinks out are refused (a refusal is the model's to read, never a crash)."""
+absolute paths and symlinks out are refused (a refusal is the model's to read, never a crash);
+likewise a tool that raises or exits."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def test_a_refusal_reaches_the_model_as_an_error_result(repo):
     out = box.execute(make_call("c1", "read_file", '{"path": "../secret/key.txt"}'))
     assert out.text.startswith("error:") and "outside the repository" in out.text and "SECRET" not in out.text
     assert out.error.startswith("refused")
+
+
+def test_a_tool_that_raises_or_exits_gives_an_error_result():
+    def exits(**kwargs):
+        raise SystemExit(3)
+
+    def boom(n):
+        return 1 / n
+
+    box = Toolbox(tools=[{"name": "exits"}, {"name": "boom", "parameters": {"type": "object"}}],
+                  functions={"exits": exits, "boom": boom})
+    assert box.execute(make_call("c1", "exits", "{}")).error == "raised SystemExit: 3"
+    out = box.execute(make_call("c2", "boom", '{"n": 0}'))
+    assert out.text == "error: the tool raised ZeroDivisionError: division by zero" and out.result_bytes == 0
+    wrong = box.execute(make_call("c3", "boom", '{"m": 1}'))  # arguments the function cannot take
+    assert wrong.error.startswith("raised TypeError")

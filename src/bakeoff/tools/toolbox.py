@@ -55,7 +55,7 @@ class Toolbox:
         except ToolRefused as exc:
             ms = (time.perf_counter() - t0) * 1000
             return ToolOutcome(f"error: {exc}", 0, ms, error=f"refused: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a tool's failure is the model's to read, not the run's end
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a tool's failure is the model's to read, not the run's end
             ms = (time.perf_counter() - t0) * 1000
             text = f"{type(exc).__name__}: {exc}"[:500]
             return ToolOutcome(f"error: the tool raised {text}", 0, ms, error=f"raised {text}")
