@@ -222,9 +222,11 @@ def make_app(state: AnthropicState) -> Starlette:
         if isinstance(system, list):
             system = " ".join(block.get("text", "") for block in system)
         input_tokens = _tokens(system) + sum(
-            _tokens(m["content"] if isinstance(m["content"], str) else " ".join(b.get("text", "") for b in m["content"]))
+            _tokens(m["content"] if isinstance(m["content"], str) else " ".join(str(b.get("text") or b.get("content") or "") for b in m["content"]))
             for m in body["messages"])
         thinking = body.get("thinking") or {}
+        scripted = state.next_reply()
+        calls = scripted.get("tool_calls") or []
         msg_id = "msg_01" + uuid.uuid4().hex[:22]
 
         async def stream():
@@ -254,7 +256,24 @@ def make_app(state: AnthropicState) -> Starlette:
                                                        "delta": {"type": "signature_delta", "signature": SIGNATURE}})
                     yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
                     index, used = index + 1, len(pieces)
-                words = state.words()
+                if calls:  # tool_use blocks: id and name first, then the input as input_json_delta pieces
+                    for call in calls:
+                        yield _sse("content_block_start", {"type": "content_block_start", "index": index,
+                                                           "content_block": {"type": "tool_use", "name": call["name"],
+                                                                             "id": "toolu_01" + uuid.uuid4().hex[:22],
+                                                                             "input": {}}})
+                        args = call["arguments"]
+                        for part in (args[:len(args) // 2], args[len(args) // 2:]):
+                            yield _sse("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                               "delta": {"type": "input_json_delta", "partial_json": part}})
+                        yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
+                        index += 1
+                    yield _sse("message_delta", {"type": "message_delta",
+                                                 "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                                 "usage": {"output_tokens": used + 10 * len(calls)}})
+                    yield _sse("message_stop", {"type": "message_stop"})
+                    return
+                words = state.words(scripted.get("content"))
                 pieces = words[:max(0, allowance - used)]
                 yield _sse("content_block_start", {"type": "content_block_start", "index": index,
                                                    "content_block": {"type": "text", "text": ""}})

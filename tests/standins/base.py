@@ -39,6 +39,11 @@ class StandInState:
     chunk_delay_s: float = 0.0  # between streamed chunks (lets a test see concurrency)
     retry_after: str = "1"
     expected_key: str | None = None  # when set, other keys get the vendor's 401
+    # Tool use: scripted replies, one per generation request: {"content": text} or
+    # {"tool_calls": [{"name": ..., "arguments": JSON text as the model wrote it}]}; when none are
+    # left, ``forever`` (a model that never stops calling) or the plain ``reply``.
+    scripted: deque = field(default_factory=deque)
+    forever: dict | None = None
 
     def next_fault(self) -> str:
         return self.faults.popleft() if self.faults else "ok"
@@ -48,9 +53,14 @@ class StandInState:
         assert not unknown, f"unknown faults {unknown}"
         self.faults.extend(faults)
 
-    def words(self) -> list[str]:
+    def next_reply(self) -> dict:
+        if self.scripted:
+            return self.scripted.popleft()
+        return self.forever or {"content": self.reply}
+
+    def words(self, text: str | None = None) -> list[str]:
         """The reply in streaming pieces: one word (with its leading space) per chunk."""
-        parts = self.reply.split(" ")
+        parts = (self.reply if text is None else text).split(" ")
         return [parts[0]] + [" " + p for p in parts[1:]]
 
 

@@ -65,6 +65,13 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
 
 
+def _object_or_text(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments  # not what Ollama sends; lets a test see bakeoff keep a bad call as written
+
+
 def make_app(state: StandInState, models: tuple[str, ...] = MODELS, load_s: float = LOAD_S) -> Starlette:
     loaded: dict[str, str] = {}  # name -> expires_at
     finals: list[dict[str, Any]] = []
@@ -146,7 +153,9 @@ def make_app(state: StandInState, models: tuple[str, ...] = MODELS, load_s: floa
             thought = THINKING.split(" ")
             thought = [thought[0]] + [" " + w for w in thought[1:]]
             pieces = [("thinking", w) for w in thought] if body.get("think") else []
-            words = state.words()
+            scripted = state.next_reply()
+            calls = scripted.get("tool_calls") or []
+            words = [] if calls else state.words(scripted.get("content"))
             limit = options.get("num_predict")
             if isinstance(limit, int) and limit >= 0:
                 words = words[:limit]
@@ -165,6 +174,10 @@ def make_app(state: StandInState, models: tuple[str, ...] = MODELS, load_s: floa
                     message["thinking"] = text
                 yield _line({"model": name, "created_at": _now(), "message": message, "done": False})
                 await pause(state)
+            if calls:  # Ollama parses the model's calls itself and sends them in one chunk, arguments an object
+                yield _line({"model": name, "created_at": _now(), "done": False, "message": {
+                    "role": "assistant", "content": "", "tool_calls": [
+                        {"function": {"name": c["name"], "arguments": _object_or_text(c["arguments"])}} for c in calls]}})
             n_prompt = prompt_tokens(body.get("messages") or [])
             n_out = len(pieces)
             final = {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""},

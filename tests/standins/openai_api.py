@@ -1,6 +1,8 @@
 """OpenAI's Chat Completions API (and Gemini's OpenAI-compatible endpoint, which copies it).
 
-Shapes follow OpenAI's API reference: `chat.completion.chunk` objects as SSE `data:` lines, the
+Shapes follow OpenAI's API reference (tool calls: the first chunk of a call carries its index, id,
+type and name with empty arguments, later chunks more of the arguments text, the choice ends with
+finish_reason "tool_calls"): `chat.completion.chunk` objects as SSE `data:` lines, the
 `usage` chunk with empty `choices` when `stream_options.include_usage` is set, `data: [DONE]`,
 errors as `{"error": {"message", "type", "param", "code"}}`, and the `x-ratelimit-*` headers.
 Gemini's endpoint lists its models as `models/NAME` and sends Google-style error objects.
@@ -61,7 +63,9 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
                           "server_error", None, google)
         name = body["model"]
         created = int(time.time())
-        words = state.words()
+        scripted = state.next_reply()
+        calls = scripted.get("tool_calls") or []
+        words = [] if calls else state.words(scripted.get("content"))
         thinking = [w if i == 0 else " " + w for i, w in enumerate(state.reasoning.split(" "))] if state.reasoning else []
 
         def chunk(delta: dict, finish: str | None = None) -> str:
@@ -87,9 +91,15 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
                     if fault == "malformed" and i == 2:
                         yield 'data: {"id": "chatcmpl-B9M", "choices": [{"delta": {"content": "tru\n\n'
                     yield chunk({"content": word})
-                yield chunk({}, "stop")
+                for i, call in enumerate(calls):
+                    yield chunk({"tool_calls": [{"index": i, "id": f"call_{i}{len(state.requests)}", "type": "function",
+                                                 "function": {"name": call["name"], "arguments": ""}}]})
+                    args = call["arguments"]
+                    for part in (args[:len(args) // 2], args[len(args) // 2:]):
+                        yield chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+                yield chunk({}, "tool_calls" if calls else "stop")
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+                    prompt_tokens = sum(len((m.get("content") or "").split()) for m in body["messages"])
                     usage = {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion.chunk",
                              "created": created, "model": name, "system_fingerprint": "fp_44709d6fcb",
                              "choices": [], "usage": {

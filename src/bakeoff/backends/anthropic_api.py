@@ -14,6 +14,12 @@ last ``message_delta``'s ``output_tokens``, which include thinking. A stream tha
 ``message_stop`` was cut off and is retried. Stop reasons ``end_turn`` and ``stop_sequence``
 are recorded as ``stop``, ``max_tokens`` as ``length``, the others as Anthropic names them.
 
+Tools: ``tools`` as ``{name, description, input_schema}``; a ``tool_use`` content block (its id and
+name in ``content_block_start``, its input as ``input_json_delta`` pieces) becomes a ``tool_call``
+event, the input text as streamed (a malformed one is recorded, not raised). Tool-use history goes
+out as assistant ``tool_use`` blocks and user ``tool_result`` blocks (consecutive results in one
+user message, as the API wants).
+
 Sampling: the SDK (2.x) sends ``anthropic-version: 2026-10-21``, which rejects ``temperature``,
 ``top_p`` and ``top_k`` with HTTP 400 (even at their default values), and the API has no seed.
 So none of them is sent: the case's temperature is not applied, repeats are draws at the
@@ -48,6 +54,7 @@ from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, st
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 from bakeoff.thinking import DEFAULT_BUDGETS, ThinkingOption, fold_into
+from bakeoff.tools.calls import make_call
 
 LEGACY_VERSION = "2023-06-01"  # the last API version that takes temperature, top_p and top_k
 SAMPLING = ("temperature", "top_p", "top_k")
@@ -121,9 +128,13 @@ class AnthropicBackend(ServerBackend):
 
     def request_args(self, request: GenerationRequest) -> dict[str, Any]:
         system = [m["content"] for m in request.messages if m["role"] == "system"]
-        messages = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
+        messages = anthropic_messages([m for m in request.messages if m["role"] != "system"])
         args: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": request.max_tokens,
                                 "stream": True}
+        if request.tools:
+            args["tools"] = [{"name": t["name"], "description": t.get("description", ""),
+                              "input_schema": t.get("parameters") or {"type": "object", "properties": {}}}
+                             for t in request.tools]
         if system:
             args["system"] = "\n\n".join(system)
         if request.stop:
@@ -191,6 +202,7 @@ class AnthropicBackend(ServerBackend):
         yield {"type": "sent", "t": t_send}
         prompt_tokens = output_tokens = finish = None
         stopped = False
+        uses: dict[int, dict[str, Any]] = {}  # tool_use blocks by index: id, name, input JSON so far
         try:
             stream = await self.client.messages.create(**self.request_args(request))
             async with stream:
@@ -203,7 +215,12 @@ class AnthropicBackend(ServerBackend):
                             yield {"type": "content", "text": delta.text, "t": now}
                         elif delta.type == "thinking_delta" and delta.thinking:
                             yield {"type": "reasoning", "text": delta.thinking, "t": now}
+                        elif delta.type == "input_json_delta" and event.index in uses:
+                            uses[event.index]["input"] += delta.partial_json or ""
                         # signature_delta (the thinking block's signature), input_json_delta, citations: not text
+                    elif kind == "content_block_start" and event.content_block.type == "tool_use":
+                        block = event.content_block
+                        uses[event.index] = {"id": block.id, "name": block.name, "input": ""}
                     elif kind == "message_start":
                         usage = event.message.usage
                         prompt_tokens = _input_total(usage, None)
@@ -237,6 +254,9 @@ class AnthropicBackend(ServerBackend):
             raise BackendError(f"malformed stream chunk from the server: {type(exc).__name__}: {exc}"[:400]) from None
         if not stopped:
             raise Retryable("the stream ended before message_stop: the answer was cut off")
+        for index in sorted(uses):
+            use = uses[index]
+            yield {"type": "tool_call", **make_call(use["id"], use["name"], use["input"]), "t": time.perf_counter()}
         if output_tokens is not None:
             yield {"type": "usage", "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
                    "source": "server usage"}
@@ -245,6 +265,27 @@ class AnthropicBackend(ServerBackend):
     async def aclose(self) -> None:
         if getattr(self, "client", None) is not None:
             await self.client.close()
+
+
+def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutral tool-use messages (bakeoff.tools.calls) as Messages API turns: assistant tool_use
+    blocks; tool results as tool_result blocks of one user message."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m["role"] == "assistant" and m.get("tool_calls"):
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": m["content"]}] if m.get("content") else []
+            blocks += [{"type": "tool_use", "id": c["id"], "name": c["name"] or "", "input": c.get("arguments") or {}}
+                       for c in m["tool_calls"]]
+            out.append({"role": "assistant", "content": blocks})
+        elif m["role"] == "tool":
+            block = {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": m["content"]}
+            if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        else:
+            out.append({"role": m["role"], "content": m["content"]})
+    return out
 
 
 def _input_total(usage, previous: int | None) -> int | None:

@@ -9,6 +9,8 @@ are plain dicts so they can cross a process boundary as JSON:
 - ``{"type": "engine", ...}``                          engine-reported timings (ms, counts)
 - ``{"type": "memory", "peak_mb": float, ...}``        the worker's peak above its baseline
 - ``{"type": "finish", "reason": "stop" | "length", "t": float}``
+- ``{"type": "tool_call", "id", "name", "arguments_raw", "arguments", "error", "t"}``  one call the
+  model made (bakeoff.tools.calls), malformed ones included with their raw text
 
 ``t`` is ``time.perf_counter()`` when the event was produced (CLOCK_MONOTONIC, shared by the
 worker processes of one machine), so timings are taken where the tokens appear.
@@ -38,7 +40,7 @@ class BackendOptions(BaseModel):
 
 @dataclass
 class GenerationRequest:
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     max_tokens: int = 256
     temperature: float = 0.0
     top_p: float | None = None
@@ -53,10 +55,13 @@ class GenerationRequest:
     # llama.cpp only: a GBNF grammar the reply must match (text, special tokens such as Gemma 4's
     # <|channel> included), e.g. to force a twin's random weights through a thought channel.
     grammar: str | None = None
+    # Tool use: the declared tools {name, description, parameters}; messages may then hold
+    # assistant tool_calls and role "tool" results (bakeoff.tools.calls has the neutral form).
+    tools: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        for key in ("json_schema", "extra_body", "grammar"):
+        for key in ("json_schema", "extra_body", "grammar", "tools"):
             if out.get(key) is None:
                 out.pop(key, None)  # stored requests stay as they were without them
         return out

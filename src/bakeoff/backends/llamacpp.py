@@ -18,6 +18,14 @@ share the case's ``max_tokens`` (as on servers). With a BUDGET the thinking is c
 tokens by forcing the family's closing tag (``</think>`` or ``<channel|>``) into the sequence,
 and the answer then keeps the case's ``max_tokens`` of its own (so at most BUDGET + max_tokens).
 
+Tool use: a request with ``tools`` is rendered through the GGUF's chat template when the template
+has tool syntax (it reads ``tools``; Qwen2.5's writes them into the system turn and asks for
+``<tool_call>{json}</tool_call>``), else (and for Gemma 4, whose own call syntax is not read yet)
+in the documented Hermes format (bakeoff.tools.calls: the
+same instruction and tags, as text turns); ``tool_format`` in the facts says which, and a fallback
+is in the notes. The reply's ``<tool_call>`` blocks become ``tool_call`` events (malformed ones
+too, with their raw text); the content keeps the model's text as written.
+
 Structured output: a request with ``json_schema`` is decoded under the GBNF grammar llama-cpp-python
 builds from the schema (``LlamaGrammar.from_json_schema``), so the reply is JSON of that shape
 unless max_tokens cuts it short. Judges use it; it is meant for contenders without thinking.
@@ -118,6 +126,8 @@ class LlamaCppBackend(SubprocessBackend):
         fmt = self.facts.get("chat_format", "")
         notes = [f"{self.model}: {fmt}"] if "fallback" in fmt else []
         thinking = self.facts.get("thinking") or {}
+        if "fallback" in (self.facts.get("tool_format") or ""):
+            notes.append(f"{self.model}: tool calls use {self.facts['tool_format']}")
         if thinking.get("mode") == "prompted":
             notes.append(f"{self.model}: thinking={thinking['setting']} is prompted, not native (the model has no "
                          "thinking mode): a system instruction asks for reasoning in <think>...</think> and the "
@@ -227,6 +237,31 @@ class _StopCutter:
         return out
 
 
+class _ContentTap:
+    """Passes events on and keeps the content text (to parse tool calls from once it is whole)."""
+
+    def __init__(self, emit: Callable[[dict], None]):
+        self.emit, self.text = emit, ""
+
+    def __call__(self, event: dict) -> None:
+        if event["type"] == "content":
+            self.text += event["text"]
+        self.emit(event)
+
+
+def _template_message(m: dict[str, Any]) -> dict[str, Any]:
+    """A neutral tool-use message (bakeoff.tools.calls) as chat templates read it: tool_calls in
+    the Chat Completions shape with the arguments as a mapping (templates apply ``tojson``)."""
+    if m["role"] == "assistant" and m.get("tool_calls"):
+        calls = [{"id": c["id"], "type": "function",
+                  "function": {"name": c["name"] or "", "arguments": c.get("arguments") if c.get("arguments") is not None
+                               else c.get("arguments_raw", "")}} for c in m["tool_calls"]]
+        return {"role": "assistant", "content": m.get("content") or "", "tool_calls": calls}
+    if m["role"] == "tool":
+        return {"role": "tool", "tool_call_id": m.get("tool_call_id"), "name": m.get("name"), "content": m["content"]}
+    return m
+
+
 _FALLBACKS: dict[str, Callable[[list[dict[str, str]]], str]] = {
     "gemma": _gemma_prompt, "gemma4": _gemma4_prompt, "chatml": _chatml_prompt,
 }
@@ -288,6 +323,11 @@ class LlamaCppEngine:
         self.plan = plan_for(o.get("thinking"), template if self._formatter else None, arch, fallback)
         self._marker_ids: set[int] = set()
         self._force_ids: list[int] = []
+        # Qwen2.5's <tool_call> tags are special tokens: render them, or the calls vanish from the text.
+        for marker in ("<tool_call>", "</tool_call>"):
+            ids = self.llm.tokenize(marker.encode(), add_bos=False, special=True)
+            if len(ids) == 1 and self.llm.detokenize(ids, special=True) != self.llm.detokenize(ids, special=False):
+                self._marker_ids.add(ids[0])
         if self.plan.fmt is not None:
             fmt = self.plan.fmt
             for marker in (fmt.open, fmt.close):  # special tokens (Gemma 4's <|channel>) must render as text
@@ -295,8 +335,18 @@ class LlamaCppEngine:
                     if self.llm.detokenize([tok], special=True) != self.llm.detokenize([tok], special=False):
                         self._marker_ids.add(tok)
             self._force_ids = self.llm.tokenize(fmt.force_close.encode(), add_bos=False, special=True)
+        if self._formatter is not None and "tools" in template and arch == "gemma4":
+            # Gemma 4's template writes its own call syntax, which bakeoff does not read yet.
+            self.tool_format = ("Hermes <tool_call> JSON format (fallback: Gemma 4's native tool-call syntax "
+                                "is not read yet; tools are described in the system turn)")
+        elif self._formatter is not None and "tools" in template:
+            self.tool_format = "the GGUF's chat template (it has tool syntax); calls parsed as <tool_call> JSON"
+        else:
+            self.tool_format = ("Hermes <tool_call> JSON format (fallback: the chat template has no tool syntax; "
+                                "tools are described in the system turn)")
         return {
             "engine": "llama.cpp (llama-cpp-python)",
+            "tool_format": self.tool_format,
             "engine_version": llama_cpp.__version__,
             "architecture": arch,
             "model_name": meta.get("general.name"),
@@ -314,13 +364,23 @@ class LlamaCppEngine:
             "engine_memory": engine_memory(self._log.take()),
         }
 
-    def _render(self, messages: list[dict[str, str]]) -> tuple[str, bool]:
+    def _render(self, messages: list[dict[str, Any]], tools: list[dict] | None = None) -> tuple[str, bool]:
         """Prompt text (with the thinking plan's system text, template flag and prefill), and
         whether the tokenizer should add BOS itself."""
+        from bakeoff.tools.calls import hermes_messages, openai_tools
+
         plan = self.plan
+        extra: dict[str, Any] = {}
+        uses_tools = tools or any(m.get("tool_calls") or m["role"] == "tool" for m in messages)
+        if uses_tools and self.tool_format.startswith("the GGUF"):
+            messages = [_template_message(m) for m in messages]
+            if tools:
+                extra["tools"] = openai_tools(tools)
+        elif uses_tools:
+            messages = hermes_messages(messages, tools or [])
         messages = plan.messages(messages)
         if self._formatter is not None:
-            result = self._formatter(messages=messages, **plan.template_kwargs)
+            result = self._formatter(messages=messages, **plan.template_kwargs, **extra)
             return result.prompt + plan.prefill, not result.added_special
         return self._fallback(messages) + plan.prefill, False
 
@@ -329,7 +389,9 @@ class LlamaCppEngine:
 
         llm = self.llm
         t_send = time.perf_counter()
-        prompt, add_bos = self._render(req["messages"])
+        prompt, add_bos = self._render(req["messages"], req.get("tools"))
+        if req.get("tools"):  # gather the answer's text to read its tool calls at the end
+            emit = _ContentTap(emit)
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         # llama.cpp may round the context up; llama-cpp-python's buffers hold what was asked.
         n_ctx = min(llm.n_ctx(), len(llm.input_ids))
@@ -431,6 +493,11 @@ class LlamaCppEngine:
         rest = cutter.flush()
         if rest:
             emit({"type": "content", "text": rest, "t": time.perf_counter()})
+        if isinstance(emit, _ContentTap):
+            from bakeoff.tools.calls import parse_hermes
+
+            for call in parse_hermes(emit.text)[1]:
+                emit({"type": "tool_call", **call, "t": time.perf_counter()})
         perf = C.llama_perf_context(llm._ctx.ctx)
         usage = {"type": "usage", "prompt_tokens": len(tokens), "output_tokens": n_out, "source": "engine"}
         finished = {"type": "finish", "reason": finish}

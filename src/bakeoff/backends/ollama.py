@@ -49,6 +49,7 @@ from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, st
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 from bakeoff.thinking import ThinkingOption, fold_into
+from bakeoff.tools.calls import make_call, openai_tools
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 MB = 2**20
@@ -187,8 +188,10 @@ class OllamaBackend(ServerBackend):
             options["top_k"] = request.top_k
         if request.stop:
             options["stop"] = request.stop
-        body: dict[str, Any] = {"model": self.model, "messages": request.messages, "stream": True,
+        body: dict[str, Any] = {"model": self.model, "messages": ollama_messages(request.messages), "stream": True,
                                 "options": options}
+        if request.tools:
+            body["tools"] = openai_tools(request.tools)
         if self.options.think is not None:
             body["think"] = self.options.think
         if self.keep_alive() is not None:
@@ -306,6 +309,7 @@ class OllamaBackend(ServerBackend):
         t_send = time.perf_counter()
         yield {"type": "sent", "t": t_send}
         final: dict[str, Any] | None = None
+        calls: list[dict[str, Any]] = []
         try:
             async with self.client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:
@@ -328,6 +332,11 @@ class OllamaBackend(ServerBackend):
                         yield {"type": "reasoning", "text": message["thinking"], "t": now}
                     if message.get("content"):
                         yield {"type": "content", "text": message["content"], "t": now}
+                    for call in message.get("tool_calls") or []:  # Ollama parsed them from the model's text
+                        fn = call.get("function") or {}
+                        args = fn.get("arguments")
+                        calls.append(make_call(call.get("id") or f"call_{len(calls) + 1}", fn.get("name"),
+                                               args if isinstance(args, (dict, str)) else json.dumps(args)))
                     if chunk.get("done"):
                         final = chunk
                         break
@@ -337,6 +346,8 @@ class OllamaBackend(ServerBackend):
             raise Retryable(f"connection failed or dropped: {type(exc).__name__}: {exc}"[:300]) from None
         if final is None:
             raise Retryable("the stream ended before ollama's final (done: true) object")
+        for call in calls:
+            yield {"type": "tool_call", **call, "t": time.perf_counter()}
         yield {"type": "usage", "prompt_tokens": final.get("prompt_eval_count"),
                "output_tokens": final.get("eval_count"), "source": "engine (ollama)"}
         yield {"type": "engine", "source": "ollama durations",
@@ -345,6 +356,22 @@ class OllamaBackend(ServerBackend):
                "load_ms": _ns_to_ms(final.get("load_duration")),
                "total_ms": _ns_to_ms(final.get("total_duration"))}
         yield {"type": "finish", "reason": final.get("done_reason"), "t": time.perf_counter()}
+
+
+def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutral tool-use messages (bakeoff.tools.calls) as Ollama's /api/chat takes them: arguments
+    as an object, tool results as role "tool" with the tool's name."""
+    out = []
+    for m in messages:
+        if m["role"] == "assistant" and m.get("tool_calls"):
+            out.append({"role": "assistant", "content": m.get("content") or "", "tool_calls": [
+                {"function": {"name": c["name"] or "", "arguments": c["arguments"] if c.get("arguments") is not None
+                              else c["arguments_raw"]}} for c in m["tool_calls"]]})
+        elif m["role"] == "tool":
+            out.append({"role": "tool", "content": m["content"], "tool_name": m.get("name") or ""})
+        else:
+            out.append(m)
+    return out
 
 
 def _error_text(content: bytes) -> str:

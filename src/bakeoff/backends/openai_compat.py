@@ -19,6 +19,14 @@ the reply is held until the closer or the end decides, each piece keeping its ar
 Structured output: a request with a JSON schema is sent as ``response_format: {"type":
 "json_schema", ...}`` (strict).
 
+Tools: ``tools`` as Chat Completions function tools; streamed ``delta.tool_calls`` pieces are put
+together by their ``index`` into ``tool_call`` events (arguments as the server wrote them, so a
+malformed one is recorded, not raised). A server that returns no ``tool_calls`` but writes
+``<tool_call>`` blocks in the content (llama-cpp-python's server with a Qwen2.5 template passes the
+tools to the template and returns the model's text) has them read from the content, each call
+noted so. Tool-use history goes out as assistant ``tool_calls`` (arguments as JSON text) and
+``role: tool`` messages with their ``tool_call_id``.
+
 ``openai:`` and ``gemini:`` are this backend with a fixed endpoint and key (their own files).
 """
 
@@ -36,6 +44,7 @@ from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, st
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 from bakeoff.thinking import THINK_TAGS, StreamSplitter, ThinkingOption
+from bakeoff.tools.calls import make_call, openai_tools, parse_hermes
 
 
 class OpenAICompatOptions(ServerOptions):
@@ -86,7 +95,7 @@ class OpenAICompatBackend(ServerBackend):
         return (self.options.base_url or base_url).rstrip("/"), name
 
     def request_args(self, request: GenerationRequest) -> dict[str, Any]:
-        args: dict[str, Any] = {"model": self.model_name, "messages": request.messages, "stream": True,
+        args: dict[str, Any] = {"model": self.model_name, "messages": wire_messages(request.messages), "stream": True,
                                 "stream_options": {"include_usage": True},
                                 self.max_tokens_field: request.max_tokens,
                                 "temperature": request.temperature, "seed": request.seed}
@@ -97,6 +106,8 @@ class OpenAICompatBackend(ServerBackend):
             args["extra_body"] = {"chat_template_kwargs": {"enable_thinking": thinking == "on"}}
         if request.json_schema is not None:
             args["response_format"] = self.response_format(request.json_schema)
+        if request.tools:
+            args["tools"] = openai_tools(request.tools)
         if request.extra_body:
             args["extra_body"] = {**(args.get("extra_body") or {}), **request.extra_body}
         return args
@@ -143,6 +154,7 @@ class OpenAICompatBackend(ServerBackend):
         yield {"type": "sent", "t": t_send}
         usage = timings = finish = None
         text = []
+        pieces: dict[int, dict[str, Any]] = {}  # streamed tool calls by index: id, name, arguments so far
         splitter = StreamSplitter(THINK_TAGS, "auto" if getattr(self.options, "thinking", None) else "leading")
         try:
             # The raw SSE lines, parsed with json.loads: the SDK's pydantic object per chunk costs
@@ -171,6 +183,8 @@ class OpenAICompatBackend(ServerBackend):
                             text.append(delta["content"])
                             for kind, piece, t in splitter.feed(delta["content"], now):
                                 yield {"type": kind, "text": piece, "t": t}
+                        for piece in delta.get("tool_calls") or []:
+                            _add_tool_piece(pieces, piece)
                         finish = choice.get("finish_reason") or finish
                     usage = chunk.get("usage") or usage
                     timings = chunk.get("timings") or timings
@@ -192,6 +206,8 @@ class OpenAICompatBackend(ServerBackend):
                                "started with --interrupt_requests False)")
         for kind, piece, t in splitter.close(time.perf_counter()):
             yield {"type": kind, "text": piece, "t": t}
+        for call in _tool_calls(pieces, "".join(text), bool(request.tools)):
+            yield {"type": "tool_call", **call, "t": time.perf_counter()}
         if usage is not None:
             event = {"type": "usage", "prompt_tokens": usage.get("prompt_tokens"),
                      "output_tokens": usage.get("completion_tokens"), "source": "server usage"}
@@ -215,6 +231,45 @@ class OpenAICompatBackend(ServerBackend):
         if getattr(self, "client", None) is not None:
             await self.client.close()
         self._tokenizer = None
+
+
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutral tool-use messages (bakeoff.tools.calls) in the Chat Completions shape."""
+    out = []
+    for m in messages:
+        if m["role"] == "assistant" and m.get("tool_calls"):
+            out.append({"role": "assistant", "content": m.get("content") or None, "tool_calls": [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"] or "", "arguments": c["arguments_raw"]}}
+                for c in m["tool_calls"]]})
+        elif m["role"] == "tool":
+            out.append({"role": "tool", "tool_call_id": m["tool_call_id"], "content": m["content"]})
+        else:
+            out.append(m)
+    return out
+
+
+def _add_tool_piece(pieces: dict[int, dict[str, Any]], piece: dict[str, Any]) -> None:
+    """One streamed ``tool_calls`` element: the first of an index brings id and name, later ones
+    more of the arguments text."""
+    index = piece.get("index", len(pieces))
+    call = pieces.setdefault(index, {"id": None, "name": "", "arguments": ""})
+    call["id"] = piece.get("id") or call["id"]
+    fn = piece.get("function") or {}
+    call["name"] += fn.get("name") or ""
+    call["arguments"] += fn.get("arguments") or ""
+
+
+def _tool_calls(pieces: dict[int, dict[str, Any]], content: str, offered: bool) -> list[dict[str, Any]]:
+    if pieces:
+        return [make_call(p["id"] or f"call_{i + 1}", p["name"], p["arguments"])
+                for i, p in enumerate(pieces[k] for k in sorted(pieces))]
+    if not offered:
+        return []
+    calls = parse_hermes(content)[1]
+    for call in calls:
+        call["note"] = ("read from the content: the server returned no tool_calls"
+                        + (f"; {call['note']}" if call.get("note") else ""))
+    return calls
 
 
 def _error_text(err: Any) -> str:

@@ -65,10 +65,14 @@ _BUILTIN = {
     "code": "bakeoff.checks.code:CodeCheck",
     "number": "bakeoff.checks.number:NumberCheck",
     "ifbench": "bakeoff.checks.ifbench:IFBenchCheck",
+    "tool_call": "bakeoff.checks.tool_calls:ToolCall",
+    "tool_calls": "bakeoff.checks.tool_calls:ToolCalls",
+    "valid_tool_calls": "bakeoff.checks.tool_calls:ValidToolCalls",
+    "no_tool_call": "bakeoff.checks.tool_calls:NoToolCall",
 }
 # Kinds known even when the installed metadata predates their entry point (an editable install
 # made before the line was added to pyproject.toml).
-_ALWAYS = ("judge", "code", "number", "ifbench")
+_ALWAYS = ("judge", "code", "number", "ifbench", "tool_call", "tool_calls", "valid_tool_calls", "no_tool_call")
 
 
 @lru_cache(maxsize=1)
@@ -184,7 +188,8 @@ def is_deferred(spec: CheckSpec) -> bool:
     return bool(getattr(spec.check, "deferred", False))
 
 
-def evaluate(checks: list[CheckSpec], output: str, case: Case | None = None) -> Verdict:
+def evaluate(checks: list[CheckSpec], output: str, case: Case | None = None,
+             calls: list[dict] | None = None) -> Verdict:
     """Run every check on one output. The score is the weighted mean of check scores;
     the case passes when the score reaches its pass_threshold. No checks: no verdict.
 
@@ -197,12 +202,13 @@ def evaluate(checks: list[CheckSpec], output: str, case: Case | None = None) -> 
     total = weighted = 0.0
     pending = False
     for spec in checks:
+        # ``calls``: the tool calls the model made (bakeoff.tools.calls), for the tool checks.
         if is_deferred(spec):
             pending = True
             results.append(CheckResult(kind=spec.label, passed=False, score=0.0, weight=spec.weight,
                                        detail=spec.check.pending_detail()))  # type: ignore[union-attr]
             continue
-        score, detail = spec.run(text, case)
+        score, detail = spec.run(text, case, calls)
         results.append(
             CheckResult(kind=spec.label, passed=score >= PASS_SCORE, score=score, weight=spec.weight, detail=detail)
         )

@@ -193,16 +193,19 @@ class CheckSpec:
             return f"not {self.inner.label}"
         return self.kind
 
-    def run(self, output: str, case: Case | None) -> tuple[float, str]:
+    def run(self, output: str, case: Case | None, calls: list[dict] | None = None) -> tuple[float, str]:
         """Score in [0, 1] and detail. Never raises: a crashing check scores 0."""
         if self.inner is not None:
-            score, detail = self.inner.run(output, case)
+            score, detail = self.inner.run(output, case, calls)
             if score >= PASS_SCORE:
                 return 0.0, f"{self.inner.label} passed but must not: {detail}"
             return 1.0, f"{self.inner.label} failed as required: {detail}"
         assert self.check is not None
         try:
-            raw, detail = self.check.run(output, case)
+            if getattr(self.check, "reads_tool_calls", False):  # bakeoff.checks.tool_calls
+                raw, detail = self.check.run_calls(calls or [], output, case)  # type: ignore[attr-defined]
+            else:
+                raw, detail = self.check.run(output, case)
         except Exception as exc:  # a bug in a check must not end the run
             return 0.0, f"check raised {type(exc).__name__}: {exc}"
         return _to_score(raw), str(detail)

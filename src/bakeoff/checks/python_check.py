@@ -48,7 +48,8 @@ def _forget(top: str) -> None:
             del sys.modules[name]
 
 
-def import_function(ref: str, base_dir: Path | None) -> tuple[Callable[..., Any], int, str | None]:
+def import_function(ref: str, base_dir: Path | None,
+                    any_arity: bool = False) -> tuple[Callable[..., Any], int, str | None]:
     """Import ``module:function`` from ``base_dir`` (then installed packages).
 
     Returns (function, number of arguments to pass: 1 or 2, sha256 of the module source or
@@ -104,7 +105,7 @@ def import_function(ref: str, base_dir: Path | None) -> tuple[Callable[..., Any]
             raise CheckConfigError(f"cannot get {funcname!r} from {modname!r}: {exc}", ("function",)) from None
     if not callable(obj):
         raise CheckConfigError(f"{ref!r} is not a function (it is {type(obj).__name__})", ("function",))
-    nargs = _arity(obj, ref)
+    nargs = 0 if any_arity else _arity(obj, ref)  # any_arity: a tool function, called with keywords
     return obj, nargs, _source_sha256(module)
 
 

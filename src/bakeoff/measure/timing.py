@@ -48,6 +48,7 @@ class StreamMeasure:
     retries: list[dict[str, Any]] = field(default_factory=list)  # attempts that failed, in order
     reasoning_tokens: int | None = None  # from the usage event, where the engine counts them
     thinking_truncated: bool | None = None  # from the finish event: ended inside the thinking
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # bakeoff.tools.calls form
     _token_times: list[float] = field(default_factory=list)
     _t_first_content: float | None = None
 
@@ -60,6 +61,7 @@ class StreamMeasure:
             # come from the attempt that succeeded; the failure is kept in the retry log.
             self.retries.append({k: event[k] for k in ("attempt", "reason", "wait_s")})
             self.output, self.reasoning, self._token_times, self._t_first_content = "", "", [], None
+            self.tool_calls = []
             self.figures = TrialFigures()
         elif kind in ("prompt", "sent"):
             self.t_send = t  # taken by the engine when the request reached it
@@ -72,6 +74,9 @@ class StreamMeasure:
                     self._t_first_content = t
             else:
                 self.reasoning += event["text"]
+        elif kind == "tool_call":
+            self.tool_calls.append({k: event[k] for k in ("id", "name", "arguments_raw", "arguments", "error", "note")
+                                    if k in event})
         elif kind == "usage":
             f.prompt_tokens = event.get("prompt_tokens")
             f.output_tokens = event.get("output_tokens")

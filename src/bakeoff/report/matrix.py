@@ -165,6 +165,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
     from bakeoff.report.standard import standard_rows
+    from bakeoff.report.tools import tool_figures
     from bakeoff.store.ratings import ratings
     from bakeoff.store.reads import TrialsOnce
 
@@ -175,8 +176,11 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     contenders = contender_rows(db, run_id, checks)
     # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
     human = win_rates(ratings(db, trial_ids))
+    tools = tool_figures(trials)  # tool-call and agent-loop figures, for contenders that ran tool cases
     for row in contenders:
         row["human"] = human["contenders"].get(row["spec"])
+        if row["spec"] in tools:
+            row["tools"] = tools[row["spec"]]
     return {
         "database": str(db.path),
         "runs": [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
@@ -259,6 +263,22 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
                        fmt(r["agreement"]["check_outcomes"], "pct"), ", ".join(r["flaky_cases"]) or "none")
         console.print(rt)
         console.print(f"[dim]k = the repeats every case has. {AGREEMENT_LEGEND}[/dim]")
+    tooled = [r for r in data["contenders"] if r.get("tools")]
+    if tooled:
+        tt = Table(title="tool use", title_justify="left")
+        for header in ("contender", "valid calls", "correct calls", "task success", "steps to success",
+                       "tokens to success", "repeat loops", "budget ran out"):
+            tt.add_column(header, justify="left" if header == "contender" else "right", overflow="fold")
+        for r in tooled:
+            t = r["tools"]
+            tt.add_row(r["spec"], f"{fmt(t['valid_call_rate'], 'pct')} of {t['calls']}",
+                       f"{t['correct_calls']}/{t['single_cases']}", f"{t['loops_passed']}/{t['agent_loops']}",
+                       fmt(t["steps_to_success"], "f1"), fmt(t["tokens_to_success"], "f0"), str(t["repeat_loops"]),
+                       str(t["budget_exhaustions"]))
+        console.print(tt)
+        console.print("[dim]valid calls: well-formed calls / calls made. correct calls: single-shot tool cases "
+                      "passed. task success: agent loops passed. steps (requests) and tokens (prompt + output): "
+                      "means over the loops that passed.[/dim]")
     for group in data.get("variants", []):
         vt = Table(title=f"variants of {group['base']} (reference: the most precise type, or the base without adapter)", title_justify="left")
         for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):

@@ -83,6 +83,19 @@ _SUMMED = ("prompt_tokens", "output_tokens", "e2e_ms", "engine_prompt_n", "engin
 _LARGEST = ("peak_mem_mb", "gpu_mem_mb")
 
 
+def combined_figures(figures: list[Any]) -> dict[str, Any]:
+    """The figures of several requests as one trial's: totals summed, peaks the largest, the
+    rest (TTFT, decode rate, ...) the last request's."""
+    cols = asdict(figures[-1])
+    for key in _SUMMED:
+        values = [getattr(f, key) for f in figures if getattr(f, key) is not None]
+        cols[key] = sum(values) if values else None
+    for key in _LARGEST:
+        values = [getattr(f, key) for f in figures if getattr(f, key) is not None]
+        cols[key] = max(values) if values else None
+    return cols
+
+
 class Conversation:
     """The state of one conversation trial. A driver (sync or async) loops::
 
@@ -144,13 +157,7 @@ class Conversation:
     def trial_columns(self) -> dict[str, Any]:
         """The trial row's output and figures (see the module docstring)."""
         last = self.measures[-1]
-        cols = asdict(self.figures[-1])
-        for key in _SUMMED:
-            values = [getattr(f, key) for f in self.figures if getattr(f, key) is not None]
-            cols[key] = sum(values) if values else None
-        for key in _LARGEST:
-            values = [getattr(f, key) for f in self.figures if getattr(f, key) is not None]
-            cols[key] = max(values) if values else None
+        cols = combined_figures(self.figures)
         reasoning_tokens = [m.reasoning_tokens for m in self.measures if m.reasoning_tokens is not None]
         truncated = [m.thinking_truncated for m in self.measures if m.thinking_truncated is not None]
         passed, score = self.verdict()

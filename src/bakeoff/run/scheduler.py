@@ -32,6 +32,7 @@ from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
+from bakeoff.tools.loop import AgentLoop, summarise_calls
 
 
 def _now() -> str:
@@ -51,6 +52,7 @@ def build_request(spec: ContenderSpec, case, repeat: int) -> GenerationRequest:
         top_p=o.get("top_p"),
         top_k=o.get("top_k"),
         seed=(o.get("seed") or 0) + repeat,
+        tools=list(case.tools) if getattr(case, "tools", None) else None,
     )
 
 
@@ -146,8 +148,9 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
 
         async def one(trial: Trial) -> None:
             async with slots:
-                if trial.case.turns:
-                    status = await _arun_conversation(db, run_id, backend, trial)
+                if trial.case.turns or trial.case.agent:
+                    runner = _arun_agent if trial.case.agent else _arun_conversation
+                    status = await runner(db, run_id, backend, trial)
                     summary.ran += 1
                     summary.errors += status == "error"
                     progress.advance(trial, status)
@@ -212,6 +215,8 @@ def _record_error(db: Database, run_id: str, trial: Trial, message: str, started
 def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
     if trial.case.turns:
         return _run_conversation(db, run_id, backend, trial)
+    if trial.case.agent:
+        return _run_agent(db, run_id, backend, trial)
     started = _now()
     request = build_request(trial.spec, trial.case, trial.repeat)
     measure = StreamMeasure()
@@ -226,8 +231,11 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
                measure: StreamMeasure) -> str:
     figures = measure.finish()
-    verdict = evaluate(trial.case.checks, measure.output, trial.case)
+    verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
+    if trial.case.tools:
+        row.update(tool_calls=json.dumps(measure.tool_calls),
+                   tool_summary=json.dumps({"mode": "single", **summarise_calls(measure.tool_calls, trial.case.tools)}))
     row.update(
         status="ok", error=None, request=request.to_dict(), prompt=measure.prompt,
         output=measure.output, reasoning=measure.reasoning or None,
@@ -243,32 +251,43 @@ def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: G
 # --- conversations (bakeoff.run.conversation): one request per turn, one trial, one commit ---------
 
 
-def _run_conversation(db: Database, run_id: str, backend, trial: Trial) -> str:
+def _run_steps(db: Database, run_id: str, backend, trial: Trial, driver, record) -> str:
+    """Drive a trial of several requests (a Conversation or an AgentLoop: next_request / take),
+    then ``record`` it; a backend failure ends it there, keeping the steps that finished."""
     started = _now()
-    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
-    while (request := convo.next_request()) is not None:
+    while (request := driver.next_request()) is not None:
         measure = StreamMeasure()
         try:
             for event in backend.generate(request):
                 measure.feed(event)
         except BackendError as exc:
-            return _record_conversation(db, run_id, trial, started, convo, exc, measure.retries)
-        convo.take(measure)
-    return _record_conversation(db, run_id, trial, started, convo)
+            return record(db, run_id, trial, started, driver, exc, measure.retries)
+        driver.take(measure)
+    return record(db, run_id, trial, started, driver)
 
 
-async def _arun_conversation(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+async def _arun_steps(db: Database, run_id: str, backend: ServerBackend, trial: Trial, driver, record) -> str:
+    """``_run_steps`` for a server backend, on the scheduler's event loop."""
     started = _now()
-    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
-    while (request := convo.next_request()) is not None:
+    while (request := driver.next_request()) is not None:
         measure = StreamMeasure()
         try:
             async for event in backend.agenerate(request):
                 measure.feed(event)
         except BackendError as exc:
-            return _record_conversation(db, run_id, trial, started, convo, exc, measure.retries)
-        convo.take(measure)
-    return _record_conversation(db, run_id, trial, started, convo)
+            return record(db, run_id, trial, started, driver, exc, measure.retries)
+        driver.take(measure)
+    return record(db, run_id, trial, started, driver)
+
+
+def _run_conversation(db: Database, run_id: str, backend, trial: Trial) -> str:
+    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
+    return _run_steps(db, run_id, backend, trial, convo, _record_conversation)
+
+
+async def _arun_conversation(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
+    return await _arun_steps(db, run_id, backend, trial, convo, _record_conversation)
 
 
 def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, convo: Conversation,
@@ -286,4 +305,37 @@ def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, 
     row.update(status="ok", error=None, request=request, finished_at=_now(), **convo.trial_columns(),
                **_retry_columns(retries))
     db.record_conversation(row, [asdict(r) for r in convo.results], convo.turns)
+    return "ok"
+
+
+# --- agent loops (bakeoff.tools.loop): the model calls tools until it answers; one trial ----------
+
+
+def _run_agent(db: Database, run_id: str, backend, trial: Trial) -> str:
+    loop = AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat))
+    return _run_steps(db, run_id, backend, trial, loop, _record_agent)
+
+
+async def _arun_agent(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+    loop = AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat))
+    return await _arun_steps(db, run_id, backend, trial, loop, _record_agent)
+
+
+def _record_agent(db: Database, run_id: str, trial: Trial, started: str, loop: AgentLoop,
+                  exc: BaseException | None = None, failed_retries: list[dict] | None = None) -> str:
+    """The trial row, its check results and its steps in one transaction. On an error the steps
+    that finished are kept (the trial is an error naming the step)."""
+    row = _base_row(run_id, trial, started)
+    retries = [dict(r, step=i + 1) for i, m in enumerate(loop.measures) for r in m.retries]
+    retries += [dict(r, step=loop.index) for r in failed_retries or []]
+    request = loop.request.to_dict() if loop.request else None
+    if exc is not None or not loop.steps:
+        row.update(status="error", error=loop.error_message(exc) if exc else "the loop made no step",
+                   finished_at=_now(), request=request, tool_calls=json.dumps(loop.calls),
+                   tool_summary=json.dumps(loop.summary()), **_retry_columns(retries))
+        db.record_agent_loop(row, [], loop.steps)
+        return "error"
+    row.update(status="ok", error=None, request=request, finished_at=_now(), **loop.trial_columns(),
+               **_retry_columns(retries))
+    db.record_agent_loop(row, [asdict(r) for r in loop.results], loop.steps)
     return "ok"

@@ -148,6 +148,29 @@ class Database:
                 [(row["id"], *(t.get(c) for c in turn_cols)) for t in turns],
             )
 
+    def record_agent_loop(self, row: dict[str, Any], checks: list[dict[str, Any]],
+                          steps: list[dict[str, Any]]) -> None:
+        """An agent-loop trial: its row, check results and steps (bakeoff.tools.loop) in one transaction."""
+        for key in ("sweep", "case_json", "request"):
+            if key in row and not isinstance(row[key], str):
+                row[key] = _json(row[key])
+        with self.conn:
+            self.conn.execute(f"INSERT INTO trials ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                              tuple(row.values()))
+            self.conn.executemany(
+                "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(row["id"], i, c["kind"], int(c["passed"]), c["score"], c["weight"], c["detail"])
+                 for i, c in enumerate(checks)],
+            )
+            self.conn.executemany(
+                "INSERT INTO tool_steps (trial_id, step, content, calls, prompt_tokens, output_tokens, e2e_ms,"
+                " finish_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(row["id"], s["step"], s["content"], _json(s["calls"]), s["prompt_tokens"], s["output_tokens"],
+                  s["e2e_ms"], s["finish_reason"]) for s in steps])
+
+    def tool_steps(self, trial_id: str) -> list[sqlite3.Row]:
+        return list(self.conn.execute("SELECT * FROM tool_steps WHERE trial_id = ? ORDER BY step", (trial_id,)))
+
     def turns(self, run_id: str | None = None) -> list[sqlite3.Row]:
         """Every stored turn with its trial's spec, case, repeat, sweep point and status."""
         sql = ("SELECT t.spec, t.case_id, t.repeat, t.sweep, t.status, t.run_id, t.case_json, u.*"

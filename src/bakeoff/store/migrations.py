@@ -284,3 +284,29 @@ def m008_judges(conn: sqlite3.Connection) -> None:
         CREATE INDEX pairwise_specs ON pairwise_judgements(spec_a, spec_b);
         """
     )
+
+
+@migration
+def m009_tool_use(conn: sqlite3.Connection) -> None:
+    # Tool use (bakeoff.tools). On the trial: the calls the model made (JSON, bakeoff.tools.calls
+    # form, malformed ones with their raw text) and a summary (calls, valid calls, repeats, steps,
+    # budget exhausted). An agent loop also stores one row per step: a request to the model and
+    # the calls it made in reply, with what running them gave back.
+    conn.executescript(
+        """
+        ALTER TABLE trials ADD COLUMN tool_calls TEXT;     -- JSON list of calls (NULL: the case has no tools)
+        ALTER TABLE trials ADD COLUMN tool_summary TEXT;   -- JSON: mode, calls, valid_calls, repeated_calls, steps, ...
+        CREATE TABLE tool_steps (
+            trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,           -- 1-based: the n-th request of the loop
+            content TEXT,                    -- the model's text in this step (the answer, in the last one)
+            calls TEXT NOT NULL,             -- JSON: [{id, name, arguments_raw, problem, result_bytes,
+                                             --   result_cut, tool_error, tool_ms, result (first 300 chars)}]
+            prompt_tokens INTEGER,
+            output_tokens INTEGER,
+            e2e_ms REAL,
+            finish_reason TEXT,
+            PRIMARY KEY (trial_id, step)
+        );
+        """
+    )

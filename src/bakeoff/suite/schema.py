@@ -86,6 +86,20 @@ class ProbeModel(_Model):
     truth: Any = None  # text (contains), one check entry, or a list of them: checked by the loader
 
 
+class ToolModel(_Model):
+    what: ClassVar[str] = "tool"
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
+    description: Text = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    python: Text | None = None  # module:function that runs the tool in an agent loop
+
+
+class AgentModel(_Model):
+    what: ClassVar[str] = "agent"
+    max_steps: Annotated[int, Field(ge=1, le=100, strict=True)] = 8
+    repo: Text | None = None  # a directory: the built-in read-only repository tools work inside it
+
+
 class CaseModel(_Model):
     what: ClassVar[str] = "case"
     id: Text | None = None
@@ -100,6 +114,8 @@ class CaseModel(_Model):
     system: Text | None = None
     pass_threshold: Threshold | None = None
     checks: list[Any] = Field(default_factory=list)
+    tools: list[ToolModel] | None = None
+    agent: AgentModel | None = None
 
 
 class SuiteModel(_Model):
@@ -147,6 +163,12 @@ class Case:
     # ``messages`` is what the first request sends (the system prompt, if any, and turn 1).
     turns: list[Turn] = field(default_factory=list)
     probe: dict[str, Any] | None = None  # consistency probe facts, e.g. {"establish_truth": True}
+    # Tool use (bakeoff.tools): the declared tools (name, description, parameters) the model is
+    # offered; their Python implementations; an agent loop's settings {max_steps, repo, repo_as_written}.
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_functions: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    tool_sources: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    agent: dict[str, Any] | None = None
 
     @property
     def prompt(self) -> str:
@@ -172,6 +194,11 @@ class Case:
             out["turns"] = [t.identity() for t in self.turns]
         if self.probe is not None:
             out["probe"] = dict(self.probe)
+        if self.tools:
+            out["tools"] = [dict(t, python=self.tool_sources.get(t["name"])) if t["name"] in self.tool_sources else t
+                            for t in self.tools]
+        if self.agent is not None:
+            out["agent"] = {"max_steps": self.agent["max_steps"], "repo": self.agent.get("repo_as_written")}
         return out
 
 
