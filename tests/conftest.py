@@ -66,6 +66,15 @@ def trial_rows(db: Path) -> list[sqlite3.Row]:
         conn.close()
 
 
+def finished_trials(db: Path) -> int:
+    """Trials stored so far; 0 while the run has not yet created the database or its tables
+    (a poll can land between the file's creation and the migrations)."""
+    try:
+        return len(trial_rows(db)) if db.exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

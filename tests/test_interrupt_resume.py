@@ -7,7 +7,7 @@ import sys
 
 import psutil
 
-from conftest import bakeoff, trial_rows, wait_for, worker_processes, write_suite
+from conftest import bakeoff, finished_trials, trial_rows, wait_for, worker_processes, write_suite
 
 
 def test_sigkill_mid_run_then_resume(tmp_path, smollm2):
@@ -16,7 +16,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, smollm2):
     args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=1", "--db", str(db)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: db.exists() and len(trial_rows(db)) >= 3, timeout=180, what="3 finished trials")
+        wait_for(lambda: finished_trials(db) >= 3, timeout=180, what="3 finished trials")
         workers = worker_processes(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -48,7 +48,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path, smollm2):
     db = tmp_path / "i.db"
     args = [sys.executable, "-m", "bakeoff", "run", str(suite), "-c", "smollm2-135m?threads=1", "--db", str(db)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: db.exists() and len(trial_rows(db)) >= 2, timeout=180, what="2 finished trials")
+    wait_for(lambda: finished_trials(db) >= 2, timeout=180, what="2 finished trials")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
