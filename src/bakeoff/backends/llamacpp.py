@@ -335,11 +335,13 @@ class LlamaCppEngine:
                     if self.llm.detokenize([tok], special=True) != self.llm.detokenize([tok], special=False):
                         self._marker_ids.add(tok)
             self._force_ids = self.llm.tokenize(fmt.force_close.encode(), add_bos=False, special=True)
+        # whether tools go through the GGUF's own template (else the Hermes fallback, as text turns)
+        self._template_tools = self._formatter is not None and "tools" in template and arch != "gemma4"
         if self._formatter is not None and "tools" in template and arch == "gemma4":
             # Gemma 4's template writes its own call syntax, which bakeoff does not read yet.
             self.tool_format = ("Hermes <tool_call> JSON format (fallback: Gemma 4's native tool-call syntax "
                                 "is not read yet; tools are described in the system turn)")
-        elif self._formatter is not None and "tools" in template:
+        elif self._template_tools:
             self.tool_format = "the GGUF's chat template (it has tool syntax); calls parsed as <tool_call> JSON"
         else:
             self.tool_format = ("Hermes <tool_call> JSON format (fallback: the chat template has no tool syntax; "
@@ -372,7 +374,7 @@ class LlamaCppEngine:
         plan = self.plan
         extra: dict[str, Any] = {}
         uses_tools = tools or any(m.get("tool_calls") or m["role"] == "tool" for m in messages)
-        if uses_tools and self.tool_format.startswith("the GGUF"):
+        if uses_tools and self._template_tools:
             messages = [_template_message(m) for m in messages]
             if tools:
                 extra["tools"] = openai_tools(tools)

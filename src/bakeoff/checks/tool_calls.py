@@ -15,6 +15,7 @@ malformed ones. In an agent loop the checks see every call of every step.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import model_validator
@@ -59,8 +60,9 @@ class ToolCallCheck(Check):
     def run(self, output: str, case: Any) -> tuple[float | bool, str]:
         return self.run_calls([], output, case)
 
+    @abstractmethod
     def run_calls(self, calls: list[dict], output: str, case: Any) -> tuple[float | bool, str]:
-        raise NotImplementedError
+        """Score the reply's tool calls (parsed, malformed ones included) and its text."""
 
 
 class ValidToolCalls(ToolCallCheck):

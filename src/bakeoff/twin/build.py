@@ -272,7 +272,7 @@ def build_twin(model: str, quant: str | None = None, out: str | Path | None = No
             ttype = chosen[name]
             nbytes = tensor_bytes(dims, ttype)
             if name in rope:
-                fp.write(BlockWriter.values(metadata.rope_freqs(dims[0] * 2)))
+                fp.write(BlockWriter.values(metadata.rope_freqs(dims[0])))
             elif src.kind == "gguf" and name == "rope_freqs.weight":
                 fp.write(_copy_tensor(src.path, name))
             else:

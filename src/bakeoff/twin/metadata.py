@@ -139,11 +139,10 @@ def extra_tensors(arch: Arch) -> list[tuple[str, list[int]]]:
     return [("rope_freqs.weight", [glob.head_k // 2])]
 
 
-def rope_freqs(head_k: int) -> list[float]:
-    # FACTS.md: 1.0 for the first quarter of the global head dimension's rotary pairs, 1e30 after
-    # (which switches rotation off for them: proportional RoPE)
-    half = head_k // 2
-    return [1.0] * (head_k // 8) + [1e30] * (half - head_k // 8)
+def rope_freqs(n_pairs: int) -> list[float]:
+    """Values of the ``rope_freqs.weight`` tensor (one per rotary pair of the global head). FACTS.md:
+    1.0 for the first quarter of the head dimension, 1e30 after (rotation off: proportional RoPE)."""
+    return [1.0] * (n_pairs // 4) + [1e30] * (n_pairs - n_pairs // 4)
 
 
 def synthetic_tokenizer(arch: Arch) -> list[tuple[str, Any, GGUFValueType]]:
