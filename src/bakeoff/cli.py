@@ -78,7 +78,6 @@ def run(
     from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate
     from bakeoff.report.matrix import print_terminal, report_data
     from bakeoff.run.plan import expand_sweeps, make_plan
-    from bakeoff.run.scheduler import run_plan
     from bakeoff.spec import parse_contender, parse_spec
     from bakeoff.suite import load_default_suite
     from bakeoff.suite.standard import load_named, select_cases, selection_label
@@ -102,19 +101,8 @@ def run(
     from bakeoff.store import Database
 
     database = Database(db)
-    progress = None if as_json else _RichProgress(err)
     started = time.monotonic()
-    try:
-        summary = run_plan(database, plan, suite_name,
-                           sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors, progress=progress)
-    except KeyboardInterrupt:
-        if progress:
-            progress.stop()
-        err.print(f"interrupted: finished trials are saved in {db}; run the same command again to resume.")
-        raise typer.Exit(130) from None
-    finally:
-        if progress:
-            progress.stop()
+    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors)
     data = report_data(database)
     gates = gate_plan(database, {t.id for t in plan}, thresholds) if thresholds.any() else None
     if as_json:
@@ -132,6 +120,107 @@ def run(
         err.print(format_summary(gates), markup=False, highlight=False, soft_wrap=True, end="")
         if not gates.passed:
             raise typer.Exit(1)
+
+
+@app.command("repo")
+@user_errors
+def repo_command(
+    path: Annotated[Path, typer.Argument(help="The repository (a git work tree or a plain directory). It is read, never written.")],
+    contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c 'qwen2.5-coder-0.5b?ctx=16384'. Its own tokenizer and context size decide what is packed.")] = None,
+    questions: Annotated[int, typer.Option("--questions", min=0, help="Comprehension questions with known answers (from tree-sitter).")] = 12,
+    defects: Annotated[int, typer.Option("--defects", min=0, help="Defects seeded into a scratch copy for the review (0: no review).")] = 4,
+    depths: Annotated[Optional[str], typer.Option("--depths", help="Context depths for the same questions, e.g. 2k,8k,32k,max (default: none).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Chooses the questions, the defects and the packing order: the same seed, the same suite.")] = 0,
+    write: Annotated[Optional[Path], typer.Option("--write", help="Only write the suite (packed for the first contender) to this YAML file; `bakeoff run FILE` runs it.")] = None,
+    allow_cloud: Annotated[bool, typer.Option("--allow-cloud", help="Let a cloud contender (openai, anthropic, gemini) receive the repository; secrets are redacted first and listed.")] = False,
+    db: DbOption = Path("bakeoff.db"),
+    timeout: Annotated[float, typer.Option(help="Seconds a trial may take.")] = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the suite's facts and the report as JSON.")] = False,
+) -> None:
+    """Turn a repository into a scored suite and run it: comprehension, seeded-defect review, context depth.
+
+    Questions (where is X defined, who calls X, what does F import, which class does C inherit
+    from, which files use model M, which queue/retry a worker sets) are answered by static
+    analysis; a review of N seeded defects is scored on recall, and its false positives against
+    the same contender's review of the unmutated code; --depths asks the questions again with
+    the answering file inside growing contexts. Example:
+
+        bakeoff repo . -c 'qwen2.5-coder-0.5b?ctx=16384' --questions 8 --defects 4 --depths 2k,8k
+    """
+    from bakeoff.spec import parse_contender
+    from bakeoff.suite.repo import build_repo_suite, plan_trials, suite_document, suite_label
+    from bakeoff.suite.repo.depth import parse_depths
+
+    if not contender:
+        raise InputError("bakeoff repo needs at least one contender: -c SPEC (e.g. -c qwen2.5-coder-0.5b)")
+    specs = [parse_contender(text) for text in contender]
+    depth_list = parse_depths(depths) if depths else []
+    suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud)
+    info = {"files": len(suite.repository.files), "git": suite.repository.git,
+            "skipped": [{"path": p, "why": w} for p, w in suite.repository.skipped],
+            "questions": [q.id for q in suite.questions],
+            "defects": [{"kind": m.kind, "file": m.file, "lines": m.lines, "description": m.description}
+                        for m in suite.mutations],
+            "redactions": [str(r) for r in suite.redactions], "notes": suite.notes, "contexts": suite.budgets}
+    say = (lambda text: None) if as_json else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
+    say(f"{path}: {info['files']} files packed ({'git' if suite.repository.git else 'plain directory'}), "
+        f"{len(suite.repository.skipped)} left out: " + (", ".join(f"{p} ({w})" for p, w in suite.repository.skipped[:12])
+                                                        + (" ..." if len(suite.repository.skipped) > 12 else "") or "none"))
+    if suite.redactions:
+        say(f"redacted {len(suite.redactions)} secrets before sending: " + ", ".join(info["redactions"]))
+    for spec, b in suite.budgets.items():
+        say(f"{spec}: context {b['context']} tokens ({b['context_source']}); tokens {b['counted_by']}; "
+            f"{len(suite.cases[spec])} cases" + (f"; {len(b['left_out'])} files did not fit beside the questions' files"
+                                                 if b["left_out"] else ""))
+    for m in suite.mutations:
+        say(f"seeded {m.kind} in {m.file}:{','.join(map(str, m.lines))}")
+    for note in suite.notes:
+        say(f"note: {note}")
+    if write:
+        import yaml
+
+        first = specs[0].canonical
+        write.write_text(yaml.safe_dump(suite_document(suite, first), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        say(f"wrote {write} ({len(suite.cases[first])} cases packed for {first})")
+        if as_json:
+            print(json.dumps({"suite": info, "written": str(write)}, indent=2, default=str))
+        return
+    from bakeoff.report.matrix import print_terminal, report_data
+    from bakeoff.store import Database
+
+    plan = plan_trials(suite, specs)
+    if not plan:
+        raise InputError(f"{path}: nothing to ask: no question, defect or depth case could be built (see the notes above)")
+    _interrupt_on_sigterm()
+    database = Database(db)
+    summary = _run_with_progress(database, plan, suite_label(path, questions, defects, depth_list, seed), db,
+                                 timeout, as_json)
+    data = report_data(database)
+    if as_json:
+        print(json.dumps({"suite": info, "run": summary.__dict__, **data}, indent=2, default=str))
+    else:
+        err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
+                  f"{summary.errors} errors; results in {db}")
+        print_terminal(data, out)
+
+
+def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float, as_json: bool,
+                       retry_errors: bool = False):
+    """Run a plan with a progress bar (none with --json); Ctrl-C keeps what is finished (exit 130)."""
+    from bakeoff.run.scheduler import run_plan
+
+    progress = None if as_json else _RichProgress(err)
+    try:
+        return run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors,
+                        progress=progress)
+    except KeyboardInterrupt:
+        if progress:
+            progress.stop()
+        err.print(f"interrupted: finished trials are saved in {db}; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    finally:
+        if progress:
+            progress.stop()
 
 
 class _RichProgress:

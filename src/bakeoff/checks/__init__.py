@@ -69,10 +69,13 @@ _BUILTIN = {
     "tool_calls": "bakeoff.checks.tool_calls:ToolCalls",
     "valid_tool_calls": "bakeoff.checks.tool_calls:ValidToolCalls",
     "no_tool_call": "bakeoff.checks.tool_calls:NoToolCall",
+    "answer_set": "bakeoff.checks.repo:AnswerSet",
+    "review": "bakeoff.checks.repo:Review",
 }
 # Kinds known even when the installed metadata predates their entry point (an editable install
 # made before the line was added to pyproject.toml).
-_ALWAYS = ("judge", "code", "number", "ifbench", "tool_call", "tool_calls", "valid_tool_calls", "no_tool_call")
+_ALWAYS = ("judge", "code", "number", "ifbench", "tool_call", "tool_calls", "valid_tool_calls", "no_tool_call",
+           "answer_set", "review")
 
 
 @lru_cache(maxsize=1)

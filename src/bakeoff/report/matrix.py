@@ -164,6 +164,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.flaky import flaky_cells, flaky_summary
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
+    from bakeoff.report.repo import repo_figures
     from bakeoff.report.standard import standard_rows
     from bakeoff.report.tools import tool_figures
     from bakeoff.store.ratings import ratings
@@ -177,10 +178,13 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
     human = win_rates(ratings(db, trial_ids))
     tools = tool_figures(trials)  # tool-call and agent-loop figures, for contenders that ran tool cases
+    repo = repo_figures(trials)  # repository suites: comprehension, seeded defects, context depth
     for row in contenders:
         row["human"] = human["contenders"].get(row["spec"])
         if row["spec"] in tools:
             row["tools"] = tools[row["spec"]]
+        if row["spec"] in repo:
+            row["repo"] = repo[row["spec"]]
     return {
         "database": str(db.path),
         "runs": [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
@@ -249,6 +253,9 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     from bakeoff.report.standard import print_standard
 
     print_standard(data, console)
+    from bakeoff.report.repo import print_repo
+
+    print_repo(data, console)
     repeated = [r for r in data["contenders"] if r.get("repeats", 0) > 1]
     if repeated:
         from bakeoff.report.stability import AGREEMENT_LEGEND

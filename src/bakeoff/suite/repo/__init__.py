@@ -1,0 +1,160 @@
+"""Repository suites (``bakeoff repo PATH``): a repository turned into scored cases whose right
+answers are known. Comprehension questions from tree-sitter facts, a review of seeded defects
+against a review of the unmutated code, and the same questions at growing context depths; every
+contender's prompts are packed to its own context with its own tokenizer. The cases are ordinary
+cases with ordinary checks (``answer_set``, ``review``), so a repository suite runs, resumes and
+reports like a suite file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakeoff.checks import build_check
+from bakeoff.errors import InputError
+from bakeoff.suite.repo.defects import DESCRIPTIONS, Mutation, seed_defects
+from bakeoff.suite.repo.depth import POSITIONS, pack_at_depth
+from bakeoff.suite.repo.facts import collect_facts
+from bakeoff.suite.repo.packing import Repository, SourceFile, load_repository, pack, render_file
+from bakeoff.suite.repo.privacy import Redaction, guard, redact
+from bakeoff.suite.repo.questions import ANSWER_RULE, Question, all_questions, choose_questions
+from bakeoff.suite.repo.tokens import budget_for
+from bakeoff.suite.schema import Case
+
+PREFIX = "repo/"
+QUESTION_TOKENS = 160
+REVIEW_TOKENS = 640
+PROMPT_RESERVE = 400  # instructions and the chat template around the packed files
+DEPTH_QUESTIONS = 3
+INTRO = ("Below are files of one software repository. Each starts with a header '=== path (N lines) ===' "
+         "and each line with its number.\n\n")
+
+
+@dataclass
+class RepoSuite:
+    cases: dict[str, list[Case]]  # by contender spec (packed with that contender's tokenizer)
+    questions: list[Question]
+    mutations: list[Mutation]
+    repository: Repository
+    redactions: list[Redaction] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    budgets: dict[str, dict] = field(default_factory=dict)  # spec -> context, counted_by, left out
+
+
+def _question_case(case_id: str, q: Question, packed_text: str) -> Case:
+    prompt = f"{INTRO}{packed_text}\nQuestion: {q.text}\n{ANSWER_RULE}"
+    return Case(id=case_id, messages=[{"role": "user", "content": prompt}], max_tokens=QUESTION_TOKENS,
+                temperature=0.0, tags=["repo", q.kind],
+                checks=[build_check({"answer_set": {"expected": list(q.answer), "match": q.match}})])
+
+
+def review_prompt(packed_text: str) -> str:
+    kinds = "\n".join(f"- {k}: {d}" for k, d in DESCRIPTIONS.items())
+    return (f"{INTRO}{packed_text}\nReview this code. Look for defects of these kinds:\n{kinds}\n\n"
+            'Report each defect as an object {"file": path, "line": number, "kind": one of the kinds above, '
+            '"explanation": one sentence}. Reply with a JSON array of these objects and nothing else; '
+            "[] if you find none.")
+
+
+def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects: int = 4,
+                     depths: list[int | str] | None = None, seed: int = 0, allow_cloud: bool = False,
+                     tolerance: int = 3) -> RepoSuite:
+    cloud = guard(specs, allow_cloud)
+    repo = load_repository(path)
+    texts = repo.texts()
+    facts = collect_facts(texts)  # ground truth from the code as written
+    redactions: list[Redaction] = []
+    notes: list[str] = []
+    if cloud:
+        texts, redactions = redact(texts)
+        notes.append(f"{len(redactions)} secrets redacted before any contender saw the files (a cloud contender is "
+                     "in the run, so every contender gets the redacted text)")
+    files = [SourceFile(p, t) for p, t in sorted(texts.items())]
+    chosen = choose_questions(facts, questions, seed) if questions else []
+    if questions and not chosen:
+        notes.append("no comprehension question could be built: the repository has no Python, Ruby, JavaScript or "
+                     "TypeScript definitions, imports or classes that tree-sitter could read")
+    mutated, mutations = seed_defects(texts, facts, defects, seed) if defects else (texts, [])
+    if defects and len(mutations) < defects:
+        notes.append(f"only {len(mutations)} of {defects} defects could be seeded in this repository")
+    mutated_files = [SourceFile(p, t) for p, t in sorted(mutated.items())]
+    single = [q for q in all_questions(facts) if len(set(q.evidence)) == 1]
+    import random
+
+    random.Random(seed).shuffle(single)
+    depth_qs = single[:DEPTH_QUESTIONS]
+    suite = RepoSuite({}, chosen, mutations, repo, redactions, notes)
+    for spec in specs:
+        from bakeoff.backends import get_backend
+
+        budget = budget_for(spec, get_backend(spec.backend))
+        cases: list[Case] = []
+        left_out: dict[str, str] = {}
+        room = budget.context - PROMPT_RESERVE
+        for q in chosen:
+            try:
+                packed = pack(files, room - QUESTION_TOKENS, budget.count, first=q.evidence)
+            except InputError as exc:
+                notes.append(f"{spec.canonical}: question {q.id} left out: {exc}")
+                continue
+            left_out.update(dict(packed.left_out))
+            cases.append(_question_case(f"{PREFIX}q/{q.id}", q, packed.text))
+        if mutations:
+            must = [m.file for m in mutations] + [p for m in mutations for p, _ in m.also]
+            try:
+                packed = pack(mutated_files, room - REVIEW_TOKENS, budget.count, first=must)
+            except InputError as exc:
+                notes.append(f"{spec.canonical}: the review is left out: {exc}")
+            else:
+                base_paths = [p for p in packed.included if p in texts]
+                baseline = "".join(render_file(f)
+                                   for f in files if f.path in base_paths)
+                seeded = [m.to_seeded() for m in mutations]
+                cases.append(Case(id=f"{PREFIX}review", messages=[{"role": "user", "content": review_prompt(packed.text)}],
+                                  max_tokens=REVIEW_TOKENS, tags=["repo", "review"],
+                                  checks=[build_check({"review": {"seeded": seeded, "tolerance": tolerance}})]))
+                cases.append(Case(id=f"{PREFIX}baseline", messages=[{"role": "user", "content": review_prompt(baseline)}],
+                                  max_tokens=REVIEW_TOKENS, tags=["repo", "baseline"]))
+        for depth in depths or []:
+            target = room - QUESTION_TOKENS if depth == "max" else int(depth)
+            if target > room - QUESTION_TOKENS:
+                notes.append(f"{spec.canonical}: depth {depth} tokens left out: the contender holds {budget.context} "
+                             f"tokens ({budget.context_source}); raise it, e.g. ?ctx={int(depth) * 2}")
+                continue
+            for i, q in enumerate(depth_qs):
+                position = POSITIONS[i % len(POSITIONS)]
+                packed = pack_at_depth(files, q.evidence[0], target, position, budget.count, seed)
+                if packed is None:
+                    notes.append(f"{spec.canonical}: depth {depth}: the repository holds too few tokens to fill "
+                                 f"{target} around {q.evidence[0]}")
+                    break
+                # The id carries the depth (the report's axis) and where the answering file sits.
+                cases.append(_question_case(f"{PREFIX}depth/{target}/{q.id}@{position:.1f}", q, packed.text))
+        suite.cases[spec.canonical] = cases
+        suite.budgets[spec.canonical] = {"context": budget.context, "context_source": budget.context_source,
+                                         "counted_by": budget.counted_by, "left_out": left_out}
+    return suite
+
+
+def suite_document(suite: RepoSuite, spec: str) -> dict:
+    """The suite as a suite file (``bakeoff run FILE`` runs it): the cases packed for SPEC."""
+    cases = []
+    for c in suite.cases[spec]:
+        entry = {"id": c.id, "messages": c.messages, "max_tokens": c.max_tokens, "temperature": c.temperature,
+                 "tags": c.tags}
+        if c.checks:
+            entry["checks"] = [{k["kind"]: k["params"]} for k in (ch.identity() for ch in c.checks)]
+        cases.append(entry)
+    return {"contenders": [spec], "cases": cases}
+
+
+def plan_trials(suite: RepoSuite, specs: list, repeat: int = 1) -> list:
+    """Each contender with its own packed cases, contender by contender."""
+    from bakeoff.run.plan import make_plan
+
+    return [t for spec in specs for t in make_plan([spec], suite.cases[spec.canonical], repeat)]
+
+
+def suite_label(path, questions: int, defects: int, depths, seed: int) -> str:
+    depth_text = ",".join(str(d) for d in depths) if depths else "none"
+    return f"repo:{path} (--questions {questions} --defects {defects} --depths {depth_text} --seed {seed})"
