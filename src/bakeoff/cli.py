@@ -131,6 +131,7 @@ def repo_command(
     defects: Annotated[int, typer.Option("--defects", min=0, help="Defects seeded into a scratch copy for the review (0: no review).")] = 4,
     depths: Annotated[Optional[str], typer.Option("--depths", help="Context depths for the same questions, e.g. 2k,8k,32k,max (default: none).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Chooses the questions, the defects and the packing order: the same seed, the same suite.")] = 0,
+    pack_tokens: Annotated[Optional[int], typer.Option("--pack-tokens", min=256, help="Pack at most this many tokens of files for each question and the review (default: all the contender's context holds). Depth cases follow --depths.")] = None,
     write: Annotated[Optional[Path], typer.Option("--write", help="Only write the suite (packed for the first contender) to this YAML file; `bakeoff run FILE` runs it.")] = None,
     allow_cloud: Annotated[bool, typer.Option("--allow-cloud", help="Let a cloud contender (openai, anthropic, gemini) receive the repository; secrets are redacted first and listed.")] = False,
     db: DbOption = Path("bakeoff.db"),
@@ -155,7 +156,7 @@ def repo_command(
         raise InputError("bakeoff repo needs at least one contender: -c SPEC (e.g. -c qwen2.5-coder-0.5b)")
     specs = [parse_contender(text) for text in contender]
     depth_list = parse_depths(depths) if depths else []
-    suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud)
+    suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud, pack_tokens=pack_tokens)
     info = {"files": len(suite.repository.files), "git": suite.repository.git,
             "skipped": [{"path": p, "why": w} for p, w in suite.repository.skipped],
             "questions": [q.id for q in suite.questions],
@@ -170,7 +171,7 @@ def repo_command(
         say(f"redacted {len(suite.redactions)} secrets before sending: " + ", ".join(info["redactions"]))
     for spec, b in suite.budgets.items():
         say(f"{spec}: context {b['context']} tokens ({b['context_source']}); tokens {b['counted_by']}; "
-            f"{len(suite.cases[spec])} cases" + (f"; {len(b['left_out'])} files did not fit beside the questions' files"
+            f"{len(suite.cases[spec])} cases" + (f"; {len(b['left_out'])} files left out of at least one prompt (over the budget)"
                                                  if b["left_out"] else ""))
     for m in suite.mutations:
         say(f"seeded {m.kind} in {m.file}:{','.join(map(str, m.lines))}")
@@ -193,7 +194,7 @@ def repo_command(
         raise InputError(f"{path}: nothing to ask: no question, defect or depth case could be built (see the notes above)")
     _interrupt_on_sigterm()
     database = Database(db)
-    summary = _run_with_progress(database, plan, suite_label(path, questions, defects, depth_list, seed), db,
+    summary = _run_with_progress(database, plan, suite_label(path, questions, defects, depth_list, seed, pack_tokens), db,
                                  timeout, as_json)
     data = report_data(database)
     if as_json:

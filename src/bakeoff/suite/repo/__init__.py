@@ -23,7 +23,7 @@ from bakeoff.suite.schema import Case
 
 PREFIX = "repo/"
 QUESTION_TOKENS = 160
-REVIEW_TOKENS = 640
+REVIEW_TOKENS = 512
 PROMPT_RESERVE = 400  # instructions and the chat template around the packed files
 DEPTH_QUESTIONS = 3
 INTRO = ("Below are files of one software repository. Each starts with a header '=== path (N lines) ===' "
@@ -58,7 +58,7 @@ def review_prompt(packed_text: str) -> str:
 
 def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects: int = 4,
                      depths: list[int | str] | None = None, seed: int = 0, allow_cloud: bool = False,
-                     tolerance: int = 3) -> RepoSuite:
+                     tolerance: int = 3, pack_tokens: int | None = None) -> RepoSuite:
     cloud = guard(specs, allow_cloud)
     repo = load_repository(path)
     texts = repo.texts()
@@ -70,30 +70,56 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         notes.append(f"{len(redactions)} secrets redacted before any contender saw the files (a cloud contender is "
                      "in the run, so every contender gets the redacted text)")
     files = [SourceFile(p, t) for p, t in sorted(texts.items())]
-    chosen = choose_questions(facts, questions, seed) if questions else []
-    if questions and not chosen:
-        notes.append("no comprehension question could be built: the repository has no Python, Ruby, JavaScript or "
-                     "TypeScript definitions, imports or classes that tree-sitter could read")
-    mutated, mutations = seed_defects(texts, facts, defects, seed) if defects else (texts, [])
+    from bakeoff.backends import get_backend
+
+    budgets = {spec.canonical: budget_for(spec, get_backend(spec.backend)) for spec in specs}
+    rooms = {}
+    for name, budget in budgets.items():
+        room = budget.context - PROMPT_RESERVE
+        # Questions and the review pack at most PACK_TOKENS (all the context holds by default);
+        # depth cases are sized by --depths alone.
+        rooms[name] = (room, min(room, pack_tokens + QUESTION_TOKENS) if pack_tokens else room,
+                       min(room, pack_tokens + REVIEW_TOKENS) if pack_tokens else room)
+    sizes: dict[tuple[str, str], int] = {}
+
+    def tokens(name: str, path: str) -> int:
+        if (name, path) not in sizes:
+            sizes[name, path] = budgets[name].count(render_file(SourceFile(path, texts[path])))
+        return sizes[name, path]
+
+    def fits(paths, limit) -> bool:
+        """Every contender can hold these files within LIMIT(its rooms) tokens."""
+        return all(sum(tokens(n, p) for p in set(paths) if p in texts) <= limit(rooms[n]) for n in budgets)
+
+    # Only questions and defects whose files every contender can hold: the same suite for all.
+    chosen = choose_questions(facts, questions, seed, keep=lambda q: fits(q.evidence, lambda r: r[1] - QUESTION_TOKENS)) \
+        if questions else []
+    if questions and len(chosen) < questions:
+        notes.append(f"{len(chosen)} of {questions} questions built: the repository offers no more whose files fit "
+                     "every contender's context (Python, Ruby, JavaScript, TypeScript facts that tree-sitter reads)")
+    per_file = (lambda r: (r[2] - REVIEW_TOKENS) // (max(defects, 1) + 1) - 64)  # room for each defect's file(s)
+    allowed = {p for p in texts if fits([p], per_file)}
+    mutated, mutations = seed_defects(texts, facts, defects, seed, allowed=allowed) if defects else (texts, [])
     if defects and len(mutations) < defects:
-        notes.append(f"only {len(mutations)} of {defects} defects could be seeded in this repository")
+        notes.append(f"only {len(mutations)} of {defects} defects could be seeded in this repository's files that fit "
+                     "the review's context")
     mutated_files = [SourceFile(p, t) for p, t in sorted(mutated.items())]
-    single = [q for q in all_questions(facts) if len(set(q.evidence)) == 1]
+    numeric = [d for d in depths or [] if d != "max"]
+    smallest = min(numeric) if numeric else min(r[0] for r in rooms.values())
+    single = [q for q in all_questions(facts) if len(set(q.evidence)) == 1 and fits(q.evidence, lambda r: smallest // 2)]
     import random
 
     random.Random(seed).shuffle(single)
     depth_qs = single[:DEPTH_QUESTIONS]
     suite = RepoSuite({}, chosen, mutations, repo, redactions, notes)
     for spec in specs:
-        from bakeoff.backends import get_backend
-
-        budget = budget_for(spec, get_backend(spec.backend))
+        budget = budgets[spec.canonical]
+        room, pack_room, review_room = rooms[spec.canonical]
         cases: list[Case] = []
         left_out: dict[str, str] = {}
-        room = budget.context - PROMPT_RESERVE
         for q in chosen:
             try:
-                packed = pack(files, room - QUESTION_TOKENS, budget.count, first=q.evidence)
+                packed = pack(files, pack_room - QUESTION_TOKENS, budget.count, first=q.evidence)
             except InputError as exc:
                 notes.append(f"{spec.canonical}: question {q.id} left out: {exc}")
                 continue
@@ -102,7 +128,7 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         if mutations:
             must = [m.file for m in mutations] + [p for m in mutations for p, _ in m.also]
             try:
-                packed = pack(mutated_files, room - REVIEW_TOKENS, budget.count, first=must)
+                packed = pack(mutated_files, review_room - REVIEW_TOKENS, budget.count, first=must)
             except InputError as exc:
                 notes.append(f"{spec.canonical}: the review is left out: {exc}")
             else:
@@ -155,6 +181,7 @@ def plan_trials(suite: RepoSuite, specs: list, repeat: int = 1) -> list:
     return [t for spec in specs for t in make_plan([spec], suite.cases[spec.canonical], repeat)]
 
 
-def suite_label(path, questions: int, defects: int, depths, seed: int) -> str:
+def suite_label(path, questions: int, defects: int, depths, seed: int, pack_tokens: int | None = None) -> str:
     depth_text = ",".join(str(d) for d in depths) if depths else "none"
-    return f"repo:{path} (--questions {questions} --defects {defects} --depths {depth_text} --seed {seed})"
+    return (f"repo:{path} (--questions {questions} --defects {defects} --depths {depth_text} --seed {seed}"
+            + (f" --pack-tokens {pack_tokens}" if pack_tokens else "") + ")")

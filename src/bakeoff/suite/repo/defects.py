@@ -340,8 +340,9 @@ def verify(original: dict[str, str], mutated: dict[str, str], mutations: list[Mu
 
 
 def seed_defects(texts: dict[str, str], facts: RepoFacts, n: int, seed: int,
-                 kinds: tuple[str, ...] = KINDS) -> tuple[dict[str, str], list[Mutation]]:
-    """N verified mutations of a copy of TEXTS, each in files no other mutation touches."""
+                 kinds: tuple[str, ...] = KINDS, allowed: set[str] | None = None) -> tuple[dict[str, str], list[Mutation]]:
+    """N verified mutations of a copy of TEXTS, each in files no other mutation touches (and, with
+    ALLOWED, only in those files)."""
     rng = random.Random(seed)
     order = list(kinds)
     rng.shuffle(order)
@@ -349,7 +350,8 @@ def seed_defects(texts: dict[str, str], facts: RepoFacts, n: int, seed: int,
     done: list[Mutation] = []
     used: set[str] = set()
     # Migrations are history: only the migration kind adds to them, nothing edits them.
-    sources = sorted(p for p in texts if language_of(p) and not _MIGRATION_FILE.search(p))
+    sources = sorted(p for p in texts if language_of(p) and not _MIGRATION_FILE.search(p)
+                     and (allowed is None or p in allowed))
     attempts = 0
     while len(done) < n and attempts < n * len(order) * 2:
         kind = order[attempts % len(order)]

@@ -89,12 +89,14 @@ def all_questions(facts: RepoFacts) -> list[Question]:
     return out
 
 
-def choose_questions(facts: RepoFacts, n: int, seed: int) -> list[Question]:
-    """N questions spread over the kinds (round robin in a seeded order), multi-file ones first
+def choose_questions(facts: RepoFacts, n: int, seed: int, keep=None) -> list[Question]:
+    """N questions (of those KEEP accepts) spread over the kinds (round robin in a seeded order), multi-file ones first
     within each kind; the same seed gives the same questions."""
     rng = random.Random(seed)
     by_kind: dict[str, list[Question]] = {}
     for q in all_questions(facts):
+        if keep is not None and not keep(q):
+            continue
         by_kind.setdefault(q.kind, []).append(q)
     for qs in by_kind.values():
         rng.shuffle(qs)
