@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTENDERS = ["qwen2.5-coder-0.5b?ctx=5120&threads=2", "qwen2.5-coder-1.5b?ctx=5120&threads=2"]
+# One thread: this machine is shared, and more llama.cpp threads than free cores is catastrophically slow.
+CONTENDERS = ["qwen2.5-coder-0.5b?ctx=5120&threads=1", "qwen2.5-coder-1.5b?ctx=5120&threads=1"]
 ARGS = ["--questions", "6", "--defects", "3", "--depths", "1k,4k", "--pack-tokens", "2048", "--seed", "1"]
 
 

@@ -7,6 +7,7 @@ reports like a suite file."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,8 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
     from bakeoff.backends import get_backend
 
     budgets = {spec.canonical: budget_for(spec, get_backend(spec.backend)) for spec in specs}
+    for budget in budgets.values():  # the same rendered file is counted for many prompts
+        budget.count = functools.lru_cache(maxsize=4096)(budget.count)
     rooms = {}
     for name, budget in budgets.items():
         room = budget.context - PROMPT_RESERVE
