@@ -105,6 +105,7 @@ def test_this_projects_own_repository():
 def test_answers_are_normalised_before_scoring():
     assert answer_items('Sure: ["./app/models/user.rb", "lib/x.rb"]') == ["./app/models/user.rb", "lib/x.rb"]
     assert answer_items("- bill\n- refund") == ["bill", "refund"]
+    assert answer_items('["json", "os", "sys", "pa') == ["json", "os", "sys", "pa"]  # cut off by max_tokens
     assert normalise("`./App/Models/User.rb:12`", "path") == "app/models/user.rb"
     assert normalise("BillingService#bill()", "name") == "bill"
     assert normalise("queue: :mailers", "option") == "queue=mailers"

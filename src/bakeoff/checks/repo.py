@@ -55,8 +55,11 @@ def answer_items(text: str) -> list[str]:
             value = next((v for v in value.values() if isinstance(v, list)), None)
         if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
             return [str(v) for v in value]
+    # No whole JSON array (none, or one cut off by max_tokens): one item a line or between commas,
+    # without list marks, brackets and quotes.
     parts = re.split(r"[\n,]", text)
-    return [p for p in (re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", p).strip() for p in parts) if p]
+    items = (re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", p).strip().strip("[]").strip().strip("`'\"") for p in parts)
+    return [p for p in items if p]
 
 
 def normalise(item: str, match: str) -> str:
