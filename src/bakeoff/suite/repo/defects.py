@@ -58,6 +58,11 @@ class Mutation:
     also: list[tuple[str, int]] = field(default_factory=list)  # other places that reveal it
     new_file: bool = False
 
+    @property
+    def edited(self) -> str:
+        """The file whose text the mutation changes (a renamed function: its definition's file)."""
+        return self.also[0][0] if self.kind == "renamed_call" else self.file
+
     def to_seeded(self) -> dict:
         return {"file": self.file, "lines": self.lines, "kind": self.kind, "also": [list(a) for a in self.also]}
 
@@ -159,10 +164,9 @@ def _mutate_wrap(kind, texts, facts, rng, free):
     row = node.start_point[0] + 1
     line = texts[path].split("\n")[row - 1]
     new = _wrap(kind, lang, _indent(line), line.strip())
-    hit = {"needless_retry": 0, "swallowed_exception": 0, "dead_code": 0}[kind]
-    target = [row + i for i, text in enumerate(new) if line.strip() in text] if kind != "needless_retry" else [row]
-    return {path: _replace_lines(texts[path], row, row, new)}, Mutation(
-        kind, path, sorted({row + hit, *target}), (row, row), DESCRIPTIONS[kind])
+    # The defect is where the wrapper starts and where the wrapped statement now is.
+    lines = sorted({row, *(row + i for i, text in enumerate(new) if line.strip() in text)})
+    return {path: _replace_lines(texts[path], row, row, new)}, Mutation(kind, path, lines, (row, row), DESCRIPTIONS[kind])
 
 
 def _operators(path: str, text: str, table: dict) -> list[tuple]:
@@ -313,10 +317,7 @@ def verify(original: dict[str, str], mutated: dict[str, str], mutations: list[Mu
     problems = []
     named: dict[str, list[Mutation]] = {}
     for m in mutations:
-        path = m.file if m.new_file or m.kind not in ("renamed_call", "duplicate") else None
-        if m.kind == "renamed_call":
-            path = m.also[0][0]
-        named.setdefault(path or m.file, []).append(m)
+        named.setdefault(m.edited, []).append(m)
     for path in sorted(set(original) | set(mutated)):
         before, after = original.get(path), mutated.get(path)
         if before == after:
