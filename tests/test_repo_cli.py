@@ -20,7 +20,7 @@ from repo_fixtures import mixed_repo
 def test_repo_run_is_stored_reported_and_resumed(tmp_path, smollm2):
     root = mixed_repo(tmp_path / "app", git=True)
     db = tmp_path / "r.db"
-    args = ["repo", root, "-c", "smollm2-135m?ctx=2048&threads=2", "--questions", "2", "--defects", "1",
+    args = ["repo", root, "-c", "smollm2-135m?ctx=2048&threads=1", "--questions", "2", "--defects", "1",
             "--depths", "1k", "--pack-tokens", "1024", "--seed", "3", "--db", db]
     proc = bakeoff(*args, "--json")
     assert proc.returncode == 0, proc.stderr
