@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -e '.[models,standard,dev]'
+	$(BIN)/pip install -e '.[models,standard,ray,dev]'
 	touch $@
 
 install: $(VENV)/.installed

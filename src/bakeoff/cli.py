@@ -66,6 +66,9 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases (after --sample).")] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="N cases drawn at random (the same ones for the same --seed).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --sample.")] = 0,
+    executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (this machine, one contender at a time) or ray (Ray actors that each hold a loaded contender; this process alone writes the database). Both resume each other's runs.")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --executor ray: the cluster to join (auto, or ray://HOST:PORT). Default: start a Ray instance on this machine.")] = None,
+    ray_actors: Annotated[int, typer.Option("--ray-actors", min=1, help="With --executor ray: actors per contender, each loading the model once (placed by the contender's num_cpus, num_gpus, memory_mb options).")] = 1,
 ) -> None:
     """Run a bake-off: every contender on every case, stored in the results database.
 
@@ -98,6 +101,15 @@ def run(
                              "pip install 'bakeoff[models]', or pass -c PATH_TO.gguf")
         specs = [parse_spec(a) for a in installed]
     plan = make_plan(expand_sweeps(specs, sweep or []), loaded.cases, repeat)
+    if executor not in ("local", "ray"):
+        raise InputError(f"--executor takes local or ray, got {executor!r}")
+    if executor == "local" and (ray_address or ray_actors != 1):
+        raise InputError("--ray-address and --ray-actors need --executor ray")
+    run_contender = None
+    if executor == "ray":
+        from bakeoff.run.ray_executor import RayExecutor
+
+        run_contender = RayExecutor(ray_address, ray_actors)
     _interrupt_on_sigterm()
     from bakeoff.store import Database
 
@@ -105,8 +117,8 @@ def run(
     progress = None if as_json else _RichProgress(err)
     started = time.monotonic()
     try:
-        summary = run_plan(database, plan, suite_name,
-                           sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors, progress=progress)
+        summary = run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout,
+                           retry_errors=retry_errors, progress=progress, run_contender=run_contender)
     except KeyboardInterrupt:
         if progress:
             progress.stop()
@@ -115,6 +127,8 @@ def run(
     finally:
         if progress:
             progress.stop()
+        if run_contender is not None:
+            run_contender.shutdown()
     data = report_data(database)
     gates = gate_plan(database, {t.id for t in plan}, thresholds) if thresholds.any() else None
     if as_json:
