@@ -8,6 +8,7 @@ in a private network namespace (`unshare -n`, loopback up), where nothing can le
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -39,7 +40,7 @@ def private_network(args: list[str]) -> list[str]:
             "sh", *args]
 
 
-def ray_cli(*args, **kw) -> list[str]:
+def ray_cli(*args) -> list[str]:
     return private_network([sys.executable, "-m", "bakeoff", "run", *map(str, args), "--executor", "ray"])
 
 
@@ -142,3 +143,22 @@ def test_bad_executor_options_are_exit_2(tmp_path):
                          (["--ray-actors", "2"], "need --executor ray")):
         proc = bakeoff("run", "-c", MODEL, "--db", tmp_path / "x.db", *args)
         assert proc.returncode == 2 and phrase in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_actors_sharing_a_server_respect_its_concurrency(tmp_path):
+    """Three actors drive one OpenAI-compatible server whose contender allows 2 requests at a
+    time: never more than 2 in flight, and 2 at once do happen. The server is the OpenAI stand-in
+    (slow streams, so requests overlap), in its own process inside the same private network."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(6))
+    db = tmp_path / "server.db"
+    serve = Path(__file__).parent / "standins" / "serve.py"
+    script = (f'{sys.executable} {serve} {tmp_path} 0.05 & srv=$!; '
+              f'while [ ! -s {tmp_path}/url ]; do sleep 0.1; done; '
+              f'{sys.executable} -m bakeoff run {suite} -c "openai-compat:$(cat {tmp_path}/url)/v1#gpt-standin'
+              f'?concurrency=2" --db {db} --executor ray --ray-actors 3; rc=$?; kill $srv; wait $srv; exit $rc')
+    proc = subprocess.run(private_network(["sh", "-c", script]), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["generations"] == 6 and seen["max_in_flight"] == 2
+    assert {r["status"] for r in rows(db).values()} == {"ok"}
