@@ -25,11 +25,11 @@ from conftest import bakeoff, wait_for
 MODEL = "smollm2-135m?threads=1"
 
 
-def cases(n: int, max_tokens: int = 12) -> str:
+def cases(n: int, max_tokens: int = 12, check: str = "{regex: '[a-z]'}") -> str:
     prompts = ["Say hello.", "What is 2 + 2?", "Name a colour.", "Name a fruit.", "Count to three.",
                "Name a planet.", "Say goodbye.", "Name an animal.", "Name a city.", "Name a tree."]
     body = "".join(f"  - id: c{i}\n    prompt: {prompts[i]!r}\n    max_tokens: {max_tokens}\n"
-                   f"    checks: [{{regex: '[a-z]'}}]\n" for i in range(n))
+                   f"    checks: [{check}]\n" for i in range(n))
     return "defaults:\n  temperature: 0\ncases:\n" + body
 
 
@@ -57,9 +57,11 @@ def actor_pids() -> list[int]:
 
 def test_ray_gives_the_local_results_and_resumes_a_local_run(tmp_path, smollm2):
     """Temperature 0, the same seed: two actors give the trials the local executor gives, and a
-    run begun locally (one case) is finished on Ray (the rest), by the same trial identities."""
+    run begun locally (one case) is finished on Ray (the rest), by the same trial identities. The
+    check is a Python function from the suite's folder, which Ray's workers cannot import by name."""
     suite = tmp_path / "suite.yaml"
-    suite.write_text(cases(4))
+    suite.write_text(cases(4, check="{python: 'ray_checks:words'}"))
+    (tmp_path / "ray_checks.py").write_text("def words(output):\n    return min(1.0, len(output.split()) / 4)\n")
     local_db, mixed_db = tmp_path / "local.db", tmp_path / "mixed.db"
     bakeoff("run", suite, "-c", MODEL, "--db", local_db, check=True)
     bakeoff("run", suite, "-c", MODEL, "--db", mixed_db, "--limit", "1", check=True)
@@ -70,8 +72,9 @@ def test_ray_gives_the_local_results_and_resumes_a_local_run(tmp_path, smollm2):
     local, mixed = rows(local_db), rows(mixed_db)
     assert set(local) == set(mixed) and len(local) == 4
     for tid, row in local.items():
-        assert (mixed[tid]["output"], mixed[tid]["passed"], mixed[tid]["output_tokens"]) == \
-            (row["output"], row["passed"], row["output_tokens"])
+        assert (mixed[tid]["output"], mixed[tid]["score"], mixed[tid]["output_tokens"]) == \
+            (row["output"], row["score"], row["output_tokens"])
+    assert all(r["score"] is not None for r in mixed.values())
     conn = sqlite3.connect(mixed_db)
     facts = [f for (f,) in conn.execute("SELECT facts FROM contenders ORDER BY run_id")]
     assert sum('"executor": {"name": "ray"' in f for f in facts) == 1  # the Ray run's contender row

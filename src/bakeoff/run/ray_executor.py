@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -148,25 +147,15 @@ def placement(spec) -> dict[str, Any]:
     return out
 
 
-def _user_modules_by_value(trials: list[Trial]) -> None:
+def _suite_modules_by_value() -> None:
     """Python checks and tools are imported from the suite's folder, which a Ray worker's
-    sys.path lacks: send those modules by value (cloudpickle), not by name."""
+    sys.path lacks: cloudpickle sends those modules by value, not by name."""
     from ray import cloudpickle
 
-    here = Path(__file__).resolve().parents[1]
-    seen: set[str] = set()
-    for t in trials:
-        fns = list((getattr(t.case, "tool_functions", None) or {}).values())
-        fns += [getattr(c, "fn", None) for c in t.case.checks]
-        for fn in fns:
-            name = getattr(fn, "__module__", None)
-            module = sys.modules.get(name or "")
-            path = getattr(module, "__file__", None)
-            if module is None or name in seen or path is None or "site-packages" in path \
-                    or Path(path).resolve().is_relative_to(here):
-                continue
-            seen.add(name)
-            cloudpickle.register_pickle_by_value(module)
+    from bakeoff.checks.python_check import suite_modules
+
+    for module in suite_modules():
+        cloudpickle.register_pickle_by_value(module)
 
 
 class RayExecutor:
@@ -190,7 +179,7 @@ class RayExecutor:
         self.ray.shutdown()
 
     def __call__(self, db, run_id, trials, timeout, summary, progress, tdp_watts=None) -> None:
-        _user_modules_by_value(trials)
+        _suite_modules_by_value()
         ContenderRun(self, db, run_id, trials, timeout, summary, progress, tdp_watts).run()
 
 
