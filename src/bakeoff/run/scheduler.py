@@ -148,23 +148,13 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
 
         async def one(trial: Trial) -> None:
             async with slots:
-                if trial.case.turns or trial.case.agent:
+                if trial.case.image_error:
+                    status = _record_error(db, run_id, trial, trial.case.image_error, _now())
+                elif trial.case.turns or trial.case.agent:
                     runner = _arun_agent if trial.case.agent else _arun_conversation
                     status = await runner(db, run_id, backend, trial)
-                    summary.ran += 1
-                    summary.errors += status == "error"
-                    progress.advance(trial, status)
-                    return
-                started = _now()
-                request = build_request(trial.spec, trial.case, trial.repeat)
-                measure = StreamMeasure()
-                try:
-                    async for event in backend.agenerate(request):
-                        measure.feed(event)
-                except BackendError as exc:
-                    status = _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
                 else:
-                    status = _record_ok(db, run_id, trial, started, request, measure)
+                    status = await _arun_single(db, run_id, backend, trial)
             summary.ran += 1
             summary.errors += status == "error"
             progress.advance(trial, status)
@@ -172,6 +162,18 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
         await asyncio.gather(*(one(t) for t in trials))
     finally:
         await backend.aclose()
+
+
+async def _arun_single(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+    started = _now()
+    request = build_request(trial.spec, trial.case, trial.repeat)
+    measure = StreamMeasure()
+    try:
+        async for event in backend.agenerate(request):
+            measure.feed(event)
+    except BackendError as exc:
+        return _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
+    return _record_ok(db, run_id, trial, started, request, measure)
 
 
 def _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress) -> None:
@@ -213,6 +215,8 @@ def _record_error(db: Database, run_id: str, trial: Trial, message: str, started
 
 
 def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
+    if trial.case.image_error:  # an image that cannot be sent fails this case only
+        return _record_error(db, run_id, trial, trial.case.image_error, _now())
     if trial.case.turns:
         return _run_conversation(db, run_id, backend, trial)
     if trial.case.agent:
