@@ -32,6 +32,7 @@ from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
+from bakeoff.suite.images import count_images
 from bakeoff.tools.loop import AgentLoop, summarise_calls
 
 
@@ -235,6 +236,7 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
                measure: StreamMeasure) -> str:
     figures = measure.finish()
+    figures.image_count = count_images(request.messages) or None
     verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
     if trial.case.tools:
