@@ -84,6 +84,8 @@ def test_budget_sweep_on_a_projector_twin(workdir):
     for r in photo.values():
         assert r["image_count"] == 1 and r["engine_prompt_n"] == r["prompt_tokens"]
         assert r["image_encode_ms"] > 0 and r["ttft_ms"] > r["image_encode_ms"]
+        # llama.cpp's prompt counters cover text and image embeddings, not the projector's encode
+        assert r["engine_prompt_ms"] + r["image_encode_ms"] <= r["ttft_ms"] * 1.02
     # A bad image fails its own case at every budget; the text case runs with no image figures.
     for r in rows:
         if r["case_id"] == "broken":
@@ -107,6 +109,9 @@ def test_budget_sweep_on_a_projector_twin(workdir):
     assert "no frontier" in group["frontier"]
     text = bakeoff("report", "--db", db, env=_env(d), check=True).stdout
     assert "visual budget:" in text and "not applicable (twin)" in text
+    bakeoff("report", "--db", db, "--html", d / "r.html", env=_env(d), check=True)
+    page = (d / "r.html").read_text()
+    assert 'id="fig-budget-0" data-kind="budget"' in page and "Visual budgets</h2>" in page
 
 
 def test_images_without_a_projector_fail_the_case_and_budget_needs_one(workdir):

@@ -468,6 +468,9 @@ class LlamaCppEngine:
                     ptr = M.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
                     if n.value:
                         llm.eval([ptr[j] for j in range(n.value)])
+                        # llama.cpp books a decode's time in its counters only at a synchronize;
+                        # without one the projector's encode below would count as prompt time.
+                        C.llama_synchronize(llm._ctx.ctx)
                     continue
                 t0 = time.perf_counter()
                 if M.mtmd_encode_chunk(ctx, chunk) != 0:
@@ -478,6 +481,7 @@ class LlamaCppEngine:
                                                     llm.n_tokens, 0, llm.n_batch, ctypes.byref(new_n_past),
                                                     M.mtmd_helper_post_decode_callback(), None) != 0:
                     raise ValueError("llama.cpp failed to decode an image's embeddings")
+                C.llama_synchronize(llm._ctx.ctx)
                 t2 = time.perf_counter()
                 figures["image_tokens"] += M.mtmd_input_chunk_get_n_tokens(chunk)
                 figures["image_encode_ms"] += (t1 - t0) * 1000
