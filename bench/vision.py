@@ -65,10 +65,12 @@ def main() -> int:
         print(json.dumps({"spec": spec, "rows": rows}, indent=2))
         return 0
     print(f"{spec}  (projector: {os.path.basename(rows[0]['projector'] or '')})")
-    print(f"{'budget':>6} {'img tok':>8} {'TTFT ms':>9} {'prefill ms':>11} {'encode ms':>10} {'mem MB':>8}")
+    print(f"{'budget':>6} {'img tok':>8} {'TTFT ms':>9} {'prefill ms':>11} {'encode ms':>10} {'img decode ms':>14} "
+          f"{'mem MB':>8}")
     for r in rows:
         print(f"{r['visual_budget']:>6} {r['image_tokens_per_image']:>8.0f} {r['ttft_ms_median']:>9.0f} "
-              f"{r['prefill_ms_median']:>11.0f} {r['image_encode_ms_per_image']:>10.0f} {r['peak_mem_mb']:>8.0f}")
+              f"{r['prefill_ms_median']:>11.0f} {r['image_encode_ms_per_image']:>10.0f} "
+              f"{r['image_decode_ms_per_image']:>14.0f} {r['peak_mem_mb']:>8.0f}")
     base = rows[0]
     for r in rows[1:]:
         print(f"{r['visual_budget']} vs {base['visual_budget']}: TTFT x{r['ttft_ms_median'] / base['ttft_ms_median']:.1f}, "

@@ -182,3 +182,31 @@ def test_a_budget_an_api_cannot_take_is_refused_not_faked(tmp_path, spec, messag
     proc = bakeoff("run", tmp_path / "s.yaml", "-c", spec, "--db", tmp_path / "x.db",
                    env={"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k", "BAKEOFF_CONFIG": str(tmp_path / "cfg")})
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_with_measured_quality_the_budget_report_draws_the_frontier(tmp_path):
+    """What the report makes of real weights (none install here): trials written as a run of a
+    vision model would leave them; a budget that costs more TTFT for no more quality is dominated."""
+    from bakeoff.report.vision import budget_rows
+    from bakeoff.spec import ContenderSpec
+    from bakeoff.store import Database
+
+    db = Database(tmp_path / "q.db")
+    db.start_run("r1", "2026-11-23T12:00:00", "s.yaml", [], "0", {})
+    figures = {70: (0.5, 900.0, 70), 280: (0.9, 1500.0, 280), 1120: (0.9, 4200.0, 1120)}  # pass rate, TTFT, tokens
+    for budget, (rate, ttft, tokens) in figures.items():
+        spec = ContenderSpec("llamacpp", "gemma-4-e4b.gguf", {"mmproj": "mm.gguf", "visual_budget": budget})
+        db.record_contender("r1", spec, None, None, {"vision": {"mmproj": "mm.gguf"}}, {}, [], None)
+        for i in range(10):
+            db.record_trial({"id": f"{budget}-{i}", "run_id": "r1", "spec": spec.canonical, "case_id": f"c{i}",
+                             "repeat": 0, "sweep": {"visual_budget": budget}, "case_json": {}, "status": "ok",
+                             "started_at": "2026-11-23T12:00:00", "finished_at": "2026-11-23T12:00:01", "passed": int(i < rate * 10), "ttft_ms": ttft,
+                             "prompt_tokens": tokens + 20, "image_tokens": tokens, "image_count": 1,
+                             "engine_prompt_ms": ttft - 300, "image_encode_ms": 200.0, "peak_mem_mb": tokens / 2},
+                            [])
+    (group,) = budget_rows(db)
+    rows = {r["visual_budget"]: r for r in group["budgets"]}
+    assert [rows[b]["pass_rate"] for b in (70, 280, 1120)] == [0.5, 0.9, 0.9]
+    assert {b: rows[b]["on_frontier"] for b in rows} == {70: True, 280: True, 1120: False}
+    assert rows[280]["quality"] == "measured" and rows[280]["prefill_ms_median"] == 1400.0
+    assert group["frontier"] == "Pareto frontier: pass rate against median TTFT"

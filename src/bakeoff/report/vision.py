@@ -56,6 +56,7 @@ def budget_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]
                 "ttft_ms_median": summary["ttft_ms_median"],
                 "prefill_ms_median": median(_prefill_ms(t) for t in ok),
                 "image_encode_ms_per_image": median(_per_image(t, "image_encode_ms") for t in ok),
+                "image_decode_ms_per_image": median(_per_image(t, "image_decode_ms") for t in ok),
                 "peak_mem_mb": summary["peak_mem_mb"],
                 "pass_rate": None if twin else summary["pass_rate"],
                 "judged": 0 if twin else summary["judged"],
