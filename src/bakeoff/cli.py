@@ -175,7 +175,7 @@ def report(
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
     cases: Annotated[bool, typer.Option("--cases", help="Also show the per-case view.")] = False,
     compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", metavar="A B", help="Compare two contenders case by case (McNemar's test, paired bootstrap); a part of a spec that names one contender is enough.")] = None,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write the HTML report to this file: one self-contained file that works offline (matrix, Pareto frontier, speed and sweep charts, cases side by side, flaky cases, environments).")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write the HTML report to this file: one self-contained file that works offline (matrix, Pareto frontier, speed and sweep charts, tool use, cases side by side, flaky cases, environments).")] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML to this file: a testsuite per contender, a testcase per trial, failed checks as failures.")] = None,
 ) -> None:
     """Show the comparison matrix (and per-case results) from the results database.

@@ -19,12 +19,13 @@ tokens by forcing the family's closing tag (``</think>`` or ``<channel|>``) into
 and the answer then keeps the case's ``max_tokens`` of its own (so at most BUDGET + max_tokens).
 
 Tool use: a request with ``tools`` is rendered through the GGUF's chat template when the template
-has tool syntax (it reads ``tools``; Qwen2.5's writes them into the system turn and asks for
-``<tool_call>{json}</tool_call>``), else (and for Gemma 4, whose own call syntax is not read yet)
-in the documented Hermes format (bakeoff.tools.calls: the
-same instruction and tags, as text turns); ``tool_format`` in the facts says which, and a fallback
-is in the notes. The reply's ``<tool_call>`` blocks become ``tool_call`` events (malformed ones
-too, with their raw text); the content keeps the model's text as written.
+has tool syntax (it reads ``tools``: Qwen2.5's writes them into the system turn and asks for
+``<tool_call>{json}</tool_call>``; Gemma 4's declares them as ``<|tool>declaration:...<tool|>`` and
+asks for ``<|tool_call>call:NAME{...}<tool_call|>``, feeding results back as ``<|tool_response>``),
+else in the documented Hermes format (bakeoff.tools.calls: the same instruction and tags, as text
+turns); ``tool_format`` in the facts says which, and a fallback is in the notes. The reply's calls
+become ``tool_call`` events (malformed ones too, with their raw text); the content keeps the
+model's text as written.
 
 Structured output: a request with ``json_schema`` is decoded under the GBNF grammar llama-cpp-python
 builds from the schema (``LlamaGrammar.from_json_schema``), so the reply is JSON of that shape
@@ -346,8 +347,9 @@ class LlamaCppEngine:
         self.plan = plan_for(o.get("thinking"), template if self._formatter else None, arch, fallback)
         self._marker_ids: set[int] = set()
         self._force_ids: list[int] = []
-        # Qwen2.5's <tool_call> tags are special tokens: render them, or the calls vanish from the text.
-        for marker in ("<tool_call>", "</tool_call>"):
+        # Tool-call tags are special tokens (Qwen2.5's <tool_call>, Gemma 4's <|tool_call> and its
+        # <|"|> string mark): render them, or the calls vanish from the text.
+        for marker in ("<tool_call>", "</tool_call>", "<|tool_call>", "<tool_call|>", '<|"|>'):
             ids = self.llm.tokenize(marker.encode(), add_bos=False, special=True)
             if len(ids) == 1 and self.llm.detokenize(ids, special=True) != self.llm.detokenize(ids, special=False):
                 self._marker_ids.add(ids[0])
@@ -358,12 +360,12 @@ class LlamaCppEngine:
                     if self.llm.detokenize([tok], special=True) != self.llm.detokenize([tok], special=False):
                         self._marker_ids.add(tok)
             self._force_ids = self.llm.tokenize(fmt.force_close.encode(), add_bos=False, special=True)
-        # whether tools go through the GGUF's own template (else the Hermes fallback, as text turns)
-        self._template_tools = self._formatter is not None and "tools" in template and arch != "gemma4"
-        if self._formatter is not None and "tools" in template and arch == "gemma4":
-            # Gemma 4's template writes its own call syntax, which bakeoff does not read yet.
-            self.tool_format = ("Hermes <tool_call> JSON format (fallback: Gemma 4's native tool-call syntax "
-                                "is not read yet; tools are described in the system turn)")
+        # whether tools go through the GGUF's own template (else the Hermes fallback, as text turns),
+        # and which call syntax the template asks for
+        self._template_tools = self._formatter is not None and "tools" in template
+        if self._template_tools and "<|tool_call>" in template:
+            self.tool_format = ("Gemma 4's native tool-call syntax through the GGUF's chat template "
+                                "(<|tool_call>call:NAME{...}<tool_call|>)")
         elif self._template_tools:
             self.tool_format = "the GGUF's chat template (it has tool syntax); calls parsed as <tool_call> JSON"
         else:
@@ -642,9 +644,9 @@ class LlamaCppEngine:
         if rest:
             emit({"type": "content", "text": rest, "t": time.perf_counter()})
         if isinstance(emit, _ContentTap):
-            from bakeoff.tools.calls import parse_hermes
+            from bakeoff.tools.calls import parse_calls
 
-            for call in parse_hermes(emit.text)[1]:
+            for call in parse_calls(emit.text)[1]:
                 emit({"type": "tool_call", **call, "t": time.perf_counter()})
         perf = C.llama_perf_context(llm._ctx.ctx)
         usage = {"type": "usage", "prompt_tokens": len(tokens), "output_tokens": n_out, "source": "engine"}

@@ -45,7 +45,7 @@ from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 from bakeoff.suite.images import data_url
 from bakeoff.thinking import THINK_TAGS, StreamSplitter, ThinkingOption
-from bakeoff.tools.calls import make_call, openai_tools, parse_hermes
+from bakeoff.tools.calls import make_call, openai_tools, parse_calls
 
 
 class OpenAICompatOptions(ServerOptions):
@@ -286,7 +286,7 @@ def _tool_calls(pieces: dict[int, dict[str, Any]], content: str, offered: bool) 
                 for i, p in enumerate(pieces[k] for k in sorted(pieces))]
     if not offered:
         return []
-    calls = parse_hermes(content)[1]
+    calls = parse_calls(content)[1]
     for call in calls:
         call["note"] = ("read from the content: the server returned no tool_calls"
                         + (f"; {call['note']}" if call.get("note") else ""))

@@ -27,6 +27,7 @@ from bakeoff.report.jsbundle import vega_bundle
 from bakeoff.report.matrix import LEGEND, fmt, report_data
 from bakeoff.report.pareto import FrontierPlot, FrontierPoint
 from bakeoff.report.side_by_side import side_by_side
+from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.store import Database
 from bakeoff.store.reads import TrialsOnce, check_results_by_trial, speed_results
 
@@ -142,6 +143,8 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "speed": speed,
         "sweeps": sweeps,
         "budgets": budgets,
+        "tools": [r for r in data["contenders"] if r.get("tools")],
+        "tools_legend": TOOLS_LEGEND,
         "cases": sbs["cases"],
         "cases_omitted": sbs["omitted"],
         "flaky": flaky["flaky"][:MAX_FLAKY],

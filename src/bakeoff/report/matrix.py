@@ -14,6 +14,7 @@ from bakeoff.report.drift import drift_rows
 from bakeoff.report.stability import repeat_case_rows, stability_figures
 from bakeoff.report.stats import summarise_trials
 from bakeoff.report.thinking_delta import thinking_deltas
+from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.report.variants import variant_rows
 from bakeoff.report.vision import budget_rows, print_budgets
 from bakeoff.store import Database
@@ -269,18 +270,16 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     if tooled:
         tt = Table(title="tool use", title_justify="left")
         for header in ("contender", "valid calls", "correct calls", "task success", "steps to success",
-                       "tokens to success", "repeat loops", "budget ran out"):
+                       "tokens to success", "repeat loops", "budget ran out", "tool errors"):
             tt.add_column(header, justify="left" if header == "contender" else "right", overflow="fold")
         for r in tooled:
             t = r["tools"]
             tt.add_row(r["spec"], f"{fmt(t['valid_call_rate'], 'pct')} of {t['calls']}",
                        f"{t['correct_calls']}/{t['single_cases']}", f"{t['loops_passed']}/{t['agent_loops']}",
                        fmt(t["steps_to_success"], "f1"), fmt(t["tokens_to_success"], "f0"), str(t["repeat_loops"]),
-                       str(t["budget_exhaustions"]))
+                       str(t["budget_exhaustions"]), str(t["tool_errors"]))
         console.print(tt)
-        console.print("[dim]valid calls: well-formed calls / calls made. correct calls: single-shot tool cases "
-                      "passed. task success: agent loops passed. steps (requests) and tokens (prompt + output): "
-                      "means over the loops that passed.[/dim]")
+        console.print(f"[dim]{TOOLS_LEGEND}[/dim]")
     for group in data.get("variants", []):
         vt = Table(title=f"variants of {group['base']} (reference: the most precise type, or the base without adapter)", title_justify="left")
         for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):

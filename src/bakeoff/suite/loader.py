@@ -505,7 +505,8 @@ class _SuiteLoader:
         agent = None
         if cm.agent is not None:
             aloc = loc + ("agent",)
-            agent = {"max_steps": cm.agent.max_steps, "repo": None, "repo_as_written": cm.agent.repo}
+            agent = {"max_steps": cm.agent.max_steps, "repo": None, "repo_as_written": cm.agent.repo,
+                     "tool_timeout_s": cm.agent.tool_timeout_s}
             if cm.agent.repo is not None:
                 repo = (self.base_dir or Path.cwd()) / cm.agent.repo
                 if not repo.is_dir():

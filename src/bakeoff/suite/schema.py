@@ -95,10 +95,15 @@ class ToolModel(_Model):
     python: Text | None = None  # module:function that runs the tool in an agent loop
 
 
+DEFAULT_TOOL_TIMEOUT_S = 30.0
+
+
 class AgentModel(_Model):
     what: ClassVar[str] = "agent"
     max_steps: Annotated[int, Field(ge=1, le=100, strict=True)] = 8
     repo: Text | None = None  # a directory: the built-in read-only repository tools work inside it
+    # a tool call that has not returned by then is abandoned, and the model is told so
+    tool_timeout_s: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_TOOL_TIMEOUT_S
 
 
 class CaseModel(_Model):
@@ -203,6 +208,8 @@ class Case:
                             for t in self.tools]
         if self.agent is not None:
             out["agent"] = {"max_steps": self.agent["max_steps"], "repo": self.agent.get("repo_as_written")}
+            if self.agent.get("tool_timeout_s", DEFAULT_TOOL_TIMEOUT_S) != DEFAULT_TOOL_TIMEOUT_S:
+                out["agent"]["tool_timeout_s"] = self.agent["tool_timeout_s"]  # the default keeps older identities
         return out
 
 
