@@ -58,7 +58,7 @@ def run(
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take before its worker is killed and the trial recorded as an error.")] = 300.0,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Run again the trials that ended in an error.")] = False,
-    sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option: --sweep quant=Q8_0,Q4_K_M,Q2_K (variants are made once and cached). Repeatable.")] = None,
+    sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option: --sweep quant=Q8_0,Q4_K_M,Q2_K (variants are made once and cached), --sweep visual_budget=70,280,1120 (image tokens per image). Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary and the report as JSON.")] = False,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Gate for CI: exit 1 if a contender's pass rate is below this (0.9 or 90%; errors count as failures).")] = None,
     max_ttft_ms: Annotated[Optional[float], typer.Option("--max-ttft-ms", min=0, help="Gate for CI: exit 1 if a contender's median TTFT is above this (ms).")] = None,

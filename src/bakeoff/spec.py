@@ -87,7 +87,8 @@ def parse_spec(text: str) -> ContenderSpec:
         if err["type"] == "extra_forbidden":
             known = ", ".join(backend_cls.Options.model_fields)
             raise InputError(f"unknown option {name!r} in spec {raw!r}; {backend} takes: {known}") from None
-        raise InputError(f"option {name}={seen.get(name, '')!r} in spec {raw!r}: {err['msg']}") from None
+        raise InputError(f"option {name}={seen.get(name, '')!r} in spec {raw!r}: "
+                         f"{err['msg'].removeprefix('Value error, ')}") from None
     given = options.model_dump(include=set(seen))
     return ContenderSpec(backend=backend, model=model, options=given)
 

@@ -16,6 +16,7 @@ from bakeoff.report.stats import summarise_trials
 from bakeoff.report.thinking_delta import thinking_deltas
 from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.report.variants import variant_rows
+from bakeoff.report.vision import budget_rows, print_budgets
 from bakeoff.store import Database
 from bakeoff.store.reads import check_results_by_trial
 
@@ -189,6 +190,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
                  for r in db.runs()],
         "contenders": contenders,
         "variants": variant_rows(db, run_id),
+        "visual_budgets": budget_rows(db, run_id),  # per visual budget: image tokens, TTFT, prefill, memory, quality
         "thinking": thinking_deltas(db, run_id),  # what thinking buys and costs, per sweep
         "cases": case_rows(db, run_id),
         "repeats": repeat_case_rows(trials, checks),
@@ -288,6 +290,7 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
                        fmt(v["prefill_tps_median"], "f1"), fmt(v["peak_mem_mb"], "f0"),
                        fmt(v["differs_from_reference"], "pct") + f" of {v['compared_with_reference']}")
         console.print(vt)
+    print_budgets(data.get("visual_budgets", []), console, fmt)
     if not show_cases:
         return
     specs = [r["spec"] for r in data["contenders"]]

@@ -32,6 +32,7 @@ from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
+from bakeoff.suite.images import count_images
 from bakeoff.tools.loop import AgentLoop, summarise_calls
 
 
@@ -163,6 +164,8 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
 
 
 async def _arun_trial(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+    if trial.case.image_error:  # an image that cannot be sent fails this case only
+        return _record_error(db, run_id, trial, trial.case.image_error, _now())
     if trial.case.turns or trial.case.agent:
         runner = _arun_agent if trial.case.agent else _arun_conversation
         return await runner(db, run_id, backend, trial)
@@ -216,6 +219,8 @@ def _record_error(db: Database, run_id: str, trial: Trial, message: str, started
 
 
 def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
+    if trial.case.image_error:  # an image that cannot be sent fails this case only
+        return _record_error(db, run_id, trial, trial.case.image_error, _now())
     if trial.case.turns:
         return _run_conversation(db, run_id, backend, trial)
     if trial.case.agent:
@@ -234,6 +239,7 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
                measure: StreamMeasure) -> str:
     figures = measure.finish()
+    figures.image_count = count_images(request.messages) or None
     verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
     if trial.case.tools:
