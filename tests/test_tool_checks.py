@@ -10,7 +10,7 @@ import pytest
 from bakeoff.checks import evaluate
 from bakeoff.errors import InputError
 from bakeoff.suite.loader import parse_suite
-from bakeoff.tools.calls import make_call, parse_hermes, problem
+from bakeoff.tools.calls import make_call, parse_calls, parse_gemma4, parse_hermes, problem, strip_call_markup
 from conftest import bakeoff
 
 SUITE = """
@@ -132,6 +132,8 @@ BAD = [
      "tool 'a' has no 'python: module:function'"),
     ("agent-repo-missing", "cases:\n  - prompt: x\n    agent:\n      repo: no/such/dir\n", 4, "agent repo 'no/such/dir' is not a directory"),
     ("agent-budget-zero", "cases:\n  - prompt: x\n    agent: {repo: ., max_steps: 0}\n", 3, "max_steps: Input should be greater than or equal to 1"),
+    ("agent-timeout-zero", "cases:\n  - prompt: x\n    agent: {repo: ., tool_timeout_s: 0}\n", 3,
+     "tool_timeout_s: Input should be greater than 0"),
     ("tools-in-conversation", "cases:\n  - turns: [hi]\n    tools: [{name: a}]\n", 3, "not available in conversation cases"),
     ("both-argument-forms", "cases:\n  - prompt: x\n    tools: [{name: a}]\n    checks:\n      - tool_call: {name: a, arguments: {}, predicate: 'm:f'}\n",
      5, "give one of arguments, arguments_subset, predicate"),
@@ -153,3 +155,36 @@ def test_cli_reports_a_bad_tool_suite_with_exit_2_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert f"{suite}:5: tool_call check names 'b'" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+Q = '<|"|>'
+
+
+def test_gemma4_calls_are_read_with_nested_values_and_kept_as_written():
+    raw = "{city:" + Q + 'Paris, "FR" {x}' + Q + ",days:3,opts:{units:" + Q + "c" + Q + ",hourly:false},tags:[1,2.5,null]}"
+    prose, calls = parse_gemma4("Let me look.<|tool_call>call:get_weather" + raw + "<tool_call|>")
+    assert prose == "Let me look." and len(calls) == 1
+    assert calls[0]["name"] == "get_weather" and calls[0]["error"] is None and calls[0]["arguments_raw"] == raw
+    assert calls[0]["arguments"] == {"city": 'Paris, "FR" {x}', "days": 3, "opts": {"units": "c", "hourly": False},
+                                     "tags": [1, 2.5, None]}
+    two = parse_calls("<|tool_call>call:a{}<tool_call|><|tool_call>call:b{n:-1e3}<tool_call|>")[1]
+    assert [(c["name"], c["arguments"]) for c in two] == [("a", {}), ("b", {"n": -1000.0})]
+
+
+@pytest.mark.parametrize("text, error", [
+    ("<|tool_call>call:a{x:}<tool_call|>", "not in Gemma 4's call syntax: expected a value at character 3"),
+    ("<|tool_call>call:a{x:" + Q + "open}<tool_call|>", "expected a closing"),
+    ("<|tool_call>call:a{x:1} trailing<tool_call|>", "unexpected text after the arguments"),
+    ("<|tool_call>get_weather{}<tool_call|>", "does not start with call:NAME{"),
+    ("<|tool_call>call:a{x:1}", "not closed (cut off?)"),
+])
+def test_malformed_gemma4_calls_are_recorded_with_their_text(text, error):
+    calls = parse_gemma4(text)[1]
+    assert len(calls) == 1 and error in calls[0]["error"] and calls[0]["arguments"] is None
+    assert calls[0]["arguments_raw"] and problem(calls[0], [{"name": "a"}]) == calls[0]["error"]
+
+
+def test_call_markup_of_either_syntax_is_stripped_from_the_prose():
+    assert strip_call_markup("Checking.<|tool_call>call:a{}<tool_call|>") == "Checking."
+    assert strip_call_markup('Checking.\n<tool_call>\n{"name": "a", "arguments": {}}\n</tool_call>') == "Checking."
+    assert parse_calls("Paris is sunny.") == ("Paris is sunny.", [])

@@ -10,6 +10,7 @@ OpenAI cannot be reached from here: the model's side is a local stand-in
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -42,6 +43,10 @@ cases:
     prompt: Say hi
     tools:{WEATHER}
     checks: [{{no_tool_call: true}}]
+  - id: untagged-in-content
+    prompt: Weather in Paris?
+    tools:{WEATHER}
+    checks: [{{tool_call: {{name: get_weather, arguments: {{city: Paris}}}}}}]
 """
 
 TOOLS_PY = '''
@@ -51,6 +56,11 @@ def explode(**kwargs):
 
 def huge(**kwargs):
     return "x" * 1_000_000
+
+
+def hang(**kwargs):
+    import time
+    time.sleep(3600)
 
 
 def get_weather(city):
@@ -71,6 +81,12 @@ cases:
     tools: [{name: huge, python: 'loop_tools:huge'}]
     agent: {max_steps: 4}
     checks: [{contains: big}]
+  - id: hangs
+    prompt: Use the tool.
+    max_tokens: 50
+    tools: [{name: hang, python: 'loop_tools:hang'}]
+    agent: {max_steps: 4, tool_timeout_s: 1}
+    checks: [{contains: timed out}]
   - id: forever
     prompt: Weather in Paris?
     max_tokens: 50
@@ -109,6 +125,7 @@ def test_calls_malformed_arguments_and_undeclared_names_are_recorded(tmp_path, s
         {"tool_calls": [{"name": "get_weather", "arguments": '{"city": "Par'}]},
         {"tool_calls": [{"name": "launch_rockets", "arguments": "{}"}]},
         {"content": "Hi there!"},
+        {"content": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},  # a small model's habit
     ])
     db, conn, trials = run(tmp_path, server, SINGLE, "single")
     assert {r["status"] for r in trials.values()} == {"ok"}
@@ -126,7 +143,11 @@ def test_calls_malformed_arguments_and_undeclared_names_are_recorded(tmp_path, s
     assert "'launch_rockets', which is not a declared tool" in detail
     assert trials["answer-only"]["passed"] == 1 and trials["answer-only"]["output"] == "Hi there!"
     figures = report_json(db)["contenders"][0]["tools"]
-    assert (figures["calls"], figures["valid_calls"], figures["single_cases"], figures["correct_calls"]) == (3, 1, 4, 2)
+    untagged = json.loads(trials["untagged-in-content"]["tool_calls"])[0]
+    assert untagged["arguments"] == {"city": "Paris"} and "untagged" in untagged["note"]
+    assert "read from the content" in untagged["note"]
+    assert (figures["calls"], figures["valid_calls"], figures["single_cases"], figures["correct_calls"],
+            figures["untagged_calls"]) == (4, 2, 5, 3, 1)
 
 
 def test_a_raising_tool_a_huge_result_and_endless_calls_are_recorded_and_the_run_goes_on(tmp_path, server):
@@ -136,6 +157,8 @@ def test_a_raising_tool_a_huge_result_and_endless_calls_are_recorded_and_the_run
         {"content": "The tool failed: disk on fire."},
         {"tool_calls": [{"name": "huge", "arguments": "{}"}]},
         {"content": "That was big."},
+        {"tool_calls": [{"name": "hang", "arguments": "{}"}]},
+        {"content": "The tool timed out."},
     ])
     server.state.forever = {"tool_calls": [{"name": "get_weather", "arguments": '{"city": "Paris"}'}]}
     db, conn, trials = run(tmp_path, server, LOOPS, "loops")
@@ -159,6 +182,11 @@ def test_a_raising_tool_a_huge_result_and_endless_calls_are_recorded_and_the_run
     fed_back = requests[3].body["messages"][-1]["content"]
     assert len(fed_back) < 10_000 and "1000000 bytes in all" in fed_back
 
+    hung = steps("hangs")
+    assert len(hung) == 2 and hung[0]["calls"][0]["tool_error"].startswith("timed out: the tool did not return within 1 s")
+    assert 1000 <= hung[0]["calls"][0]["tool_ms"] < 5000 and trials["hangs"]["passed"] == 1
+    assert "did not return within 1 s" in requests[5].body["messages"][-1]["content"]
+
     endless = json.loads(trials["forever"]["tool_summary"])
     assert endless["budget_exhausted"] and endless["steps"] == 3 and endless["repeated_calls"] == 2
     assert trials["forever"]["passed"] == 0
@@ -166,6 +194,14 @@ def test_a_raising_tool_a_huge_result_and_endless_calls_are_recorded_and_the_run
         "SELECT detail FROM check_results WHERE trial_id = ?", (trials["forever"]["id"],)))
 
     figures = report_json(db)["contenders"][0]["tools"]
-    assert figures["agent_loops"] == 3 and figures["loops_passed"] == 2 and figures["task_success"] == pytest.approx(2 / 3)
+    assert figures["agent_loops"] == 4 and figures["loops_passed"] == 3 and figures["task_success"] == pytest.approx(3 / 4)
     assert figures["budget_exhaustions"] == 1 and figures["repeat_loops"] == 1
-    assert figures["steps_to_success"] == 2.0 and figures["tool_errors"] == 1
+    assert figures["steps_to_success"] == 2.0 and figures["tool_errors"] == 2
+    # The HTML report has the same figures in its tool-use section.
+    html = tmp_path / "report.html"
+    assert bakeoff("report", "--db", db, "--html", html).returncode == 0
+    section = html.read_text().split('<h2 id="tools">')[1].split("</table>")[0]
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", section, re.S)]
+    assert cells[0].startswith("openai:gpt-4o-mini") and cells[1] == "100% of 6"  # explode, huge, hang, 3 × get_weather
+    assert cells[2] == "0/0" and cells[4] == "3/4" and cells[6] == "2.0"
+    assert cells[8:] == ["1", "1", "2"]  # repeat loops, budget ran out, tool errors

@@ -178,6 +178,71 @@ def test_gemma4_template_and_thought_channel_on_a_tiny_twin(home, configs, monke
     assert not any(e["type"] == "reasoning" and e["text"] for e in events)
 
 
+# Gemma 4's native call syntax, forced through a grammar (random weights choose nothing useful).
+Q = '<|"|>'
+CALL = '<|tool_call>call:get_weather{city:' + Q + 'Paris' + Q + ',days:2}<tool_call|>'
+WEATHER_SUITE = """
+cases:
+  - id: weather
+    prompt: Weather in Paris for two days?
+    max_tokens: 64
+    tools:
+      - name: get_weather
+        description: Current weather
+        python: 'twin_tools:get_weather'
+        parameters: {type: object, properties: {city: {type: string}, days: {type: integer}}, required: [city]}
+    agent: {max_steps: 3}
+    checks: [{tool_call: {name: get_weather, arguments: {city: Paris, days: 2}}}, {contains: clear}]
+"""
+
+
+def test_gemma4_native_tool_calls_round_trip_through_its_template(home, configs, tmp_path, monkeypatch):
+    """An agent loop on a tiny Gemma 4 twin: the tools are declared in Gemma 4's own syntax, the
+    model's <|tool_call>call:NAME{...}<tool_call|> is read as a call, the tool runs, and its result
+    goes back as <|tool_response> in the same model turn (as Gemma 4's template writes it)."""
+    import dataclasses
+
+    from bakeoff.measure.timing import StreamMeasure
+    from bakeoff.suite.loader import load_suite
+    from bakeoff.tools.loop import AgentLoop
+
+    monkeypatch.setenv("BAKEOFF_HOME", str(home))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "twin_tools.py").write_text("def get_weather(city, days=1):\n    return {'sky': 'clear', 'days': days}\n")
+    (tmp_path / "suite.yaml").write_text(WEATHER_SUITE)
+    case = load_suite(tmp_path / "suite.yaml").cases[0]
+    backend = _thinking_backend(configs["gemma4-dense"], "off")
+    grammars = [f'root ::= "{CALL.replace(chr(34), chr(92) + chr(34))}"', 'root ::= "It is clear, both days."']
+    try:
+        facts = backend.load()
+        assert facts["tool_format"].startswith("Gemma 4's native tool-call syntax")
+        from bakeoff.backends.base import GenerationRequest
+
+        loop = AgentLoop(case, GenerationRequest(messages=case.messages, max_tokens=64, tools=case.tools))
+        prompts = []
+        while (req := loop.next_request()) is not None:
+            measure = StreamMeasure()
+            for event in backend.generate(dataclasses.replace(req, grammar=grammars[len(prompts)])):
+                measure.feed(event)
+            prompts.append(measure.prompt)
+            loop.take(measure)
+    finally:
+        backend.close()
+    first, second = prompts
+    assert "<|tool>declaration:get_weather{description:" + Q + "Current weather" + Q in first
+    assert loop.calls[0]["name"] == "get_weather" and loop.calls[0]["error"] is None
+    assert loop.calls[0]["arguments"] == {"city": "Paris", "days": 2}
+    assert loop.calls[0]["arguments_raw"] == "{city:" + Q + "Paris" + Q + ",days:2}"  # as the model wrote it
+    # the call once (from tool_calls, not again from the content), then the result, in the model's turn
+    assert second.count("<|tool_call>") == 1
+    assert ("<|tool_response>response:get_weather{value:" + Q + '{"sky": "clear", "days": 2}' + Q
+            + "}<tool_response|>") in second
+    assert not second.endswith("<|turn>model\n")
+    assert loop.answer == "It is clear, both days." and loop.summary()["valid_calls"] == 1
+    cols = loop.trial_columns()
+    assert cols["passed"] == 1, [r.detail for r in loop.results]
+
+
 SUITE = """
 cases:
   - id: sum

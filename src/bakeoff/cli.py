@@ -58,7 +58,7 @@ def run(
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take before its worker is killed and the trial recorded as an error.")] = 300.0,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Run again the trials that ended in an error.")] = False,
-    sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option: --sweep quant=Q8_0,Q4_K_M,Q2_K (variants are made once and cached). Repeatable.")] = None,
+    sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option: --sweep quant=Q8_0,Q4_K_M,Q2_K (variants are made once and cached), --sweep visual_budget=70,280,1120 (image tokens per image). Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary and the report as JSON.")] = False,
     fail_under: Annotated[Optional[str], typer.Option("--fail-under", help="Gate for CI: exit 1 if a contender's pass rate is below this (0.9 or 90%; errors count as failures).")] = None,
     max_ttft_ms: Annotated[Optional[float], typer.Option("--max-ttft-ms", min=0, help="Gate for CI: exit 1 if a contender's median TTFT is above this (ms).")] = None,
@@ -66,6 +66,9 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases (after --sample).")] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="N cases drawn at random (the same ones for the same --seed).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --sample.")] = 0,
+    executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (this machine, one contender at a time) or ray (Ray actors that each hold a loaded contender; this process alone writes the database). Both resume each other's runs.")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --executor ray: the cluster to join (auto, or ray://HOST:PORT). Default: start a Ray instance on this machine.")] = None,
+    ray_actors: Annotated[int, typer.Option("--ray-actors", min=1, help="With --executor ray: actors per contender, each loading the model once (placed by the contender's num_cpus, num_gpus, memory_mb options).")] = 1,
 ) -> None:
     """Run a bake-off: every contender on every case, stored in the results database.
 
@@ -97,12 +100,21 @@ def run(
                              "pip install 'bakeoff[models]', or pass -c PATH_TO.gguf")
         specs = [parse_spec(a) for a in installed]
     plan = make_plan(expand_sweeps(specs, sweep or []), loaded.cases, repeat)
+    if executor not in ("local", "ray"):
+        raise InputError(f"--executor takes local or ray, got {executor!r}")
+    if executor == "local" and (ray_address or ray_actors != 1):
+        raise InputError("--ray-address and --ray-actors need --executor ray")
+    run_contender = None
+    if executor == "ray":
+        from bakeoff.run.ray_executor import RayExecutor
+
+        run_contender = RayExecutor(ray_address, ray_actors)
     _interrupt_on_sigterm()
     from bakeoff.store import Database
 
     database = Database(db)
     started = time.monotonic()
-    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors)
+    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors, run_contender)
     data = report_data(database)
     gates = gate_plan(database, {t.id for t in plan}, thresholds) if thresholds.any() else None
     if as_json:
@@ -206,14 +218,15 @@ def repo_command(
 
 
 def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float, as_json: bool,
-                       retry_errors: bool = False):
-    """Run a plan with a progress bar (none with --json); Ctrl-C keeps what is finished (exit 130)."""
+                       retry_errors: bool = False, run_contender=None):
+    """Run a plan with a progress bar (none with --json); Ctrl-C keeps what is finished (exit 130).
+    ``run_contender``: another executor (Ray), shut down when the run ends."""
     from bakeoff.run.scheduler import run_plan
 
     progress = None if as_json else _RichProgress(err)
     try:
         return run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors,
-                        progress=progress)
+                        progress=progress, run_contender=run_contender)
     except KeyboardInterrupt:
         if progress:
             progress.stop()
@@ -222,6 +235,8 @@ def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float
     finally:
         if progress:
             progress.stop()
+        if run_contender is not None:
+            run_contender.shutdown()
 
 
 class _RichProgress:
@@ -265,7 +280,7 @@ def report(
     as_markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
     cases: Annotated[bool, typer.Option("--cases", help="Also show the per-case view.")] = False,
     compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", metavar="A B", help="Compare two contenders case by case (McNemar's test, paired bootstrap); a part of a spec that names one contender is enough.")] = None,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write the HTML report to this file: one self-contained file that works offline (matrix, Pareto frontier, speed and sweep charts, cases side by side, flaky cases, environments).")] = None,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write the HTML report to this file: one self-contained file that works offline (matrix, Pareto frontier, speed and sweep charts, tool use, cases side by side, flaky cases, environments).")] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML to this file: a testsuite per contender, a testcase per trial, failed checks as failures.")] = None,
 ) -> None:
     """Show the comparison matrix (and per-case results) from the results database.

@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from bakeoff.errors import InputError
 
 DEFAULT_BACKEND = "llamacpp"
+# Where a contender runs, not what it is: left out of its identity, so the same trials resume
+# whichever executor (and placement) finishes them.
+PLACEMENT_OPTIONS = frozenset({"num_cpus", "num_gpus", "memory_mb"})
 _BACKEND_NAME = re.compile(r"[a-z][a-z0-9_-]+")
 
 
@@ -31,7 +34,8 @@ class ContenderSpec:
     def canonical(self) -> str:
         """The spec string with options sorted: the contender's identity in the database."""
         # ":" and "/" stay readable (URLs, paths); parse_qsl reads them back unchanged.
-        query = urlencode(sorted((k, _fmt(v)) for k, v in self.options.items()), safe=":/")
+        query = urlencode(sorted((k, _fmt(v)) for k, v in self.options.items() if k not in PLACEMENT_OPTIONS),
+                          safe=":/")
         return f"{self.backend}:{self.model}" + (f"?{query}" if query else "")
 
     def __str__(self) -> str:
@@ -83,7 +87,8 @@ def parse_spec(text: str) -> ContenderSpec:
         if err["type"] == "extra_forbidden":
             known = ", ".join(backend_cls.Options.model_fields)
             raise InputError(f"unknown option {name!r} in spec {raw!r}; {backend} takes: {known}") from None
-        raise InputError(f"option {name}={seen.get(name, '')!r} in spec {raw!r}: {err['msg']}") from None
+        raise InputError(f"option {name}={seen.get(name, '')!r} in spec {raw!r}: "
+                         f"{err['msg'].removeprefix('Value error, ')}") from None
     given = options.model_dump(include=set(seen))
     return ContenderSpec(backend=backend, model=model, options=given)
 

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from standins import base
-from standins.base import Dropped, StandInState, Tracked, pause, record
+from standins.base import Dropped, StandInState, Tracked, anthropic_image_problem, pause, record
 
 # (id, display name, release date), newest first as the API lists them
 MODELS = [
@@ -176,6 +176,8 @@ def make_app(state: AnthropicState) -> Starlette:
                         'parameter, not "system" as an input message role.')
             if m.get("role") not in ("user", "assistant"):
                 return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        if (problem := anthropic_image_problem(body)) is not None:
+            return problem
         thinking = body.get("thinking")
         if thinking and thinking.get("type") == "enabled":
             budget = thinking.get("budget_tokens")

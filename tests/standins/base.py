@@ -124,3 +124,95 @@ class StandInServer:
 
     def posted(self, path_suffix: str) -> list[Recorded]:
         return [r for r in self.state.requests if r.method == "POST" and r.path.endswith(path_suffix)]
+
+
+# --- images, checked against each vendor's documented request format ---------------------------
+
+_MIME_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
+
+
+def _decode_image(data: str, mime: str | None) -> str | None:
+    """Base64 text -> None if it is a real image (of the declared type), else what is wrong."""
+    import base64
+    import binascii
+    import io
+
+    from PIL import Image
+
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return "image data is not valid base64"
+    try:
+        img = Image.open(io.BytesIO(raw))
+        img.load()
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is the client's fault here
+        return f"image data does not decode: {exc}"
+    if mime is not None and _MIME_FORMAT.get(mime) != img.format:
+        return f"media type {mime} but the bytes are {img.format}"
+    return None
+
+
+def openai_image_problem(body: dict) -> str | None:
+    """Chat Completions: content is text or a list of parts {type: text, text} and {type: image_url,
+    image_url: {url: "data:<mime>;base64,<data>", detail?: low|high|auto}}."""
+    for m in body.get("messages") or []:
+        content = m.get("content")
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if part.get("type") == "text" and isinstance(part.get("text"), str):
+                continue
+            if part.get("type") != "image_url" or set(part) != {"type", "image_url"}:
+                return f"unknown content part {sorted(part)}"
+            url = part["image_url"]
+            if not isinstance(url, dict) or not set(url) <= {"url", "detail"} or url.get("detail") not in (
+                    None, "low", "high", "auto"):
+                return "image_url must be {url, detail?: low|high|auto}"
+            head, sep, data = url["url"].partition(";base64,")
+            if not sep or not head.startswith("data:image/"):
+                return "image_url.url must be a data URL: data:image/...;base64,..."
+            problem = _decode_image(data, head.removeprefix("data:"))
+            if problem:
+                return problem
+    return None
+
+
+def anthropic_image_problem(body: dict) -> str | None:
+    """Messages API: {type: image, source: {type: base64, media_type, data}} blocks."""
+    for m in body.get("messages") or []:
+        if not isinstance(m.get("content"), list):
+            continue
+        for block in m["content"]:
+            if block.get("type") != "image":
+                continue
+            source = block.get("source") or {}
+            if set(source) != {"type", "media_type", "data"} or source["type"] != "base64":
+                return "messages.content.source: expected {type: base64, media_type, data}"
+            if source["media_type"] not in _MIME_FORMAT:
+                return f"messages.content.source.media_type: {source['media_type']!r} is not supported"
+            problem = _decode_image(source["data"], source["media_type"])
+            if problem:
+                return problem
+    return None
+
+
+def ollama_image_problem(body: dict) -> str | None:
+    """/api/chat: a message's ``images`` is a list of base64 strings; its content stays text."""
+    for m in body.get("messages") or []:
+        if not isinstance(m.get("content", ""), str):
+            return "message content must be a string"
+        for data in m.get("images") or []:
+            if not isinstance(data, str):
+                return "images must be base64 strings"
+            problem = _decode_image(data, None)
+            if problem:
+                return problem
+    return None
+
+
+def text_of(content) -> str:
+    """The text of a message's content, whether a string or a list of parts/blocks."""
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content or ""

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from standins.base import Dropped, StandInState, Tracked, pause, record
+from standins.base import Dropped, StandInState, Tracked, ollama_image_problem, pause, record
 
 MODELS = ("gemma4:e4b", "qwen3:0.6b", "crashy:1b")  # crashy: its runner dies mid-stream, every time
 RUNNER_ERROR = "an error was encountered while running the model: unexpected EOF"
@@ -114,6 +114,8 @@ def make_app(state: StandInState, models: tuple[str, ...] = MODELS, load_s: floa
         if name is None:
             return _error(404, f"model '{body.get('model')}' not found, try pulling it first")
         messages = body.get("messages") or []
+        if (problem := ollama_image_problem(body)) is not None:
+            return _error(400, problem)
         keep_alive = body.get("keep_alive")
         if not messages:  # load, or unload with keep_alive 0
             if keep_alive in (0, "0", "0s"):

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from standins.base import Dropped, StandInState, Tracked, pause, record
+from standins.base import Dropped, StandInState, Tracked, openai_image_problem, pause, record, text_of
 
 RATE_HEADERS = {
     "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
@@ -61,6 +61,8 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
         if fault == "500":
             return _error(500, "The server had an error while processing your request. Sorry about that!",
                           "server_error", None, google)
+        if (problem := openai_image_problem(body)) is not None:
+            return _error(400, f"Invalid content: {problem}", "invalid_request_error", "invalid_image", google)
         name = body["model"]
         created = int(time.time())
         scripted = state.next_reply()
@@ -99,7 +101,7 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
                         yield chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
                 yield chunk({}, "tool_calls" if calls else "stop")
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    prompt_tokens = sum(len((m.get("content") or "").split()) for m in body["messages"])
+                    prompt_tokens = sum(len(text_of(m.get("content")).split()) for m in body["messages"])
                     usage = {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion.chunk",
                              "created": created, "model": name, "system_fingerprint": "fp_44709d6fcb",
                              "choices": [], "usage": {

@@ -53,6 +53,7 @@ from pydantic import Field, model_validator
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
+from bakeoff.suite.images import image_base64, no_visual_budget
 from bakeoff.thinking import DEFAULT_BUDGETS, ThinkingOption, fold_into
 from bakeoff.tools.calls import make_call
 
@@ -73,6 +74,10 @@ class AnthropicOptions(ServerOptions):
     thinking: ThinkingOption = Field(
         None, description=f"off, on (a budget of {DEFAULT_BUDGETS['anthropic']} tokens) or a budget (>= 1024): "
                           "sets thinking_budget")
+
+    visual_budget: no_visual_budget("Anthropic's Messages API", "it sizes images itself (about width x height / 750 "
+                                    "tokens, long edge at most 1568 px): resize the image files instead") = Field(
+        None, description="refused: the Messages API has no per-image token budget")
 
     @model_validator(mode="after")
     def _thinking(self):
@@ -283,6 +288,11 @@ def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 out[-1]["content"].append(block)
             else:
                 out.append({"role": "user", "content": [block]})
+        elif m.get("images"):
+            # Messages API image blocks (base64 source), then the text block.
+            blocks = [{"type": "image", "source": {"type": "base64", "media_type": i["mime"], "data": image_base64(i)}}
+                      for i in m["images"]]
+            out.append({"role": m["role"], "content": blocks + [{"type": "text", "text": m["content"]}]})
         else:
             out.append({"role": m["role"], "content": m["content"]})
     return out

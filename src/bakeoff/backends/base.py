@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class BackendOptions(BaseModel):
@@ -36,6 +36,11 @@ class BackendOptions(BaseModel):
     top_k: int | None = None
     seed: int | None = None
     max_tokens: int | None = None
+    # Ray placement (--executor ray): what one actor of this contender needs. The local executor
+    # ignores them, and they are not part of the contender's identity (spec.PLACEMENT_OPTIONS).
+    num_cpus: float | None = Field(None, ge=0)
+    num_gpus: float | None = Field(None, ge=0)
+    memory_mb: int | None = Field(None, ge=1)
 
 
 @dataclass

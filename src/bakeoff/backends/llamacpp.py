@@ -19,12 +19,13 @@ tokens by forcing the family's closing tag (``</think>`` or ``<channel|>``) into
 and the answer then keeps the case's ``max_tokens`` of its own (so at most BUDGET + max_tokens).
 
 Tool use: a request with ``tools`` is rendered through the GGUF's chat template when the template
-has tool syntax (it reads ``tools``; Qwen2.5's writes them into the system turn and asks for
-``<tool_call>{json}</tool_call>``), else (and for Gemma 4, whose own call syntax is not read yet)
-in the documented Hermes format (bakeoff.tools.calls: the
-same instruction and tags, as text turns); ``tool_format`` in the facts says which, and a fallback
-is in the notes. The reply's ``<tool_call>`` blocks become ``tool_call`` events (malformed ones
-too, with their raw text); the content keeps the model's text as written.
+has tool syntax (it reads ``tools``: Qwen2.5's writes them into the system turn and asks for
+``<tool_call>{json}</tool_call>``; Gemma 4's declares them as ``<|tool>declaration:...<tool|>`` and
+asks for ``<|tool_call>call:NAME{...}<tool_call|>``, feeding results back as ``<|tool_response>``),
+else in the documented Hermes format (bakeoff.tools.calls: the same instruction and tags, as text
+turns); ``tool_format`` in the facts says which, and a fallback is in the notes. The reply's calls
+become ``tool_call`` events (malformed ones too, with their raw text); the content keeps the
+model's text as written.
 
 Structured output: a request with ``json_schema`` is decoded under the GBNF grammar llama-cpp-python
 builds from the schema (``LlamaGrammar.from_json_schema``), so the reply is JSON of that shape
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import psutil
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from bakeoff.backends._subprocess import SubprocessBackend
 from bakeoff.backends.base import BackendOptions
@@ -72,6 +73,25 @@ class LlamaCppOptions(BackendOptions):
     thinking: ThinkingOption = Field(
         None, description="on, off or a thinking budget in tokens: native for Gemma 4 and Qwen3/R1-style "
                           "templates, prompted for other models (the contender's facts say which)")
+    mmproj: str | None = Field(
+        None, description="vision projector for images in cases: a projector GGUF (mmproj), 'twin' (a random-weight "
+                          "Gemma 4 vision encoder of the real size) or a Gemma 4 vision_config .json (a twin of it)")
+    visual_budget: int | None = Field(
+        None, gt=0, description="image tokens per image (Gemma 4: 70, 140, 280, 560 or 1120): llama.cpp's "
+                                "image_min_tokens and image_max_tokens, so every image is resized to the budget")
+
+    @field_validator("mmproj")
+    @classmethod
+    def _mmproj_exists(cls, value: str | None) -> str | None:
+        if value is not None and value != "twin" and not Path(value).expanduser().is_file():
+            raise ValueError(f"no projector file at {value} (a .gguf, a vision_config .json, or 'twin')")
+        return value
+
+    @model_validator(mode="after")
+    def _budget_needs_projector(self):
+        if self.visual_budget is not None and self.mmproj is None:
+            raise ValueError("visual_budget needs a vision projector: add mmproj=PATH (or mmproj=twin)")
+        return self
 
     @field_validator("lora")
     @classmethod
@@ -120,6 +140,10 @@ class LlamaCppBackend(SubprocessBackend):
     def engine_options(self) -> dict[str, Any]:
         opts = self.options.model_dump()
         opts["threads"] = opts["threads"] or physical_cores()
+        if opts.get("mmproj"):  # a projector twin is built here (cached), before the worker loads it
+            from bakeoff.twin.vision import resolve_mmproj
+
+            opts["mmproj"], opts["mmproj_facts"] = resolve_mmproj(opts["mmproj"], self.model_file())
         return opts
 
     def notes(self) -> list[str]:
@@ -323,8 +347,9 @@ class LlamaCppEngine:
         self.plan = plan_for(o.get("thinking"), template if self._formatter else None, arch, fallback)
         self._marker_ids: set[int] = set()
         self._force_ids: list[int] = []
-        # Qwen2.5's <tool_call> tags are special tokens: render them, or the calls vanish from the text.
-        for marker in ("<tool_call>", "</tool_call>"):
+        # Tool-call tags are special tokens (Qwen2.5's <tool_call>, Gemma 4's <|tool_call> and its
+        # <|"|> string mark): render them, or the calls vanish from the text.
+        for marker in ("<tool_call>", "</tool_call>", "<|tool_call>", "<tool_call|>", '<|"|>'):
             ids = self.llm.tokenize(marker.encode(), add_bos=False, special=True)
             if len(ids) == 1 and self.llm.detokenize(ids, special=True) != self.llm.detokenize(ids, special=False):
                 self._marker_ids.add(ids[0])
@@ -335,19 +360,21 @@ class LlamaCppEngine:
                     if self.llm.detokenize([tok], special=True) != self.llm.detokenize([tok], special=False):
                         self._marker_ids.add(tok)
             self._force_ids = self.llm.tokenize(fmt.force_close.encode(), add_bos=False, special=True)
-        # whether tools go through the GGUF's own template (else the Hermes fallback, as text turns)
-        self._template_tools = self._formatter is not None and "tools" in template and arch != "gemma4"
-        if self._formatter is not None and "tools" in template and arch == "gemma4":
-            # Gemma 4's template writes its own call syntax, which bakeoff does not read yet.
-            self.tool_format = ("Hermes <tool_call> JSON format (fallback: Gemma 4's native tool-call syntax "
-                                "is not read yet; tools are described in the system turn)")
+        # whether tools go through the GGUF's own template (else the Hermes fallback, as text turns),
+        # and which call syntax the template asks for
+        self._template_tools = self._formatter is not None and "tools" in template
+        if self._template_tools and "<|tool_call>" in template:
+            self.tool_format = ("Gemma 4's native tool-call syntax through the GGUF's chat template "
+                                "(<|tool_call>call:NAME{...}<tool_call|>)")
         elif self._template_tools:
             self.tool_format = "the GGUF's chat template (it has tool syntax); calls parsed as <tool_call> JSON"
         else:
             self.tool_format = ("Hermes <tool_call> JSON format (fallback: the chat template has no tool syntax; "
                                 "tools are described in the system turn)")
+        self._mtmd = self._load_projector(o) if o.get("mmproj") else None
         return {
             "engine": "llama.cpp (llama-cpp-python)",
+            "vision": self._vision_facts(o) if self._mtmd is not None else None,
             "tool_format": self.tool_format,
             "engine_version": llama_cpp.__version__,
             "architecture": arch,
@@ -365,6 +392,108 @@ class LlamaCppEngine:
             "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
             "engine_memory": engine_memory(self._log.take()),
         }
+
+    def _load_projector(self, o: dict[str, Any]):
+        """llama.cpp's multimodal context (mtmd) for the projector, with the visual budget as its
+        image token limits (both: mtmd then resizes every image to the budget, as Gemma 4's own
+        processor does)."""
+        import llama_cpp
+        import llama_cpp.mtmd_cpp as M
+
+        M.mtmd_log_set(self._log._callback, None)  # into the captured log, not the worker's stderr
+        params = M.mtmd_context_params_default()
+        params.use_gpu = o["gpu_layers"] != 0
+        params.print_timings = False
+        params.n_threads = o["threads"]
+        params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if o["flash_attn"]
+                                  else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        if o.get("visual_budget"):
+            params.image_min_tokens = params.image_max_tokens = o["visual_budget"]
+        ctx = M.mtmd_init_from_file(o["mmproj"].encode(), self.llm.model, params)
+        if not ctx:
+            why = [line.strip() for line in self._log.lines if "error" in line.lower() or "failed" in line.lower()]
+            raise ValueError(f"llama.cpp could not load the projector {o['mmproj']}"
+                             + (f": {why[-1]}" if why else ""))
+        if not M.mtmd_support_vision(ctx):
+            M.mtmd_free(ctx)
+            raise ValueError(f"{o['mmproj']} is not a vision projector")
+        self._log.take()
+        return ctx
+
+    def _vision_facts(self, o: dict[str, Any]) -> dict[str, Any]:
+        facts = dict(o.get("mmproj_facts") or {"mmproj": o["mmproj"]})
+        facts["visual_budget"] = o.get("visual_budget")
+        facts["budget_setting"] = ("llama.cpp image_min_tokens = image_max_tokens = visual_budget"
+                                   if o.get("visual_budget") else "the projector's default image token limits")
+        facts["mmproj_sha256"] = _sha256(o["mmproj"])
+        return facts
+
+    def _prefill_images(self, prompt: str, add_bos: bool, images: list[dict[str, Any]]) -> tuple[list[int], dict]:
+        """Tokenize the prompt with its images (mtmd splits it at the media markers) and evaluate
+        it into the KV cache: text chunks as tokens, image chunks encoded by the projector and
+        decoded as embeddings. Returns the prompt's token list (image positions included) for
+        the generation loop, which finds it all cached, and the image figures."""
+        import ctypes
+
+        import llama_cpp as C
+        import llama_cpp.mtmd_cpp as M
+
+        llm, ctx = self.llm, self._mtmd
+        bitmaps = []
+        chunks = M.mtmd_input_chunks_init()
+        figures = {"image_tokens": 0, "image_encode_ms": 0.0, "image_decode_ms": 0.0, "images": len(images)}
+        try:
+            for image in images:
+                data = Path(image["path"]).read_bytes()
+                bitmap = M.mtmd_helper_bitmap_init_from_buf(
+                    ctx, (ctypes.c_uint8 * len(data)).from_buffer(bytearray(data)), len(data), False)
+                if not bitmap:
+                    raise ValueError(f"llama.cpp could not decode the image {image.get('as_written', image['path'])}")
+                bitmaps.append(bitmap)
+            text = M.mtmd_input_text()
+            raw = prompt.encode("utf-8")
+            text.text, text.text_len, text.add_special, text.parse_special = raw, len(raw), add_bos, True
+            array = (M.mtmd_bitmap_p_ctypes * len(bitmaps))(*bitmaps)
+            if M.mtmd_tokenize(ctx, chunks, ctypes.byref(text), array, len(bitmaps)) != 0:
+                raise ValueError("llama.cpp could not tokenize the prompt with its images (markers and images differ?)")
+            n_chunks = M.mtmd_input_chunks_size(chunks)
+            total = sum(M.mtmd_input_chunk_get_n_tokens(M.mtmd_input_chunks_get(chunks, i)) for i in range(n_chunks))
+            n_ctx = min(llm.n_ctx(), len(llm.input_ids))
+            if total >= n_ctx:
+                raise ValueError(f"the prompt has {total} tokens with its images; the context holds {n_ctx} "
+                                 "(raise ?ctx= or lower visual_budget=)")
+            llm.reset()
+            for i in range(n_chunks):
+                chunk = M.mtmd_input_chunks_get(chunks, i)
+                if M.mtmd_input_chunk_get_type(chunk) == M.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                    n = ctypes.c_size_t()
+                    ptr = M.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                    if n.value:
+                        llm.eval([ptr[j] for j in range(n.value)])
+                        # llama.cpp books a decode's time in its counters only at a synchronize;
+                        # without one the projector's encode below would count as prompt time.
+                        C.llama_synchronize(llm._ctx.ctx)
+                    continue
+                t0 = time.perf_counter()
+                if M.mtmd_encode_chunk(ctx, chunk) != 0:
+                    raise ValueError("the projector failed to encode an image")
+                t1 = time.perf_counter()
+                new_n_past = C.llama_pos(0)
+                if M.mtmd_helper_decode_image_chunk(ctx, llm._ctx.ctx, chunk, M.mtmd_get_output_embd(ctx),
+                                                    llm.n_tokens, 0, llm.n_batch, ctypes.byref(new_n_past),
+                                                    M.mtmd_helper_post_decode_callback(), None) != 0:
+                    raise ValueError("llama.cpp failed to decode an image's embeddings")
+                C.llama_synchronize(llm._ctx.ctx)
+                t2 = time.perf_counter()
+                figures["image_tokens"] += M.mtmd_input_chunk_get_n_tokens(chunk)
+                figures["image_encode_ms"] += (t1 - t0) * 1000
+                figures["image_decode_ms"] += (t2 - t1) * 1000
+                llm.n_tokens = new_n_past.value
+            return llm.input_ids[: llm.n_tokens].tolist(), figures
+        finally:
+            M.mtmd_input_chunks_free(chunks)
+            for bitmap in bitmaps:
+                M.mtmd_bitmap_free(bitmap)
 
     def _render(self, messages: list[dict[str, Any]], tools: list[dict] | None = None) -> tuple[str, bool]:
         """Prompt text (with the thinking plan's system text, template flag and prefill), and
@@ -391,10 +520,28 @@ class LlamaCppEngine:
 
         llm = self.llm
         t_send = time.perf_counter()
-        prompt, add_bos = self._render(req["messages"], req.get("tools"))
+        images = [i for m in req["messages"] for i in m.get("images") or ()]
+        messages = req["messages"]
+        if images:
+            if self._mtmd is None:
+                raise ValueError("the case has images but this contender has no vision projector: add mmproj=PATH "
+                                 "(or mmproj=twin for a random-weight Gemma 4 vision encoder)")
+            import llama_cpp.mtmd_cpp as M
+
+            marker = M.mtmd_default_marker().decode()
+            # Each image's marker before its message's text (Gemma 4's own order: image, then question).
+            messages = [{**{k: v for k, v in m.items() if k != "images"},
+                         "content": marker * len(m["images"]) + m["content"]} if m.get("images") else m
+                        for m in messages]
+        prompt, add_bos = self._render(messages, req.get("tools"))
         if req.get("tools"):  # gather the answer's text to read its tool calls at the end
             emit = _ContentTap(emit)
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        C.llama_perf_context_reset(llm._ctx.ctx)
+        vision = None
+        if images:
+            tokens, vision = self._prefill_images(prompt, add_bos, images)
+        else:
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         # llama.cpp may round the context up; llama-cpp-python's buffers hold what was asked.
         n_ctx = min(llm.n_ctx(), len(llm.input_ids))
         if len(tokens) >= n_ctx:
@@ -422,9 +569,10 @@ class LlamaCppEngine:
 
             sampling["grammar"] = LlamaGrammar.from_string(req["grammar"], verbose=False)
 
-        llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
+        if not images:
+            llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
+            C.llama_perf_context_reset(llm._ctx.ctx)
         llm.set_seed(req.get("seed") or 0)
-        C.llama_perf_context_reset(llm._ctx.ctx)
         vocab = llm._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         cutter = _StopCutter(req.get("stop") or [])
@@ -496,20 +644,26 @@ class LlamaCppEngine:
         if rest:
             emit({"type": "content", "text": rest, "t": time.perf_counter()})
         if isinstance(emit, _ContentTap):
-            from bakeoff.tools.calls import parse_hermes
+            from bakeoff.tools.calls import parse_calls
 
-            for call in parse_hermes(emit.text)[1]:
+            for call in parse_calls(emit.text)[1]:
                 emit({"type": "tool_call", **call, "t": time.perf_counter()})
         perf = C.llama_perf_context(llm._ctx.ctx)
         usage = {"type": "usage", "prompt_tokens": len(tokens), "output_tokens": n_out, "source": "engine"}
+        if vision is not None:
+            usage["image_tokens"] = vision["image_tokens"]
         finished = {"type": "finish", "reason": finish}
         if splitter is not None:
             usage["reasoning_tokens"] = n_think if splitter.had_thinking else 0
             finished.update(thinking_truncated=splitter.truncated, thinking_budget_hit=forced)
         emit(usage)
-        emit({"type": "engine", "source": "llama.cpp perf counters",
-              "prompt_n": perf.n_p_eval, "prompt_ms": perf.t_p_eval_ms,
-              "eval_n": perf.n_eval, "eval_ms": perf.t_eval_ms})
+        engine = {"type": "engine", "source": "llama.cpp perf counters",
+                  "prompt_n": perf.n_p_eval, "prompt_ms": perf.t_p_eval_ms,
+                  "eval_n": perf.n_eval, "eval_ms": perf.t_eval_ms}
+        if vision is not None:  # the projector's encode is outside llama.cpp's counters: timed here
+            engine.update(image_encode_ms=vision["image_encode_ms"], image_decode_ms=vision["image_decode_ms"],
+                          images=vision["images"])
+        emit(engine)
         emit({**finished, "t": time.perf_counter()})
 
     def _grammar(self, schema: dict[str, Any]):
@@ -581,5 +735,10 @@ class LlamaCppEngine:
         return {"samples_ns": samples_ns, "engine_samples_tps": engine_tps}
 
     def close(self) -> None:
+        if getattr(self, "_mtmd", None) is not None:
+            import llama_cpp.mtmd_cpp as M
+
+            M.mtmd_free(self._mtmd)
+            self._mtmd = None
         self.llm.close()
         del self.llm

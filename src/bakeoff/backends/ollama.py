@@ -48,6 +48,7 @@ from pydantic import Field, field_validator, model_validator
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
+from bakeoff.suite.images import image_base64, no_visual_budget
 from bakeoff.thinking import ThinkingOption, fold_into
 from bakeoff.tools.calls import make_call, openai_tools
 
@@ -66,6 +67,9 @@ class OllamaOptions(ServerOptions):
     num_thread: int | None = Field(None, gt=0, description="CPU threads for the runner (Ollama's num_thread)")
     load_timeout: float = Field(600.0, gt=0, description="seconds to wait for Ollama to load the model")
     thinking: ThinkingOption = Field(None, description="on or off: an alias of think=true|false")
+    visual_budget: no_visual_budget("Ollama's API", "its runner decides the image tokens (for Gemma 4, the "
+                                    "model's default budget)") = Field(
+        None, description="refused: Ollama's /api/chat has no per-image token budget")
 
     @model_validator(mode="after")
     def _thinking(self):
@@ -369,6 +373,8 @@ def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                               else c["arguments_raw"]}} for c in m["tool_calls"]]})
         elif m["role"] == "tool":
             out.append({"role": "tool", "content": m["content"], "tool_name": m.get("name") or ""})
+        elif m.get("images"):
+            out.append({"role": m["role"], "content": m["content"], "images": [image_base64(i) for i in m["images"]]})
         else:
             out.append(m)
     return out

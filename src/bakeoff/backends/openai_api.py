@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from bakeoff.backends._server import ServerOptions
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.backends.openai_compat import OpenAICompatBackend
+from bakeoff.suite.images import no_visual_budget
 from bakeoff.thinking import ThinkingOption, effort_for, fold_into
 
 
@@ -30,6 +31,10 @@ class OpenAIOptions(ServerOptions):
         None, description="for reasoning models: how hard the model thinks")
     thinking: ThinkingOption = Field(
         None, description="off, on or a budget, sent as reasoning_effort: none, medium, or low/medium/high by budget")
+    detail: Literal["low", "high", "auto"] | None = Field(
+        None, description="image resolution, sent as image_url.detail (OpenAI's own knob for image tokens)")
+    visual_budget: no_visual_budget("the OpenAI API", "use detail=low|high|auto") = Field(
+        None, description="refused: the OpenAI API has no per-image token count; use detail")
 
     @model_validator(mode="after")
     def _thinking(self):

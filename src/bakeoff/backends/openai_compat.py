@@ -43,14 +43,18 @@ from pydantic import Field, field_validator
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
+from bakeoff.suite.images import data_url
 from bakeoff.thinking import THINK_TAGS, StreamSplitter, ThinkingOption
-from bakeoff.tools.calls import make_call, openai_tools, parse_hermes
+from bakeoff.tools.calls import make_call, openai_tools, parse_calls
 
 
 class OpenAICompatOptions(ServerOptions):
     tokenizer: str | None = Field(None, description="GGUF path or packaged alias to count tokens when the server sends no usage")
     thinking: ThinkingOption = Field(
         None, description="on or off: sent as chat_template_kwargs.enable_thinking (vLLM, SGLang, llama-server)")
+    visual_budget: int | None = Field(
+        None, gt=0, description="image tokens per image: sent as mm_processor_kwargs.max_soft_tokens (vLLM with "
+                                "Gemma 4: 70, 140, 280, 560 or 1120); other servers may ignore it")
 
     @field_validator("thinking")
     @classmethod
@@ -95,7 +99,8 @@ class OpenAICompatBackend(ServerBackend):
         return (self.options.base_url or base_url).rstrip("/"), name
 
     def request_args(self, request: GenerationRequest) -> dict[str, Any]:
-        args: dict[str, Any] = {"model": self.model_name, "messages": wire_messages(request.messages), "stream": True,
+        args: dict[str, Any] = {"model": self.model_name, "stream": True,
+                                "messages": wire_messages(request.messages, getattr(self.options, "detail", None)),
                                 "stream_options": {"include_usage": True},
                                 self.max_tokens_field: request.max_tokens,
                                 "temperature": request.temperature, "seed": request.seed}
@@ -108,6 +113,11 @@ class OpenAICompatBackend(ServerBackend):
             args["response_format"] = self.response_format(request.json_schema)
         if request.tools:
             args["tools"] = openai_tools(request.tools)
+        budget = getattr(self.options, "visual_budget", None)
+        if budget is not None:
+            # vLLM hands mm_processor_kwargs to the model's Hugging Face processor; Gemma 4's image
+            # processor takes its per-image budget as max_soft_tokens (docs/vision.md).
+            args["extra_body"] = {**(args.get("extra_body") or {}), "mm_processor_kwargs": {"max_soft_tokens": budget}}
         if request.extra_body:
             args["extra_body"] = {**(args.get("extra_body") or {}), **request.extra_body}
         return args
@@ -233,8 +243,9 @@ class OpenAICompatBackend(ServerBackend):
         self._tokenizer = None
 
 
-def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Neutral tool-use messages (bakeoff.tools.calls) in the Chat Completions shape."""
+def wire_messages(messages: list[dict[str, Any]], detail: str | None = None) -> list[dict[str, Any]]:
+    """Neutral messages (tool use: bakeoff.tools.calls; images: bakeoff.suite.images) in the Chat
+    Completions shape. ``detail`` is OpenAI's image resolution setting (low, high, auto)."""
     out = []
     for m in messages:
         if m["role"] == "assistant" and m.get("tool_calls"):
@@ -243,8 +254,18 @@ def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 for c in m["tool_calls"]]})
         elif m["role"] == "tool":
             out.append({"role": "tool", "tool_call_id": m["tool_call_id"], "content": m["content"]})
+        elif m.get("images"):
+            # Chat Completions content parts: the images as base64 data URLs, then the text.
+            parts: list[dict[str, Any]] = []
+            for image in m["images"]:
+                url: dict[str, Any] = {"url": data_url(image)}
+                if detail:
+                    url["detail"] = detail
+                parts.append({"type": "image_url", "image_url": url})
+            parts.append({"type": "text", "text": m["content"]})
+            out.append({"role": m["role"], "content": parts})
         else:
-            out.append(m)
+            out.append({k: v for k, v in m.items() if k != "images"})
     return out
 
 
@@ -265,7 +286,7 @@ def _tool_calls(pieces: dict[int, dict[str, Any]], content: str, offered: bool) 
                 for i, p in enumerate(pieces[k] for k in sorted(pieces))]
     if not offered:
         return []
-    calls = parse_hermes(content)[1]
+    calls = parse_calls(content)[1]
     for call in calls:
         call["note"] = ("read from the content: the server returned no tool_calls"
                         + (f"; {call['note']}" if call.get("note") else ""))

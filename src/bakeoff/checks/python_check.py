@@ -48,6 +48,12 @@ def _forget(top: str) -> None:
             del sys.modules[name]
 
 
+def suite_modules() -> list[Any]:
+    """The modules imported from suites' own folders (checks and tools), which another process —
+    a Ray worker — cannot import by name."""
+    return [sys.modules[name] for name in sorted(_SUITE_MODULES) if name in sys.modules]
+
+
 def import_function(ref: str, base_dir: Path | None,
                     any_arity: bool = False) -> tuple[Callable[..., Any], int, str | None]:
     """Import ``module:function`` from ``base_dir`` (then installed packages).

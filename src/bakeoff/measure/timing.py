@@ -31,6 +31,12 @@ class TrialFigures:
     memory_method: str | None = None
     gpu_mem_mb: float | None = None  # NVML: GPU memory the worker process holds (None: no GPU seen)
     finish_reason: str | None = None
+    # Images (bakeoff.suite.images): how many were sent, the image tokens among prompt_tokens (engine-
+    # reported; None where the engine does not say), the projector's encode and the embeddings' decode
+    image_count: int | None = None
+    image_tokens: int | None = None
+    image_encode_ms: float | None = None
+    image_decode_ms: float | None = None
     energy_j: float | None = None
     energy_label: str | None = None  # measured | estimated | unavailable
     energy_source: str | None = None
@@ -82,11 +88,13 @@ class StreamMeasure:
             f.output_tokens = event.get("output_tokens")
             f.tokens_source = event.get("source")
             self.reasoning_tokens = event.get("reasoning_tokens")
+            f.image_tokens = event.get("image_tokens")
         elif kind == "engine":
             f.engine_source = event.get("source")
             f.engine_prompt_n, f.engine_prompt_ms = event.get("prompt_n"), event.get("prompt_ms")
             f.engine_eval_n, f.engine_eval_ms = event.get("eval_n"), event.get("eval_ms")
             f.engine_load_ms = event.get("load_ms")
+            f.image_encode_ms, f.image_decode_ms = event.get("image_encode_ms"), event.get("image_decode_ms")
             if f.engine_prompt_n and f.engine_prompt_ms:
                 f.engine_prefill_tps = f.engine_prompt_n / f.engine_prompt_ms * 1000
             if f.engine_eval_n and f.engine_eval_ms:

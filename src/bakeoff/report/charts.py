@@ -142,3 +142,31 @@ def sweep_figures(groups: list[dict]) -> list[dict]:
         ], resolve={"scale": {"y": "independent"}}, title={"text": f"variants of {group['base']}", "anchor": "start"})})
     return figures
 
+
+
+def budget_figures(groups: list[dict]) -> list[dict]:
+    """Per visual-budget sweep: median TTFT against image tokens per image, one point per budget,
+    marked by whether it is on the frontier of pass rate against TTFT (or n/a without quality)."""
+    figures = []
+    for group in groups:
+        rows = [{"budget": str(r["visual_budget"] or "default"), "tokens": r["image_tokens_per_image"],
+                 "ttft": r["ttft_ms_median"], "prefill": r["prefill_ms_median"], "memory": r["peak_mem_mb"],
+                 "quality": r["quality"] if r["pass_rate"] is None else f"{r['pass_rate'] * 100:.0f}% passed",
+                 "frontier": {True: "on the frontier", False: "dominated", None: "no frontier (no quality)"}[r["on_frontier"]]}
+                for r in group["budgets"] if r["ttft_ms_median"] is not None]
+        x = {"field": "tokens", "type": "quantitative", "title": "image tokens per image (engine-reported)"}
+        y = {"field": "ttft", "type": "quantitative", "title": "median TTFT (ms, measured)"}
+        tooltip = [{"field": "budget", "title": "visual budget"}, {"field": "tokens", "title": "image tokens"},
+                   {"field": "ttft", "title": "TTFT ms", "format": ".0f"},
+                   {"field": "prefill", "title": "prefill ms", "format": ".0f"},
+                   {"field": "memory", "title": "peak memory MB", "format": ".0f"}, {"field": "quality"},
+                   {"field": "frontier"}]
+        title = f"visual budgets of {group['base']}"
+        figures.append({"title": title, "figure": _chart(rows, [
+            {"name": "line", "mark": {"type": "line", "color": SECOND_COLOUR}, "encoding": {"x": x, "y": y}},
+            {"name": "points", "mark": {"type": "point", "filled": True, "size": 90},
+             "encoding": {"x": x, "y": y, "color": {"field": "frontier", "type": "nominal", "title": None},
+                          "tooltip": tooltip}},
+            {"name": "labels", "mark": {"type": "text", "dy": -12}, "encoding": {"x": x, "y": y, "text": {"field": "budget"}}},
+        ], title={"text": title, "anchor": "start"})})
+    return figures

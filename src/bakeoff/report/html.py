@@ -21,12 +21,13 @@ from markupsafe import Markup
 
 from bakeoff import __version__
 from bakeoff.errors import InputError
-from bakeoff.report.charts import frontier_figure, speed_figures, sweep_figures
+from bakeoff.report.charts import budget_figures, frontier_figure, speed_figures, sweep_figures
 from bakeoff.report.flaky import flaky_cells
 from bakeoff.report.jsbundle import vega_bundle
 from bakeoff.report.matrix import LEGEND, fmt, report_data
 from bakeoff.report.pareto import FrontierPlot, FrontierPoint
 from bakeoff.report.side_by_side import side_by_side
+from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.store import Database
 from bakeoff.store.reads import TrialsOnce, check_results_by_trial, speed_results
 
@@ -123,6 +124,11 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         fid = f"fig-sweep-{i}"
         figures.append({"id": fid, "figure": f["figure"]})
         sweeps.append({"id": fid, "group": group})
+    budgets = []
+    for i, (f, group) in enumerate(zip(budget_figures(data["visual_budgets"]), data["visual_budgets"])):
+        fid = f"fig-budget-{i}"
+        figures.append({"id": fid, "figure": f["figure"]})
+        budgets.append({"id": fid, "group": group})
     trial_counts: dict[str, int] = defaultdict(int)
     for t in trials:
         trial_counts[t["run_id"]] += 1
@@ -136,6 +142,9 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "pareto": pareto,
         "speed": speed,
         "sweeps": sweeps,
+        "budgets": budgets,
+        "tools": [r for r in data["contenders"] if r.get("tools")],
+        "tools_legend": TOOLS_LEGEND,
         "cases": sbs["cases"],
         "cases_omitted": sbs["omitted"],
         "flaky": flaky["flaky"][:MAX_FLAKY],

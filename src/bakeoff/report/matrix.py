@@ -14,7 +14,9 @@ from bakeoff.report.drift import drift_rows
 from bakeoff.report.stability import repeat_case_rows, stability_figures
 from bakeoff.report.stats import summarise_trials
 from bakeoff.report.thinking_delta import thinking_deltas
+from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.report.variants import variant_rows
+from bakeoff.report.vision import budget_rows, print_budgets
 from bakeoff.store import Database
 from bakeoff.store.reads import check_results_by_trial
 
@@ -192,6 +194,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
                  for r in db.runs()],
         "contenders": contenders,
         "variants": variant_rows(db, run_id),
+        "visual_budgets": budget_rows(db, run_id),  # per visual budget: image tokens, TTFT, prefill, memory, quality
         "thinking": thinking_deltas(db, run_id),  # what thinking buys and costs, per sweep
         "cases": case_rows(db, run_id),
         "repeats": repeat_case_rows(trials, checks),
@@ -274,18 +277,16 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     if tooled:
         tt = Table(title="tool use", title_justify="left")
         for header in ("contender", "valid calls", "correct calls", "task success", "steps to success",
-                       "tokens to success", "repeat loops", "budget ran out"):
+                       "tokens to success", "repeat loops", "budget ran out", "tool errors"):
             tt.add_column(header, justify="left" if header == "contender" else "right", overflow="fold")
         for r in tooled:
             t = r["tools"]
             tt.add_row(r["spec"], f"{fmt(t['valid_call_rate'], 'pct')} of {t['calls']}",
                        f"{t['correct_calls']}/{t['single_cases']}", f"{t['loops_passed']}/{t['agent_loops']}",
                        fmt(t["steps_to_success"], "f1"), fmt(t["tokens_to_success"], "f0"), str(t["repeat_loops"]),
-                       str(t["budget_exhaustions"]))
+                       str(t["budget_exhaustions"]), str(t["tool_errors"]))
         console.print(tt)
-        console.print("[dim]valid calls: well-formed calls / calls made. correct calls: single-shot tool cases "
-                      "passed. task success: agent loops passed. steps (requests) and tokens (prompt + output): "
-                      "means over the loops that passed.[/dim]")
+        console.print(f"[dim]{TOOLS_LEGEND}[/dim]")
     for group in data.get("variants", []):
         vt = Table(title=f"variants of {group['base']} (reference: the most precise type, or the base without adapter)", title_justify="left")
         for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):
@@ -296,6 +297,7 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
                        fmt(v["prefill_tps_median"], "f1"), fmt(v["peak_mem_mb"], "f0"),
                        fmt(v["differs_from_reference"], "pct") + f" of {v['compared_with_reference']}")
         console.print(vt)
+    print_budgets(data.get("visual_budgets", []), console, fmt)
     if not show_cases:
         return
     specs = [r["spec"] for r in data["contenders"]]

@@ -8,6 +8,8 @@
 - steps_to_success, tokens_to_success: mean over the loops that passed (requests; prompt + output tokens)
 - repeat_loops: loops that made the same call (tool and arguments) twice or more
 - budget_exhaustions: loops whose step budget ran out before an answer
+- untagged_calls: calls read from a reply that was only the call's JSON, without the
+  ``<tool_call>`` tags the template asks for (counted as calls; a strict reader would miss them)
 Trials that ended in an error count as failures in the rates; no tool cases: no ``tools`` figures.
 """
 
@@ -18,6 +20,12 @@ from collections import defaultdict
 from typing import Any
 
 from bakeoff.report.stats import wilson_interval
+
+
+LEGEND = ("valid calls: well-formed calls / calls made. correct calls: single-shot tool cases passed. "
+          "task success: agent loops passed. steps (requests) and tokens (prompt + output): means over the "
+          "loops that passed. repeat loops: loops that made the same call twice. tool errors: calls whose "
+          "tool raised, refused, timed out or was called invalidly.")
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -59,6 +67,8 @@ def tool_figures(trials: list[Any]) -> dict[str, dict[str, Any]]:
             "repeat_loops": sum(1 for s in loop_sums if s.get("repeated_calls")),
             "budget_exhaustions": sum(1 for s in loop_sums if s.get("budget_exhausted")),
             "tool_errors": sum(s.get("tool_errors", 0) for s in loop_sums),
+            "untagged_calls": sum(1 for t in ts for c in json.loads(t["tool_calls"] or "[]")
+                                  if "untagged" in (c.get("note") or "")),
             "errors": sum(1 for t in ts if t["status"] != "ok"),
             "units": {"steps_to_success": "requests", "tokens_to_success": "tokens (prompt + output)"},
         }

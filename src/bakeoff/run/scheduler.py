@@ -32,6 +32,7 @@ from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
+from bakeoff.suite.images import count_images
 from bakeoff.tools.loop import AgentLoop, summarise_calls
 
 
@@ -78,7 +79,11 @@ class Progress:
 
 def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list[str],
              trial_timeout_s: float = 300.0, retry_errors: bool = False,
-             progress: Progress | None = None) -> RunSummary:
+             progress: Progress | None = None, run_contender=None) -> RunSummary:
+    """``run_contender`` runs one contender's pending trials (default: here, in this process;
+    bakeoff.run.ray_executor gives one that runs them on Ray actors). Both share the plan, the
+    trial identities and resume, so a run started with one executor can finish with the other."""
+    run_contender = run_contender or _run_contender
     progress = progress or Progress()
     run_id = uuid.uuid4().hex[:12]
     summary = RunSummary(run_id=run_id, planned=len(plan))
@@ -95,7 +100,7 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
         for spec_str, group in groupby(pending, key=lambda t: t.spec.canonical):
             trials = list(group)
             progress.contender(spec_str, len(trials))
-            _run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts)
+            run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts)
         # Judges grade after every contender ran, so they never disturb timing or memory.
         summary.notes.extend(run_judge_phase(db, {t.id for t in plan}, run_id, trial_timeout_s, progress).notes)
         summary.status = "completed"
@@ -148,23 +153,7 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
 
         async def one(trial: Trial) -> None:
             async with slots:
-                if trial.case.turns or trial.case.agent:
-                    runner = _arun_agent if trial.case.agent else _arun_conversation
-                    status = await runner(db, run_id, backend, trial)
-                    summary.ran += 1
-                    summary.errors += status == "error"
-                    progress.advance(trial, status)
-                    return
-                started = _now()
-                request = build_request(trial.spec, trial.case, trial.repeat)
-                measure = StreamMeasure()
-                try:
-                    async for event in backend.agenerate(request):
-                        measure.feed(event)
-                except BackendError as exc:
-                    status = _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
-                else:
-                    status = _record_ok(db, run_id, trial, started, request, measure)
+                status = await _arun_trial(db, run_id, backend, trial)
             summary.ran += 1
             summary.errors += status == "error"
             progress.advance(trial, status)
@@ -172,6 +161,23 @@ async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], 
         await asyncio.gather(*(one(t) for t in trials))
     finally:
         await backend.aclose()
+
+
+async def _arun_trial(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
+    if trial.case.image_error:  # an image that cannot be sent fails this case only
+        return _record_error(db, run_id, trial, trial.case.image_error, _now())
+    if trial.case.turns or trial.case.agent:
+        runner = _arun_agent if trial.case.agent else _arun_conversation
+        return await runner(db, run_id, backend, trial)
+    started = _now()
+    request = build_request(trial.spec, trial.case, trial.repeat)
+    measure = StreamMeasure()
+    try:
+        async for event in backend.agenerate(request):
+            measure.feed(event)
+    except BackendError as exc:
+        return _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
+    return _record_ok(db, run_id, trial, started, request, measure)
 
 
 def _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress) -> None:
@@ -213,6 +219,8 @@ def _record_error(db: Database, run_id: str, trial: Trial, message: str, started
 
 
 def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
+    if trial.case.image_error:  # an image that cannot be sent fails this case only
+        return _record_error(db, run_id, trial, trial.case.image_error, _now())
     if trial.case.turns:
         return _run_conversation(db, run_id, backend, trial)
     if trial.case.agent:
@@ -231,6 +239,7 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
                measure: StreamMeasure) -> str:
     figures = measure.finish()
+    figures.image_count = count_images(request.messages) or None
     verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
     if trial.case.tools:

@@ -310,3 +310,19 @@ def m009_tool_use(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration
+def m011_images(conn: sqlite3.Connection) -> None:
+    # Images in cases (bakeoff.suite.images): per trial, how many images were sent, the image tokens
+    # among prompt_tokens (engine-reported; NULL where the engine does not say, e.g. a server's
+    # usage counts them in prompt_tokens only), the projector's encode time and the decode of the
+    # image embeddings into the KV cache (both in ms, measured in the engine's process).
+    conn.executescript(
+        """
+        ALTER TABLE trials ADD COLUMN image_count INTEGER;
+        ALTER TABLE trials ADD COLUMN image_tokens INTEGER;
+        ALTER TABLE trials ADD COLUMN image_encode_ms REAL;
+        ALTER TABLE trials ADD COLUMN image_decode_ms REAL;
+        """
+    )

@@ -125,6 +125,12 @@ def parse_suite(text: str, path: str = "<suite>", base_dir: Path | None = None) 
         raise InputError(f"cannot load the suite: {type(exc).__name__}: {exc}", path, loader.line) from None
 
 
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _decode(data: bytes, label: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError("the suite file is UTF-16; save it as UTF-8", label, 1)
@@ -388,6 +394,7 @@ class _SuiteLoader:
                     loc + ("messages", len(convo) - 1, "role"),
                     f"the last message must have role 'user' (it is {convo[-1]['role']!r}): it is what the model answers",
                 )
+        image_error = self.attach_images(cm, convo, loc)
         own_system = convo[0]["role"] == "system"
         if "system" in cm.model_fields_set:
             if own_system:
@@ -419,7 +426,44 @@ class _SuiteLoader:
             tool_functions=functions,
             tool_sources=sources,
             agent=agent,
+            image_error=image_error,
         )
+
+    def attach_images(self, cm: CaseModel, convo: list[dict[str, Any]], loc: tuple[Any, ...]) -> str | None:
+        """Check the case's images and put them on their user messages; return why one of them
+        cannot be sent (an error for this case only), or None. A missing file is an InputError."""
+        from bakeoff.suite.images import ImageProblem, check_image
+
+        wanted: list[tuple[int, list[str], tuple[Any, ...]]] = []  # (message index, paths, location)
+        if cm.images is not None:
+            if cm.turns is not None or cm.probe is not None:
+                raise self.fail(loc + ("images",), "images attach to 'prompt' or to a user message in 'messages'; "
+                                "conversation cases ('turns', 'probe') take none", at_key=True)
+            last_user = max(i for i, m in enumerate(convo) if m["role"] == "user")
+            wanted.append((last_user, cm.images, loc + ("images",)))
+        for j, m in enumerate(cm.messages or []):
+            if m.images is not None:
+                if m.role != "user":
+                    raise self.fail(loc + ("messages", j, "images"), f"images attach to user messages, not {m.role!r}",
+                                    at_key=True)
+                wanted.append((j, m.images, loc + ("messages", j, "images")))
+        error = None
+        for index, paths, iloc in wanted:
+            if not paths:
+                raise self.fail(iloc, "'images' is empty; list image files or leave it out")
+            refs = []
+            for k, written in enumerate(paths):
+                path = (self.base_dir or Path.cwd()) / written
+                if not path.is_file():
+                    raise self.fail(iloc + (k,), f"image file {written!r} not found (looked for {path})")
+                try:
+                    refs.append(check_image(path.resolve(), written).to_dict())
+                except ImageProblem as exc:
+                    error = error or str(exc)
+                    refs.append({"path": str(path.resolve()), "as_written": written, "sha256": _file_sha256(path),
+                                 "problem": str(exc)})
+            convo[index]["images"] = convo[index].get("images", []) + refs
+        return error
 
     def tool_use(self, cm: CaseModel, loc: tuple[Any, ...], checks: list[CheckSpec]):
         """The case's declared tools, their Python functions and its agent loop, checked: names
@@ -461,7 +505,8 @@ class _SuiteLoader:
         agent = None
         if cm.agent is not None:
             aloc = loc + ("agent",)
-            agent = {"max_steps": cm.agent.max_steps, "repo": None, "repo_as_written": cm.agent.repo}
+            agent = {"max_steps": cm.agent.max_steps, "repo": None, "repo_as_written": cm.agent.repo,
+                     "tool_timeout_s": cm.agent.tool_timeout_s}
             if cm.agent.repo is not None:
                 repo = (self.base_dir or Path.cwd()) / cm.agent.repo
                 if not repo.is_dir():

@@ -42,6 +42,7 @@ class MessageModel(_Model):
     what: ClassVar[str] = "message"
     role: Literal["system", "user", "assistant"]
     content: Text
+    images: list[Text] | None = None  # image files (PNG, JPEG, WebP) attached to a user message
 
 
 def _user_turn(value: Any) -> Any:
@@ -94,10 +95,15 @@ class ToolModel(_Model):
     python: Text | None = None  # module:function that runs the tool in an agent loop
 
 
+DEFAULT_TOOL_TIMEOUT_S = 30.0
+
+
 class AgentModel(_Model):
     what: ClassVar[str] = "agent"
     max_steps: Annotated[int, Field(ge=1, le=100, strict=True)] = 8
     repo: Text | None = None  # a directory: the built-in read-only repository tools work inside it
+    # a tool call that has not returned by then is abandoned, and the model is told so
+    tool_timeout_s: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_TOOL_TIMEOUT_S
 
 
 class CaseModel(_Model):
@@ -105,6 +111,7 @@ class CaseModel(_Model):
     id: Text | None = None
     prompt: Text | None = None
     messages: list[MessageModel] | None = None
+    images: list[Text] | None = None  # image files attached to the prompt (the last user message)
     turns: list[Annotated[TurnModel, BeforeValidator(_user_turn)]] | None = None
     probe: ProbeModel | None = None
     vars: dict[str, Text] | None = None
@@ -169,6 +176,8 @@ class Case:
     tool_functions: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     tool_sources: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     agent: dict[str, Any] | None = None
+    # Why an attached image cannot be sent (bakeoff.suite.images): the case's trials are errors.
+    image_error: str | None = None
 
     @property
     def prompt(self) -> str:
@@ -182,7 +191,7 @@ class Case:
         ``vars`` are included because a python check may read them.
         """
         out = {
-            "messages": [{"role": m["role"], "content": m["content"]} for m in self.messages],
+            "messages": [_message_identity(m) for m in self.messages],
             "max_tokens": int(self.max_tokens),
             "temperature": float(self.temperature),
             "checks": [c.identity() for c in self.checks],
@@ -199,7 +208,16 @@ class Case:
                             for t in self.tools]
         if self.agent is not None:
             out["agent"] = {"max_steps": self.agent["max_steps"], "repo": self.agent.get("repo_as_written")}
+            if self.agent.get("tool_timeout_s", DEFAULT_TOOL_TIMEOUT_S) != DEFAULT_TOOL_TIMEOUT_S:
+                out["agent"]["tool_timeout_s"] = self.agent["tool_timeout_s"]  # the default keeps older identities
         return out
+
+
+def _message_identity(m: dict[str, Any]) -> dict[str, Any]:
+    out = {"role": m["role"], "content": m["content"]}
+    if m.get("images"):  # only then: the identity of a text case is unchanged
+        out["images"] = [i["sha256"] for i in m["images"]]
+    return out
 
 
 @dataclass

@@ -17,6 +17,7 @@ Messages with tool use, in the backend-neutral form the backends translate from:
 Hermes-style calls (``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``) are what the
 Qwen2.5 chat template asks for, and the documented fallback format bakeoff prompts for when a
 template has no tool syntax (NousResearch Hermes function calling, the same JSON shape).
+Gemma 4's template asks for its own syntax, read by ``parse_gemma4``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,127 @@ def parse_hermes(text: str, first_id: int = 1) -> tuple[str, list[dict[str, Any]
                                args if isinstance(args, (dict, str)) else json.dumps(args)))
     prose = HERMES_CALL.sub("", text).strip()
     return prose, calls
+
+
+GEMMA4_CALL = re.compile(r"<\|tool_call>(.*?)(?:<tool_call\|>|$)", re.S)
+GEMMA4_QUOTE = '<|"|>'
+
+
+def parse_gemma4(text: str, first_id: int = 1) -> tuple[str, list[dict[str, Any]]]:
+    """Split a reply into its prose and Gemma 4's native calls,
+    ``<|tool_call>call:NAME{key:value,...}<tool_call|>``: keys bare, strings between ``<|"|>``
+    marks, numbers, booleans and null as in JSON (the syntax of Gemma 4's chat template and of
+    llama.cpp's gemma4 parser). An unclosed last call (cut by max_tokens) counts, as malformed;
+    ``arguments_raw`` keeps the ``{...}`` text exactly as written."""
+    calls = []
+    for n, match in enumerate(GEMMA4_CALL.finditer(text)):
+        body = match.group(1).strip()
+        call_id = f"call_{first_id + n}"
+        head = re.match(r"call:([^{\s]+)\s*", body)
+        if head is None:
+            call = make_call(call_id, None, body)
+            call.update(arguments=None, error="the tool call does not start with call:NAME{")
+        else:
+            raw = body[head.end():]
+            try:
+                arguments = _Gemma4Value(raw).whole()
+            except ValueError as exc:
+                call = make_call(call_id, head.group(1), raw)
+                call.update(arguments=None, error=f"the tool call is not in Gemma 4's call syntax: {exc}")
+            else:
+                call = make_call(call_id, head.group(1), arguments)
+                call["arguments_raw"] = raw
+        if not match.group(0).endswith("<tool_call|>"):
+            call.update(arguments=None, error=call["error"] or "the tool call is not closed (cut off?)")
+        calls.append(call)
+    return GEMMA4_CALL.sub("", text).strip(), calls
+
+
+def parse_calls(text: str, first_id: int = 1) -> tuple[str, list[dict[str, Any]]]:
+    """Prose and calls of a reply whose call syntax is not known in advance: Gemma 4's when the
+    reply has its ``<|tool_call>`` mark, else Hermes (tagged or bare JSON)."""
+    return (parse_gemma4 if "<|tool_call>" in text else parse_hermes)(text, first_id)
+
+
+def strip_call_markup(text: str) -> str:
+    """The reply's prose without its tool-call markup, in any syntax bakeoff reads (in-process
+    engines leave the markup in the text; a history sent back must not carry the calls twice)."""
+    return parse_hermes(parse_gemma4(text)[0])[0]
+
+
+class _Gemma4Value:
+    """A small recursive-descent reader of Gemma 4's argument syntax (not JSON: keys are bare and
+    strings are delimited by the ``<|"|>`` token, so a quote or brace inside a string is plain)."""
+
+    NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+    def __init__(self, text: str):
+        self.text, self.pos = text, 0
+
+    def whole(self) -> dict[str, Any]:
+        if not self.text.startswith("{"):
+            raise ValueError("the arguments do not start with {")
+        value = self.value()
+        self.space()
+        if self.pos != len(self.text):
+            raise ValueError(f"unexpected text after the arguments at character {self.pos}")
+        return value
+
+    def space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def fail(self, what: str) -> ValueError:
+        return ValueError(f"expected {what} at character {self.pos}")
+
+    def value(self) -> Any:
+        self.space()
+        t, i = self.text, self.pos
+        if t.startswith(GEMMA4_QUOTE, i):
+            end = t.find(GEMMA4_QUOTE, i + len(GEMMA4_QUOTE))
+            if end < 0:
+                raise self.fail("a closing <|\"|>")
+            self.pos = end + len(GEMMA4_QUOTE)
+            return t[i + len(GEMMA4_QUOTE):end]
+        if t.startswith("{", i):
+            return self.sequence("}", self.member, dict)
+        if t.startswith("[", i):
+            return self.sequence("]", self.value, list)
+        for word, value in (("true", True), ("false", False), ("null", None)):
+            if t.startswith(word, i):
+                self.pos += len(word)
+                return value
+        number = self.NUMBER.match(t, i)
+        if number is None:
+            raise self.fail("a value")
+        self.pos = number.end()
+        return float(number.group()) if any(c in number.group() for c in ".eE") else int(number.group())
+
+    def member(self) -> tuple[str, Any]:
+        self.space()
+        key = re.compile(r"[^:}]+").match(self.text, self.pos)  # llama.cpp's gemma4-dict-key-name
+        if key is None or not self.text.startswith(":", key.end()):
+            raise self.fail("key:value")
+        self.pos = key.end() + 1
+        return key.group().strip(), self.value()
+
+    def sequence(self, close: str, item: Any, build: Any) -> Any:
+        self.pos += 1
+        items = []
+        self.space()
+        if self.text.startswith(close, self.pos):
+            self.pos += 1
+            return build(items)
+        while True:
+            items.append(item())
+            self.space()
+            if self.text.startswith(",", self.pos):
+                self.pos += 1
+            elif self.text.startswith(close, self.pos):
+                self.pos += 1
+                return build(items)
+            else:
+                raise self.fail(f"',' or {close!r}")
 
 
 FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)

@@ -24,7 +24,7 @@ from bakeoff.checks import evaluate
 from bakeoff.checks.base import CheckResult
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.run.conversation import combined_figures
-from bakeoff.tools.calls import parse_hermes, problem
+from bakeoff.tools.calls import problem, strip_call_markup
 from bakeoff.tools.toolbox import Toolbox
 
 
@@ -85,7 +85,7 @@ class AgentLoop:
         content = measure.output
         stored = []
         if calls:
-            content = parse_hermes(content)[0]  # in-process engines leave the <tool_call> markup in the text
+            content = strip_call_markup(content)
             self.history.append({"role": "assistant", "content": content, "tool_calls": calls})
             for call in calls:
                 outcome = self.toolbox.execute(call)

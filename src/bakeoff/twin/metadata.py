@@ -38,9 +38,14 @@ class Family:
 FAMILIES: dict[str, Family] = {
     "gemma4": Family(
         rope_base=1e6, rope_base_swa=1e4, rms_eps=1e-6, softcap=30.0,
-        specials={"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4, "<|think|>": 98,
+        specials={"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4,
+                  "<|tool>": 46, "<tool|>": 47, "<|tool_call>": 48, "<tool_call|>": 49,
+                  "<|tool_response>": 50, "<tool_response|>": 51, '<|"|>': 52, "<|think|>": 98,
                   "<|channel>": 100, "<channel|>": 101, "<|turn>": 105, "<turn|>": 106},
-        control=("<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<|think|>", "<|turn>", "<turn|>"),
+        # llama.cpp makes <|tool_response> a control, end-of-generation token for gemma4 whatever
+        # the file says: a model hands over to the tool by writing it
+        control=("<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<|think|>", "<|turn>", "<turn|>",
+                 "<|tool_response>"),
         bos="<bos>", eos="<eos>", template="gemma4.jinja"),
     "gemma3": Family(
         rope_base=1e6, rope_base_swa=1e4, rms_eps=1e-6,

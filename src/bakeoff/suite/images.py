@@ -1,0 +1,117 @@
+"""Images attached to a user turn: checked with Pillow when the suite loads, sent by each backend
+in its own wire format (bakeoff.backends.*), identified by the sha256 of their bytes.
+
+A missing file is a mistake in the suite (exit 2, file and line). A file that is there but cannot
+be used (truncated, not an image, a format other than PNG/JPEG/WebP, too many pixels, too large)
+is an error for that case only: the case's trials are recorded as errors with the reason and the
+run goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_BYTES = 20 * 2**20
+# Well above any budget's resize target (Gemma 4 at 1120 tokens: about 1.0 MP) and below Pillow's
+# decompression-bomb limit (178 MP): a 20,000 x 20,000 image (400 MP) is refused from its header,
+# before any pixel is decoded.
+MAX_PIXELS = 50_000_000
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+class ImageProblem(Exception):
+    """The file is there but cannot be sent as an image (the case fails, the run goes on)."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    path: str  # absolute
+    as_written: str  # relative to the suite file, as the author wrote it
+    mime: str
+    sha256: str
+    width: int
+    height: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        from bakeoff.errors import InputError
+
+        raise InputError("images in cases need Pillow: pip install 'bakeoff[vision]'") from None
+    return Image
+
+
+def check_image(path: Path, as_written: str) -> ImageRef:
+    """Open and fully decode the image; raise ImageProblem saying what is wrong with it."""
+    Image = pillow()
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ImageProblem(f"image {as_written}: {size / 2**20:.1f} MiB is over the {MAX_BYTES // 2**20} MiB limit")
+    data = path.read_bytes()
+    import io
+    import warnings
+
+    from PIL import UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            fmt = img.format
+            width, height = img.size
+            if fmt not in FORMATS:
+                raise ImageProblem(f"image {as_written}: {fmt} is not supported (PNG, JPEG or WebP)")
+            if width * height > MAX_PIXELS:
+                raise ImageProblem(f"image {as_written}: {width} x {height} pixels is over the "
+                                   f"{MAX_PIXELS // 1_000_000} megapixel limit")
+            img.load()  # decodes every pixel: a truncated file fails here
+    except ImageProblem:
+        raise
+    except UnidentifiedImageError:
+        raise ImageProblem(f"image {as_written}: not an image file (Pillow cannot identify it; PNG, JPEG or "
+                           "WebP expected)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageProblem(f"image {as_written}: too many pixels, refused before decoding (at most "
+                           f"{MAX_PIXELS // 1_000_000} megapixels; Pillow: {exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageProblem(f"image {as_written}: cannot be decoded ({exc})") from None
+    return ImageRef(path=str(path), as_written=as_written, mime=FORMATS[fmt],
+                    sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, bytes=size)
+
+
+def image_base64(image: dict[str, Any]) -> str:
+    """The image's bytes as base64, read when the request is sent (never stored)."""
+    return base64.b64encode(Path(image["path"]).read_bytes()).decode("ascii")
+
+
+def data_url(image: dict[str, Any]) -> str:
+    return f"data:{image['mime']};base64,{image_base64(image)}"
+
+
+def count_images(messages: list[dict[str, Any]]) -> int:
+    return sum(len(m.get("images") or ()) for m in messages)
+
+
+def no_visual_budget(engine: str, instead: str):
+    """The type of ``visual_budget`` on a backend whose API has no per-image token budget: any
+    value is refused with the reason (a budget that is not sent must not look measured)."""
+    from typing import Annotated
+
+    from pydantic import BeforeValidator
+
+    def refuse(value: Any) -> None:
+        if value is not None:
+            raise ValueError(f"{engine} takes no per-image token budget; {instead}")
+        return None
+
+    return Annotated[int | None, BeforeValidator(refuse)]

@@ -1,0 +1,167 @@
+"""`bakeoff run --executor ray` on a real Ray instance that the CLI starts on this machine, with
+the packaged SmolLM2 model in its actors.
+
+Ray's startup probes the network (usage stats, which bakeoff turns off, and an address lookup that
+bakeoff cannot turn off), and this machine allows no traffic but loopback: every Ray run here is
+in a private network namespace (`unshare -n`, loopback up), where nothing can leave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import bakeoff, wait_for
+
+
+MODEL = "smollm2-135m?threads=1"
+
+
+def cases(n: int, max_tokens: int = 12, check: str = "{regex: '[a-z]'}") -> str:
+    prompts = ["Say hello.", "What is 2 + 2?", "Name a colour.", "Name a fruit.", "Count to three.",
+               "Name a planet.", "Say goodbye.", "Name an animal.", "Name a city.", "Name a tree."]
+    body = "".join(f"  - id: c{i}\n    prompt: {prompts[i]!r}\n    max_tokens: {max_tokens}\n"
+                   f"    checks: [{check}]\n" for i in range(n))
+    return "defaults:\n  temperature: 0\ncases:\n" + body
+
+
+def private_network(args: list[str]) -> list[str]:
+    """The command in a new network namespace with only loopback, up (a user namespace too when
+    not root)."""
+    return ["unshare", "-n" if os.geteuid() == 0 else "-rn", "--", "sh", "-c", 'ip link set lo up && exec "$@"',
+            "sh", *args]
+
+
+def ray_cli(*args) -> list[str]:
+    return private_network([sys.executable, "-m", "bakeoff", "run", *map(str, args), "--executor", "ray"])
+
+
+def rows(db: Path) -> dict[str, sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    return {r["id"]: r for r in conn.execute("SELECT * FROM trials")}
+
+
+def actor_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "ray::ContenderActor"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_ray_gives_the_local_results_and_resumes_a_local_run(tmp_path, smollm2):
+    """Temperature 0, the same seed: two actors give the trials the local executor gives, and a
+    run begun locally (one case) is finished on Ray (the rest), by the same trial identities. The
+    check is a Python function from the suite's folder, which Ray's workers cannot import by name."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(4, check="{python: 'ray_checks:words'}"))
+    (tmp_path / "ray_checks.py").write_text("def words(output):\n    return min(1.0, len(output.split()) / 4)\n")
+    local_db, mixed_db = tmp_path / "local.db", tmp_path / "mixed.db"
+    bakeoff("run", suite, "-c", MODEL, "--db", local_db, check=True)
+    bakeoff("run", suite, "-c", MODEL, "--db", mixed_db, "--limit", "1", check=True)
+    proc = subprocess.run(ray_cli(suite, "-c", MODEL, "--db", mixed_db, "--ray-actors", "2"),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 trials run, 1 already done, 0 errors" in proc.stderr
+    local, mixed = rows(local_db), rows(mixed_db)
+    assert set(local) == set(mixed) and len(local) == 4
+    for tid, row in local.items():
+        assert (mixed[tid]["output"], mixed[tid]["score"], mixed[tid]["output_tokens"]) == \
+            (row["output"], row["score"], row["output_tokens"])
+    assert all(r["score"] is not None for r in mixed.values())
+    conn = sqlite3.connect(mixed_db)
+    facts = [f for (f,) in conn.execute("SELECT facts FROM contenders ORDER BY run_id")]
+    assert sum('"executor": {"name": "ray"' in f for f in facts) == 1  # the Ray run's contender row
+
+
+def test_a_killed_actor_loses_no_finished_trial_and_duplicates_none(tmp_path, smollm2):
+    """SIGKILL to the actor mid-run: its trial goes back to the queue, a fresh actor loads the
+    model and finishes the run; trials finished before the kill are untouched."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(8, max_tokens=48))
+    db = tmp_path / "killed.db"
+    proc = subprocess.Popen(ray_cli(suite, "-c", MODEL, "--db", db), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: db.exists() and _finished(db) >= 2, timeout=240, what="two finished trials")
+        before = {tid: r["finished_at"] for tid, r in rows(db).items()}
+        pids = actor_pids()
+        assert pids, "no Ray actor process found"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "died; its trial goes back to the queue" in " ".join(err.split()), err
+    after = rows(db)
+    assert len(after) == 8 and {r["status"] for r in after.values()} == {"ok"}
+    assert all(after[tid]["finished_at"] == at for tid, at in before.items())
+    requeued = [r for r in after.values() if r["retry_log"] and "Ray actor lost" in r["retry_log"]]
+    assert len(requeued) >= 1 and all(r["retries"] >= 1 for r in requeued)
+    assert not requeued[0]["id"] in before
+
+
+def _finished(db: Path) -> int:
+    try:
+        return sqlite3.connect(db).execute("SELECT count(*) FROM trials").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
+
+
+def test_ctrl_c_stops_the_actors_keeps_finished_trials_and_local_resumes(tmp_path, smollm2):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(6, max_tokens=48))
+    db = tmp_path / "stopped.db"
+    proc = subprocess.Popen(ray_cli(suite, "-c", MODEL, "--db", db), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: db.exists() and _finished(db) >= 1, timeout=240, what="a finished trial")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "finished trials are saved" in err
+    kept = rows(db)
+    assert 1 <= len(kept) < 6 and {r["status"] for r in kept.values()} == {"ok"}
+    wait_for(lambda: not actor_pids(), timeout=30, what="the Ray actors to stop")
+    status = sqlite3.connect(db).execute("SELECT status FROM runs").fetchone()[0]
+    assert status == "interrupted"
+    done = bakeoff("run", suite, "-c", MODEL, "--db", db, check=True)  # the local executor finishes it
+    assert f"{6 - len(kept)} trials run, {len(kept)} already done" in done.stderr
+    assert len(rows(db)) == 6
+
+
+def test_bad_executor_options_are_exit_2(tmp_path):
+    for args, phrase in ((["--executor", "slurm"], "--executor takes local or ray"),
+                         (["--ray-actors", "2"], "need --executor ray")):
+        proc = bakeoff("run", "-c", MODEL, "--db", tmp_path / "x.db", *args)
+        assert proc.returncode == 2 and phrase in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_actors_sharing_a_server_respect_its_concurrency(tmp_path):
+    """Three actors drive one OpenAI-compatible server whose contender allows 2 requests at a
+    time: never more than 2 in flight, and 2 at once do happen. The server is the OpenAI stand-in
+    (slow streams, so requests overlap), in its own process inside the same private network."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(6))
+    db = tmp_path / "server.db"
+    serve = Path(__file__).parent / "standins" / "serve.py"
+    script = (f'{sys.executable} {serve} {tmp_path} 0.05 & srv=$!; '
+              f'while [ ! -s {tmp_path}/url ]; do sleep 0.1; done; '
+              f'{sys.executable} -m bakeoff run {suite} -c "openai-compat:$(cat {tmp_path}/url)/v1#gpt-standin'
+              f'?concurrency=2" --db {db} --executor ray --ray-actors 3; rc=$?; kill $srv; wait $srv; exit $rc')
+    proc = subprocess.run(private_network(["sh", "-c", script]), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["generations"] == 6 and seen["max_in_flight"] == 2
+    assert {r["status"] for r in rows(db).values()} == {"ok"}
