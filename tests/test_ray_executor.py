@@ -12,8 +12,10 @@ import json
 import os
 import signal
 import sqlite3
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -201,3 +203,34 @@ def test_actors_sharing_llama_cpp_server_respect_its_concurrency(tmp_path, smoll
     spans = [(r["started_at"], r["finished_at"]) for r in trials]
     depth = max(sum(s <= at < e for s, e in spans) for at, _ in spans)
     assert depth == 2
+
+
+def test_a_run_joins_a_cluster_started_with_ray_start(tmp_path, smollm2):
+    """`ray start --head` (on 127.0.0.1, in a private network), then `bakeoff run --executor ray
+    --ray-address HOST:PORT` with RAY_AUTH_MODE=token, as a user joins an existing cluster: the
+    trials run on that cluster's actors. The cluster's processes, all in that network, are ended
+    by pid afterwards (`ray stop` would end every Ray process of this user on the machine)."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(2))
+    db = tmp_path / "joined.db"
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths live under it
+    ray = f'{sys.executable} -c "from ray.scripts.scripts import main; main()"'
+    script = (f'{ray} start --head --node-ip-address 127.0.0.1 --port 6399 --num-cpus 2 --include-dashboard false '
+              f'--disable-usage-stats --temp-dir {temp} >{tmp_path}/ray-start.log 2>&1 || exit 8; '
+              f'{sys.executable} -m bakeoff run {suite} -c "{MODEL}" --db {db} --executor ray '
+              f'--ray-address 127.0.0.1:6399; rc=$?; me=$(readlink /proc/$$/ns/net); '
+              f'for p in /proc/[0-9]*; do p=${{p#/proc/}}; [ "$p" != $$ ] && '
+              f'[ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$me" ] && kill -9 $p 2>/dev/null; done; exit $rc')
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        proc = subprocess.run(private_network(["sh", "-c", script]), capture_output=True, text=True,
+                              timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr + (tmp_path / "ray-start.log").read_text()[-2000:]
+        assert {r["status"] for r in rows(db).values()} == {"ok"} and len(rows(db)) == 2
+        facts = json.loads(sqlite3.connect(db).execute("SELECT facts FROM contenders").fetchone()[0])
+        assert facts["executor"]["name"] == "ray"
+        # The actor was a worker of the started cluster: its log is in that cluster's session.
+        logs = Path(temp, "session_latest", "logs")
+        assert list(logs.glob(f"worker-*-{facts['executor']['pid']}.*")), sorted(p.name for p in logs.iterdir())
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
