@@ -12,8 +12,10 @@ import json
 import os
 import signal
 import sqlite3
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,9 +52,21 @@ def rows(db: Path) -> dict[str, sqlite3.Row]:
     return {r["id"]: r for r in conn.execute("SELECT * FROM trials")}
 
 
-def actor_pids() -> list[int]:
+def network_of(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/ns/net")
+
+
+def actor_pids(network: str) -> list[int]:
+    """This run's actor processes: those in its private network (other sessions may run Ray too)."""
     out = subprocess.run(["pgrep", "-f", "ray::ContenderActor"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    pids = []
+    for pid in map(int, out.split()):
+        try:
+            if network_of(pid) == network:
+                pids.append(pid)
+        except OSError:  # gone meanwhile
+            pass
+    return pids
 
 
 def test_ray_gives_the_local_results_and_resumes_a_local_run(tmp_path, smollm2):
@@ -91,7 +105,7 @@ def test_a_killed_actor_loses_no_finished_trial_and_duplicates_none(tmp_path, sm
     try:
         wait_for(lambda: db.exists() and _finished(db) >= 2, timeout=240, what="two finished trials")
         before = {tid: r["finished_at"] for tid, r in rows(db).items()}
-        pids = actor_pids()
+        pids = actor_pids(network_of(proc.pid))
         assert pids, "no Ray actor process found"
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -124,6 +138,7 @@ def test_ctrl_c_stops_the_actors_keeps_finished_trials_and_local_resumes(tmp_pat
                             stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: db.exists() and _finished(db) >= 1, timeout=240, what="a finished trial")
+        network = network_of(proc.pid)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -133,7 +148,7 @@ def test_ctrl_c_stops_the_actors_keeps_finished_trials_and_local_resumes(tmp_pat
     assert "finished trials are saved" in err
     kept = rows(db)
     assert 1 <= len(kept) < 6 and {r["status"] for r in kept.values()} == {"ok"}
-    wait_for(lambda: not actor_pids(), timeout=30, what="the Ray actors to stop")
+    wait_for(lambda: not actor_pids(network), timeout=30, what="the Ray actors to stop")
     status = sqlite3.connect(db).execute("SELECT status FROM runs").fetchone()[0]
     assert status == "interrupted"
     done = bakeoff("run", suite, "-c", MODEL, "--db", db, check=True)  # the local executor finishes it
@@ -165,3 +180,57 @@ def test_actors_sharing_a_server_respect_its_concurrency(tmp_path):
     seen = json.loads((tmp_path / "seen.json").read_text())
     assert seen["generations"] == 6 and seen["max_in_flight"] == 2
     assert {r["status"] for r in rows(db).values()} == {"ok"}
+
+
+def test_actors_sharing_llama_cpp_server_respect_its_concurrency(tmp_path, smollm2):
+    """Three actors drive llama-cpp-python's real server (with SmolLM2, in the same private
+    network) through a contender that allows 2 requests at a time: the trials' spans, as the
+    actors timed them, never overlap more than 2 deep, and 2 at once do happen."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(6, max_tokens=16))
+    db = tmp_path / "llama.db"
+    url = "http://127.0.0.1:8765/v1"  # a fresh network: the port is free
+    ready = f"import urllib.request as u; u.urlopen('{url}/models', timeout=2)"
+    script = (f'{sys.executable} -m llama_cpp.server --model {smollm2} --host 127.0.0.1 --port 8765 '
+              f'--n_threads 1 --n_ctx 2048 --model_alias smollm2 --interrupt_requests False >/dev/null 2>&1 & srv=$!; '
+              f'n=0; until {sys.executable} -c "{ready}" 2>/dev/null; do n=$((n+1)); [ $n -gt 240 ] && exit 9; sleep 0.5; done; '
+              f'{sys.executable} -m bakeoff run {suite} -c "openai-compat:{url}#smollm2'
+              f'?concurrency=2" --db {db} --executor ray --ray-actors 3; rc=$?; kill $srv; wait $srv; exit $rc')
+    proc = subprocess.run(private_network(["sh", "-c", script]), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    trials = rows(db).values()
+    assert len(trials) == 6 and {r["status"] for r in trials} == {"ok"}, [r["error"] for r in trials]
+    spans = [(r["started_at"], r["finished_at"]) for r in trials]
+    depth = max(sum(s <= at < e for s, e in spans) for at, _ in spans)
+    assert depth == 2
+
+
+def test_a_run_joins_a_cluster_started_with_ray_start(tmp_path, smollm2):
+    """`ray start --head` (on 127.0.0.1, in a private network), then `bakeoff run --executor ray
+    --ray-address HOST:PORT` with RAY_AUTH_MODE=token, as a user joins an existing cluster: the
+    trials run on that cluster's actors. The cluster's processes, all in that network, are ended
+    by pid afterwards (`ray stop` would end every Ray process of this user on the machine)."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(2))
+    db = tmp_path / "joined.db"
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths live under it
+    ray = f'{sys.executable} -c "from ray.scripts.scripts import main; main()"'
+    script = (f'{ray} start --head --node-ip-address 127.0.0.1 --port 6399 --num-cpus 2 --include-dashboard false '
+              f'--disable-usage-stats --temp-dir {temp} >{tmp_path}/ray-start.log 2>&1 || exit 8; '
+              f'{sys.executable} -m bakeoff run {suite} -c "{MODEL}" --db {db} --executor ray '
+              f'--ray-address 127.0.0.1:6399; rc=$?; me=$(readlink /proc/$$/ns/net); '
+              f'for p in /proc/[0-9]*; do p=${{p#/proc/}}; [ "$p" != $$ ] && '
+              f'[ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$me" ] && kill -9 $p 2>/dev/null; done; exit $rc')
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        proc = subprocess.run(private_network(["sh", "-c", script]), capture_output=True, text=True,
+                              timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr + (tmp_path / "ray-start.log").read_text()[-2000:]
+        assert {r["status"] for r in rows(db).values()} == {"ok"} and len(rows(db)) == 2
+        facts = json.loads(sqlite3.connect(db).execute("SELECT facts FROM contenders").fetchone()[0])
+        assert facts["executor"]["name"] == "ray"
+        # The actor was a worker of the started cluster: its log is in that cluster's session.
+        logs = Path(temp, "session_latest", "logs")
+        assert list(logs.glob(f"worker-*-{facts['executor']['pid']}.*")), sorted(p.name for p in logs.iterdir())
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
