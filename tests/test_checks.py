@@ -267,7 +267,7 @@ def test_no_checks_gives_no_verdict():
 
 
 def test_check_entry_shape_errors():
-    with pytest.raises(CheckConfigError, match="unknown check kind 'contain'; known kinds: code, contains, equals"):
+    with pytest.raises(CheckConfigError, match="unknown check kind 'contain'; known kinds: answer_set, code, contains, equals"):
         build_check({"contain": "x"})
     with pytest.raises(CheckConfigError, match="2 check kinds"):
         build_check({"contains": "x", "regex": "y"})

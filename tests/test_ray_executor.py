@@ -94,26 +94,38 @@ def test_ray_gives_the_local_results_and_resumes_a_local_run(tmp_path, smollm2):
     assert sum('"executor": {"name": "ray"' in f for f in facts) == 1  # the Ray run's contender row
 
 
+def interrupted_run(suite: Path, db: Path, finished: int, act) -> tuple[int, str, dict, int]:
+    """A Ray run, ``act(proc, network)`` once ``finished`` trials are stored; its exit code, stderr,
+    the trials finished before the act (id -> finished_at) and its network namespace."""
+    proc = subprocess.Popen(ray_cli(suite, "-c", MODEL, "--db", db), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: db.exists() and _finished(db) >= finished, timeout=240, what=f"{finished} finished trials")
+        before = {tid: r["finished_at"] for tid, r in rows(db).items()}
+        network = network_of(proc.pid)
+        act(proc, network)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err, before, network
+
+
 def test_a_killed_actor_loses_no_finished_trial_and_duplicates_none(tmp_path, smollm2):
     """SIGKILL to the actor mid-run: its trial goes back to the queue, a fresh actor loads the
     model and finishes the run; trials finished before the kill are untouched."""
     suite = tmp_path / "suite.yaml"
     suite.write_text(cases(8, max_tokens=48))
     db = tmp_path / "killed.db"
-    proc = subprocess.Popen(ray_cli(suite, "-c", MODEL, "--db", db), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: db.exists() and _finished(db) >= 2, timeout=240, what="two finished trials")
-        before = {tid: r["finished_at"] for tid, r in rows(db).items()}
-        pids = actor_pids(network_of(proc.pid))
+
+    def kill_actors(proc, network):
+        pids = actor_pids(network)
         assert pids, "no Ray actor process found"
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+
+    returncode, err, before, _ = interrupted_run(suite, db, 2, kill_actors)
+    assert returncode == 0, err
     assert "died; its trial goes back to the queue" in " ".join(err.split()), err
     after = rows(db)
     assert len(after) == 8 and {r["status"] for r in after.values()} == {"ok"}
@@ -134,17 +146,8 @@ def test_ctrl_c_stops_the_actors_keeps_finished_trials_and_local_resumes(tmp_pat
     suite = tmp_path / "suite.yaml"
     suite.write_text(cases(6, max_tokens=48))
     db = tmp_path / "stopped.db"
-    proc = subprocess.Popen(ray_cli(suite, "-c", MODEL, "--db", db), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: db.exists() and _finished(db) >= 1, timeout=240, what="a finished trial")
-        network = network_of(proc.pid)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    returncode, err, _, network = interrupted_run(suite, db, 1, lambda proc, _: proc.send_signal(signal.SIGINT))
+    assert returncode == 130, err
     assert "finished trials are saved" in err
     kept = rows(db)
     assert 1 <= len(kept) < 6 and {r["status"] for r in kept.values()} == {"ok"}

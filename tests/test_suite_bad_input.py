@@ -45,7 +45,7 @@ BAD = [
     ("duplicate-default-id", "cases:\n  - prompt: x\n  - id: case-1\n    prompt: y\n", 3, "duplicate case id 'case-1'"),
     ("duplicate-key", "cases:\n  - prompt: x\n    tags: [a]\n    prompt: y\n", 4, "duplicate key 'prompt' (first given at line 2)"),
     ("duplicate-top-key", "cases:\n  - prompt: x\ncases:\n  - prompt: y\n", 3, "duplicate key 'cases'"),
-    ("unknown-check-kind", "cases:\n  - prompt: x\n    checks:\n      - contains: y\n      - contain: y\n", 5, "unknown check kind 'contain'; known kinds: code, contains, equals, ifbench, json, judge, no_tool_call, not, number, python, regex, tool_call, tool_calls, valid_tool_calls"),
+    ("unknown-check-kind", "cases:\n  - prompt: x\n    checks:\n      - contains: y\n      - contain: y\n", 5, "unknown check kind 'contain'; known kinds: answer_set, code, contains, equals, ifbench, json, judge, no_tool_call, not, number, python, regex, review, tool_call, tool_calls, valid_tool_calls"),
     ("two-kinds-in-one-check", "cases:\n  - prompt: x\n    checks:\n      - contains: y\n        regex: z\n", 5, "2 check kinds ('contains', 'regex')"),
     ("check-not-a-mapping", "cases:\n  - prompt: x\n    checks:\n      - contains\n", 4, "a check is a mapping with one check kind"),
     ("check-without-kind", "cases:\n  - prompt: x\n    checks:\n      - weight: 2\n", 4, "names no check kind"),
