@@ -441,7 +441,7 @@ class LlamaCppEngine:
         llm, ctx = self.llm, self._mtmd
         bitmaps = []
         chunks = M.mtmd_input_chunks_init()
-        figures = {"image_tokens": 0, "image_encode_ms": 0.0, "image_decode_ms": 0.0, "images": len(images)}
+        figures = {"image_tokens": 0, "image_encode_ms": 0.0, "image_decode_ms": 0.0}
         try:
             for image in images:
                 data = Path(image["path"]).read_bytes()
@@ -462,7 +462,6 @@ class LlamaCppEngine:
             if total >= n_ctx:
                 raise ValueError(f"the prompt has {total} tokens with its images; the context holds {n_ctx} "
                                  "(raise ?ctx= or lower visual_budget=)")
-            llm.reset()
             for i in range(n_chunks):
                 chunk = M.mtmd_input_chunks_get(chunks, i)
                 if M.mtmd_input_chunk_get_type(chunk) == M.MTMD_INPUT_CHUNK_TYPE_TEXT:
@@ -536,6 +535,7 @@ class LlamaCppEngine:
         prompt, add_bos = self._render(messages, req.get("tools"))
         if req.get("tools"):  # gather the answer's text to read its tool calls at the end
             emit = _ContentTap(emit)
+        llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
         C.llama_perf_context_reset(llm._ctx.ctx)
         vision = None
         if images:
@@ -569,9 +569,6 @@ class LlamaCppEngine:
 
             sampling["grammar"] = LlamaGrammar.from_string(req["grammar"], verbose=False)
 
-        if not images:
-            llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
-            C.llama_perf_context_reset(llm._ctx.ctx)
         llm.set_seed(req.get("seed") or 0)
         vocab = llm._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -661,8 +658,7 @@ class LlamaCppEngine:
                   "prompt_n": perf.n_p_eval, "prompt_ms": perf.t_p_eval_ms,
                   "eval_n": perf.n_eval, "eval_ms": perf.t_eval_ms}
         if vision is not None:  # the projector's encode is outside llama.cpp's counters: timed here
-            engine.update(image_encode_ms=vision["image_encode_ms"], image_decode_ms=vision["image_decode_ms"],
-                          images=vision["images"])
+            engine.update(image_encode_ms=vision["image_encode_ms"], image_decode_ms=vision["image_decode_ms"])
         emit(engine)
         emit({**finished, "t": time.perf_counter()})
 

@@ -31,9 +31,9 @@ class TrialFigures:
     memory_method: str | None = None
     gpu_mem_mb: float | None = None  # NVML: GPU memory the worker process holds (None: no GPU seen)
     finish_reason: str | None = None
-    # Images (bakeoff.suite.images): how many were sent, the image tokens among prompt_tokens (engine-
-    # reported; None where the engine does not say), the projector's encode and the embeddings' decode
-    image_count: int | None = None
+    # Images (bakeoff.suite.images): the image tokens among prompt_tokens (engine-reported; None where
+    # the engine does not say), the projector's encode and the embeddings' decode (the trial row's
+    # image_count comes from the case)
     image_tokens: int | None = None
     image_encode_ms: float | None = None
     image_decode_ms: float | None = None

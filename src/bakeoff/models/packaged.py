@@ -146,13 +146,18 @@ def file_sha256(path: Path) -> str:
             return cached["sha256"]
     except (OSError, ValueError, KeyError):
         pass
+    value = stream_sha256(path)
+    _write_sidecar(side, st, value)
+    return value
+
+
+def stream_sha256(path: Path) -> str:
+    """sha256 of a file read in 4 MiB blocks (never whole in memory)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
             digest.update(block)
-    value = digest.hexdigest()
-    _write_sidecar(side, st, value)
-    return value
+    return digest.hexdigest()
 
 
 def _write_sidecar(side: Path, st: os.stat_result, value: str) -> None:

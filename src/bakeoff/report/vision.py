@@ -9,12 +9,14 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from bakeoff.report.pareto import frontier
+from bakeoff.report.pareto import Axis, frontier_plot
 from bakeoff.report.stats import median, summarise_trials
 from bakeoff.report.variants import _base_spec
 from bakeoff.store import Database
 
 NOT_APPLICABLE = "not applicable (random weights)"
+TTFT_AXIS = Axis("ttft_ms_median", "median TTFT (ms)", lambda r: r.get("ttft_ms_median"),
+                 lambda r: "no trial with images finished")
 
 
 def _per_image(t, key: str) -> float | None:
@@ -29,24 +31,23 @@ def _prefill_ms(t) -> float | None:
 
 
 def budget_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
-    trials = [t for t in db.trials(run_id) if t["image_count"] or (t["status"] == "error" and _has_images(t))]
+    trials = [t for t in db.trials(run_id) if t["image_count"]]
     if not trials:
         return []
     facts = {c["spec"]: json.loads(c["facts"] or "{}") for c in db.contenders()}
-    groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for t in trials:
-        point = json.loads(t["sweep"] or "{}")
-        groups[_base_spec(t["spec"], {"visual_budget"})][str(point.get("visual_budget", _option(t["spec"])))].append(t)
+    groups: dict[str, dict[int | None, list]] = defaultdict(lambda: defaultdict(list))
+    for t in trials:  # a swept budget is in the spec (plan.expand_sweeps writes it there)
+        groups[_base_spec(t["spec"], {"visual_budget"})][_budget(t["spec"])].append(t)
     out = []
     for base, by_budget in groups.items():
         rows = []
-        for budget, ts in sorted(by_budget.items(), key=lambda kv: (not kv[0].isdigit(), int(kv[0]) if kv[0].isdigit() else 0)):
+        for budget, ts in sorted(by_budget.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
             ok = [t for t in ts if t["status"] == "ok"]
             summary = summarise_trials(ts)
-            twin = (facts.get(ts[0]["spec"]) or {}).get("twin")
-            vision = (facts.get(ts[0]["spec"]) or {}).get("vision") or {}
+            contender = facts.get(ts[0]["spec"]) or {}
+            twin, vision = contender.get("twin"), contender.get("vision") or {}
             rows.append({
-                "spec": ts[0]["spec"], "visual_budget": int(budget) if budget.isdigit() else None,
+                "spec": ts[0]["spec"], "visual_budget": budget,
                 "trials": len(ts), "errors": summary["errors"],
                 "image_tokens_per_image": median(_per_image(t, "image_tokens") for t in ok),
                 "image_tokens_source": "engine-reported (llama.cpp mtmd)" if any(t["image_tokens"] is not None for t in ok)
@@ -63,14 +64,16 @@ def budget_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]
                 "quality": NOT_APPLICABLE if twin else ("measured" if summary["judged"] else "no checks"),
                 "projector": vision.get("mmproj"), "projector_twin": bool(vision.get("mmproj_twin")),
             })
-        points = [(r["pass_rate"], r["ttft_ms_median"]) for r in rows]
-        if all(q is not None and c is not None for q, c in points) and points:
-            for r, on in zip(rows, frontier(points)):
-                r["on_frontier"] = on
-            note = "Pareto frontier: pass rate against median TTFT"
+        # The report's own frontier over the budgets (only a twin's quality is "not applicable").
+        plot = frontier_plot([{**r, "quality": r["quality"] if r["quality"] == NOT_APPLICABLE else None}
+                              for r in rows], TTFT_AXIS)
+        on = {p.spec: p.on_frontier for p in plot.points}
+        for r in rows:
+            r["on_frontier"] = on.get(r["spec"])
+        if plot.points:
+            note = "Pareto frontier: pass rate against median TTFT" + (
+                f" ({len(plot.missing)} budgets not plotted: no quality figure)" if plot.missing else "")
         else:
-            for r in rows:
-                r["on_frontier"] = None
             note = ("no frontier: quality is " + (NOT_APPLICABLE if any(r["quality"] == NOT_APPLICABLE for r in rows)
                                                    else "not measured (add checks to the image cases)")
                     + "; cost per budget is still measured")
@@ -78,14 +81,12 @@ def budget_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]
     return out
 
 
-def _has_images(t) -> bool:
-    return '"images"' in (t["case_json"] or "")
-
-
-def _option(spec: str) -> str:
+def _budget(spec: str) -> int | None:
+    """The contender's visual_budget option (None: the projector's default)."""
     from urllib.parse import parse_qsl
 
-    return dict(parse_qsl(spec.partition("?")[2])).get("visual_budget", "default")
+    value = dict(parse_qsl(spec.partition("?")[2])).get("visual_budget")
+    return int(value) if value else None
 
 
 def print_budgets(groups: list[dict[str, Any]], console, fmt) -> None:

@@ -202,6 +202,8 @@ def _base_row(run_id: str, trial: Trial, started: str) -> dict:
         "id": trial.id, "run_id": run_id, "spec": trial.spec.canonical, "case_id": trial.case.id,
         "repeat": trial.repeat, "sweep": trial.sweep, "case_json": trial.case.identity(),
         "started_at": started,
+        # on every row, error trials too: the visual-budget report finds image trials by it
+        "image_count": count_images(trial.case.messages) or None,
     }
 
 
@@ -239,7 +241,6 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
                measure: StreamMeasure) -> str:
     figures = measure.finish()
-    figures.image_count = count_images(request.messages) or None
     verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
     if trial.case.tools:

@@ -24,7 +24,10 @@ FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 class ImageProblem(Exception):
-    """The file is there but cannot be sent as an image (the case fails, the run goes on)."""
+    """The file is there but cannot be sent as an image (the case fails, the run goes on). It
+    carries the file's sha256, which still identifies the case."""
+
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,25 @@ def check_image(path: Path, as_written: str) -> ImageRef:
     """Open and fully decode the image; raise ImageProblem saying what is wrong with it."""
     Image = pillow()
     size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise ImageProblem(f"image {as_written}: {size / 2**20:.1f} MiB is over the {MAX_BYTES // 2**20} MiB limit")
+    if size > MAX_BYTES:  # hashed as a stream, never read whole
+        from bakeoff.models.packaged import stream_sha256
+
+        problem = ImageProblem(f"image {as_written}: {size / 2**20:.1f} MiB is over the {MAX_BYTES // 2**20} MiB limit")
+        problem.sha256 = stream_sha256(path)
+        raise problem
     data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        fmt, width, height = _decode(Image, data, as_written)
+    except ImageProblem as problem:
+        problem.sha256 = sha256
+        raise
+    return ImageRef(path=str(path), as_written=as_written, mime=FORMATS[fmt], sha256=sha256, width=width,
+                    height=height, bytes=size)
+
+
+def _decode(Image, data: bytes, as_written: str) -> tuple[str, int, int]:
+    """Format and size of a fully decoded image, or ImageProblem."""
     import io
     import warnings
 
@@ -85,8 +104,7 @@ def check_image(path: Path, as_written: str) -> ImageRef:
                            f"{MAX_PIXELS // 1_000_000} megapixels; Pillow: {exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageProblem(f"image {as_written}: cannot be decoded ({exc})") from None
-    return ImageRef(path=str(path), as_written=as_written, mime=FORMATS[fmt],
-                    sha256=hashlib.sha256(data).hexdigest(), width=width, height=height, bytes=size)
+    return fmt, width, height
 
 
 def image_base64(image: dict[str, Any]) -> str:

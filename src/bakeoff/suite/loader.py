@@ -125,12 +125,6 @@ def parse_suite(text: str, path: str = "<suite>", base_dir: Path | None = None) 
         raise InputError(f"cannot load the suite: {type(exc).__name__}: {exc}", path, loader.line) from None
 
 
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _decode(data: bytes, label: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError("the suite file is UTF-16; save it as UTF-8", label, 1)
@@ -460,7 +454,7 @@ class _SuiteLoader:
                     refs.append(check_image(path.resolve(), written).to_dict())
                 except ImageProblem as exc:
                     error = error or str(exc)
-                    refs.append({"path": str(path.resolve()), "as_written": written, "sha256": _file_sha256(path),
+                    refs.append({"path": str(path.resolve()), "as_written": written, "sha256": exc.sha256,
                                  "problem": str(exc)})
             convo[index]["images"] = convo[index].get("images", []) + refs
         return error

@@ -27,9 +27,6 @@ import numpy as np
 from bakeoff import __version__
 from bakeoff.errors import InputError
 
-GEMMA4_BUDGETS = (70, 140, 280, 560, 1120)
-
-
 @dataclass(frozen=True)
 class VisionDims:
     hidden_size: int
@@ -154,12 +151,13 @@ def build_projector_twin(dims: VisionDims, text_width: int, directory: Path, see
 
 
 def text_width_of(model_path: str) -> int:
-    """The text model's embedding width (``<arch>.embedding_length``): the projector's output."""
-    from gguf import GGUFReader
+    """The text model's embedding width (``<arch>.embedding_length``): the projector's output.
+    Read with bakeoff's header walker (milliseconds; gguf-py's reader takes seconds on a
+    262k-token vocabulary, and this runs at every load)."""
+    from bakeoff.models.gguf_header import read_header
 
-    reader = GGUFReader(model_path)
-    arch = reader.fields["general.architecture"].contents()
-    return int(reader.fields[f"{arch}.embedding_length"].contents())
+    meta = read_header(model_path).metadata
+    return int(meta[f"{meta['general.architecture']}.embedding_length"])
 
 
 def resolve_mmproj(value: str, model_path: str) -> tuple[str, dict[str, Any]]:
