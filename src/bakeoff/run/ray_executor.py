@@ -26,6 +26,7 @@ off the network entirely.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections import deque
@@ -40,7 +41,8 @@ RAY_QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "
 
 
 def import_ray():
-    os.environ.update({k: os.environ.get(k, v) for k, v in RAY_QUIET.items()})
+    for key, value in RAY_QUIET.items():  # before Ray is imported; a user's own setting wins
+        os.environ.setdefault(key, value)
     try:
         import ray
     except ImportError:
@@ -208,9 +210,19 @@ class ContenderRun:
                     break  # no actor left to run the queue: _start recorded why
                 done, _ = self.ray.wait(list(self.inflight), num_returns=1)
                 self._collect(done[0])
+            self._close_actors()
         finally:
             for actor in self.ready:
                 self.ray.kill(actor, no_restart=True)
+
+    def _close_actors(self) -> None:
+        """Close each backend as the local executor does (an Ollama model is unloaded by it)
+        before its actor is killed; an actor that died meanwhile has nothing left to close."""
+        for ref in [actor.close.remote() for actor in self.ready]:
+            try:
+                self.ray.get(ref)
+            except self.ray.exceptions.RayError:
+                pass
 
     def _start(self, actors: list[Any]) -> None:
         """Wait for new actors to load their model; a load error ends the contender (its pending
@@ -288,8 +300,6 @@ class ContenderRun:
 def _replay(db, writes: list[tuple[str, tuple]], lost: list[dict] | None = None) -> None:
     """The actor's writes on the real database (each one transaction: one commit per trial).
     Attempts lost to dead actors join the trial row's retry log."""
-    import json
-
     for name, args in writes:
         if lost and name != "record_contender":
             row = dict(args[0])
