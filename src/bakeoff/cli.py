@@ -79,7 +79,7 @@ def run(
     """
     from bakeoff.models import default_aliases, model_status
     from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate
-    from bakeoff.report.matrix import print_terminal, report_data
+    from bakeoff.report.matrix import report_data
     from bakeoff.run.plan import expand_sweeps, make_plan
     from bakeoff.spec import parse_contender, parse_spec
     from bakeoff.suite import load_default_suite
@@ -121,9 +121,7 @@ def run(
         print(json.dumps({"run": summary.__dict__, **data, **({"gates": gates.to_dict()} if gates else {})},
                          indent=2, default=str))
     else:
-        err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
-                  f"{summary.errors} errors; results in {db}")
-        print_terminal(data, out)
+        _print_run(summary, db, data)
         from bakeoff.report.standard import closing_lines
 
         for line in closing_lines(data, time.monotonic() - started):
@@ -161,7 +159,7 @@ def repo_command(
         bakeoff repo . -c 'qwen2.5-coder-0.5b?ctx=16384' --questions 8 --defects 4 --depths 2k,8k
     """
     from bakeoff.spec import parse_contender
-    from bakeoff.suite.repo import build_repo_suite, plan_trials, suite_document, suite_label
+    from bakeoff.suite.repo import build_repo_suite, describe, plan_trials, suite_document, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
     if not contender:
@@ -169,26 +167,10 @@ def repo_command(
     specs = [parse_contender(text) for text in contender]
     depth_list = parse_depths(depths) if depths else []
     suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud, pack_tokens=pack_tokens)
-    info = {"files": len(suite.repository.files), "git": suite.repository.git,
-            "skipped": [{"path": p, "why": w} for p, w in suite.repository.skipped],
-            "questions": [q.id for q in suite.questions],
-            "defects": [{"kind": m.kind, "file": m.file, "lines": m.lines, "description": m.description}
-                        for m in suite.mutations],
-            "redactions": [str(r) for r in suite.redactions], "notes": suite.notes, "contexts": suite.budgets}
+    info = describe(suite)
     say = (lambda text: None) if as_json else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
-    say(f"{path}: {info['files']} files packed ({'git' if suite.repository.git else 'plain directory'}), "
-        f"{len(suite.repository.skipped)} left out: " + (", ".join(f"{p} ({w})" for p, w in suite.repository.skipped[:12])
-                                                        + (" ..." if len(suite.repository.skipped) > 12 else "") or "none"))
-    if suite.redactions:
-        say(f"redacted {len(suite.redactions)} secrets before sending: " + ", ".join(info["redactions"]))
-    for spec, b in suite.budgets.items():
-        say(f"{spec}: context {b['context']} tokens ({b['context_source']}); tokens {b['counted_by']}; "
-            f"{len(suite.cases[spec])} cases" + (f"; {len(b['left_out'])} files left out of at least one prompt (over the budget)"
-                                                 if b["left_out"] else ""))
-    for m in suite.mutations:
-        say(f"seeded {m.kind} in {m.file}:{','.join(map(str, m.lines))}")
-    for note in suite.notes:
-        say(f"note: {note}")
+    for line in summary_lines(suite, path):
+        say(line)
     if write:
         import yaml
 
@@ -198,7 +180,7 @@ def repo_command(
         if as_json:
             print(json.dumps({"suite": info, "written": str(write)}, indent=2, default=str))
         return
-    from bakeoff.report.matrix import print_terminal, report_data
+    from bakeoff.report.matrix import report_data
     from bakeoff.store import Database
 
     plan = plan_trials(suite, specs)
@@ -212,9 +194,16 @@ def repo_command(
     if as_json:
         print(json.dumps({"suite": info, "run": summary.__dict__, **data}, indent=2, default=str))
     else:
-        err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
-                  f"{summary.errors} errors; results in {db}")
-        print_terminal(data, out)
+        _print_run(summary, db, data)
+
+
+def _print_run(summary, db: Path, data: dict) -> None:
+    """The run's one-line summary (stderr) and the terminal report (stdout)."""
+    from bakeoff.report.matrix import print_terminal
+
+    err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
+              f"{summary.errors} errors; results in {db}")
+    print_terminal(data, out)
 
 
 def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float, as_json: bool,

@@ -112,8 +112,18 @@ class AnswerSet(Check):
 
 # --- reviews ---
 
-REVIEW_KINDS = ("duplicate", "needless_retry", "migration", "dead_code", "renamed_call", "inverted_condition",
-                "off_by_one", "swallowed_exception", "other")
+# The kinds of seeded defect (bakeoff.suite.repo.defects seeds them; a review names them).
+DEFECT_KINDS = {
+    "duplicate": "logic duplicated from another file under a new name",
+    "needless_retry": "a retry loop around a call that does not need retrying",
+    "migration": "a migration that contradicts or undoes an earlier one",
+    "dead_code": "a code path that can never run",
+    "renamed_call": "a call to a function that no longer exists under that name (it was renamed)",
+    "inverted_condition": "a condition that tests the opposite of what it should",
+    "off_by_one": "a boundary that is off by one (< where <= is meant, or the reverse)",
+    "swallowed_exception": "an exception caught and silently ignored",
+}
+REVIEW_KINDS = (*DEFECT_KINDS, "other")
 _KIND_WORDS = [("duplic", "duplicate"), ("retry", "needless_retry"), ("migrat", "migration"), ("dead", "dead_code"),
                ("unreach", "dead_code"), ("rename", "renamed_call"), ("undefined", "renamed_call"),
                ("no such", "renamed_call"), ("invert", "inverted_condition"), ("negat", "inverted_condition"),

@@ -19,11 +19,19 @@ from typing import Any
 
 from bakeoff.checks.repo import Seeded, findings, review_scores, set_scores
 
-PREFIX = "repo/"
+PREFIX = "repo/"  # suite.repo.PREFIX, not imported: reading a report needs no tree-sitter
 
 
 def _check(case: dict, kind: str) -> dict | None:
     return next((c["params"] for c in case.get("checks", []) if c.get("kind") == kind), None)
+
+
+def _answer_scores(t, case: dict) -> tuple[float, float]:
+    """Precision and recall of a question's answer set (an error trial: 0 and 0)."""
+    if t["status"] != "ok":
+        return 0.0, 0.0
+    params = _check(case, "answer_set")
+    return set_scores(t["output"] or "", params["expected"], params.get("match", "name"))[:2]
 
 
 def repo_figures(trials: list[Any]) -> dict[str, dict[str, Any]]:
@@ -35,44 +43,37 @@ def repo_figures(trials: list[Any]) -> dict[str, dict[str, Any]]:
     for spec, ts in by_spec.items():
         precisions, recalls = [], []
         found = seeded_total = false_pos = matched_baseline = 0
-        baseline = {t["case_id"]: t for t in ts if t["case_id"] == PREFIX + "baseline"}
+        # the contender's review of the unmutated code (the last one stored)
+        base = next((t for t in reversed(ts) if t["case_id"] == PREFIX + "baseline"), None)
+        before = findings(base["output"] or "") if base is not None and base["status"] == "ok" else []
+        depth_targets: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # context tokens -> exact, asked
         for t in ts:
             case = json.loads(t["case_json"])
             cid = t["case_id"]
-            ok = t["status"] == "ok"
             if cid.startswith(PREFIX + "q/"):
-                params = _check(case, "answer_set")
-                p, r, _ = set_scores(t["output"] or "", params["expected"], params.get("match", "name")) if ok else (0.0, 0.0, [])
+                p, r = _answer_scores(t, case)
                 precisions.append(p)
                 recalls.append(r)
+            elif cid.startswith(PREFIX + "depth/"):
+                p, r = _answer_scores(t, case)
+                target = depth_targets[int(cid.split("/")[2])]
+                target[0] += int(p == 1.0 and r == 1.0)
+                target[1] += 1
             elif cid == PREFIX + "review":
                 params = _check(case, "review")
                 seeded = [Seeded.model_validate(s) for s in params["seeded"]]
                 tolerance = params.get("tolerance", 3)
                 seeded_total += len(seeded)
-                if not ok:
+                if t["status"] != "ok":
                     continue
                 n, _, unmatched = review_scores(t["output"] or "", seeded, tolerance)
                 found += n
-                base = baseline.get(PREFIX + "baseline")
-                before = findings(base["output"] or "") if base is not None and base["status"] == "ok" else []
                 for f in unmatched:
                     if any(b["file"] == f["file"] and b["kind"] == f["kind"] and abs(b["line"] - f["line"]) <= tolerance
                            for b in before):
                         matched_baseline += 1
                     else:
                         false_pos += 1
-        # depth points by the context size they were packed to
-        depth_targets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for t in ts:
-            if t["case_id"].startswith(PREFIX + "depth/"):
-                target = int(t["case_id"].split("/")[2])
-                case = json.loads(t["case_json"])
-                params = _check(case, "answer_set")
-                ok = t["status"] == "ok"
-                p, r, _ = set_scores(t["output"] or "", params["expected"], params.get("match", "name")) if ok else (0.0, 0.0, [])
-                depth_targets[target][0] += int(p == 1.0 and r == 1.0)
-                depth_targets[target][1] += 1
         out[spec] = {
             "questions": len(precisions),
             "comprehension_precision": sum(precisions) / len(precisions) if precisions else None,
@@ -91,15 +92,13 @@ def repo_figures(trials: list[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{x * 100:.0f}%"
-
-
 def print_repo(data: dict, console) -> None:
     rows = [r for r in data["contenders"] if r.get("repo")]
     if not rows:
         return
     from rich.table import Table
+
+    from bakeoff.report.matrix import fmt
 
     depths = sorted({int(k) for r in rows for k in r["repo"]["depth_accuracy"]})
     table = Table(title="repository suite", title_justify="left")
@@ -108,11 +107,11 @@ def print_repo(data: dict, console) -> None:
         table.add_column(header, justify="left" if header == "contender" else "right", overflow="fold")
     for r in rows:
         x = r["repo"]
-        table.add_row(r["spec"], str(x["questions"]), _pct(x["comprehension_precision"]),
-                      _pct(x["comprehension_recall"]),
+        table.add_row(r["spec"], str(x["questions"]), fmt(x["comprehension_precision"], "pct"),
+                      fmt(x["comprehension_recall"], "pct"),
                       f"{x['defects_found']}/{x['seeded_defects']}" if x["seeded_defects"] else "–",
                       "–" if x["false_positives"] is None else str(x["false_positives"]),
-                      *(_pct(x["depth_accuracy"].get(str(d))) for d in depths))
+                      *(fmt(x["depth_accuracy"].get(str(d)), "pct") for d in depths))
     console.print(table)
     console.print("[dim]precision, recall: means over the comprehension questions' answer sets. defects found: "
                   "seeded defects a review named (file and kind, line within the tolerance). false pos.: findings "

@@ -71,11 +71,10 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         notes.append(f"{len(redactions)} secrets redacted before any contender saw the files (a cloud contender is "
                      "in the run, so every contender gets the redacted text)")
     files = [SourceFile(p, t) for p, t in sorted(texts.items())]
-    from bakeoff.backends import get_backend
-
-    budgets = {spec.canonical: budget_for(spec, get_backend(spec.backend)) for spec in specs}
+    by_path = {f.path: f for f in files}
+    budgets = {spec.canonical: budget_for(spec) for spec in specs}
     for budget in budgets.values():  # the same rendered file is counted for many prompts
-        budget.count = functools.lru_cache(maxsize=4096)(budget.count)
+        budget.count = functools.lru_cache(maxsize=None)(budget.count)
     rooms = {}
     for name, budget in budgets.items():
         room = budget.context - PROMPT_RESERVE
@@ -83,16 +82,10 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         # depth cases are sized by --depths alone.
         rooms[name] = (room, min(room, pack_tokens + QUESTION_TOKENS) if pack_tokens else room,
                        min(room, pack_tokens + REVIEW_TOKENS) if pack_tokens else room)
-    sizes: dict[tuple[str, str], int] = {}
-
-    def tokens(name: str, path: str) -> int:
-        if (name, path) not in sizes:
-            sizes[name, path] = budgets[name].count(render_file(SourceFile(path, texts[path])))
-        return sizes[name, path]
-
     def fits(paths, limit) -> bool:
         """Every contender can hold these files within LIMIT(its rooms) tokens."""
-        return all(sum(tokens(n, p) for p in set(paths) if p in texts) <= limit(rooms[n]) for n in budgets)
+        return all(sum(budgets[n].count(render_file(by_path[p])) for p in set(paths) if p in by_path)
+                   <= limit(rooms[n]) for n in budgets)
 
     # Only questions and defects whose files every contender can hold: the same suite for all.
     chosen = choose_questions(facts, questions, seed, keep=lambda q: fits(q.evidence, lambda r: r[1] - QUESTION_TOKENS)) \
@@ -120,12 +113,8 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         room, pack_room, review_room = rooms[spec.canonical]
         cases: list[Case] = []
         left_out: dict[str, str] = {}
-        for q in chosen:
-            try:
-                packed = pack(files, pack_room - QUESTION_TOKENS, budget.count, first=q.evidence)
-            except InputError as exc:
-                notes.append(f"{spec.canonical}: question {q.id} left out: {exc}")
-                continue
+        for q in chosen:  # chosen only where its files fit: packing cannot refuse them
+            packed = pack(files, pack_room - QUESTION_TOKENS, budget.count, first=q.evidence)
             left_out.update(dict(packed.left_out))
             cases.append(_question_case(f"{PREFIX}q/{q.id}", q, packed.text))
         if mutations:
@@ -135,9 +124,8 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
             except InputError as exc:
                 notes.append(f"{spec.canonical}: the review is left out: {exc}")
             else:
-                base_paths = [p for p in packed.included if p in texts]
-                baseline = "".join(render_file(f)
-                                   for f in files if f.path in base_paths)
+                base_paths = [p for p in packed.included if p in by_path]
+                baseline = "".join(render_file(by_path[p]) for p in base_paths)
                 seeded = [m.to_seeded() for m in mutations]
                 cases.append(Case(id=f"{PREFIX}review", messages=[{"role": "user", "content": review_prompt(packed.text)}],
                                   max_tokens=REVIEW_TOKENS, tags=["repo", "review"],
@@ -175,6 +163,33 @@ def suite_document(suite: RepoSuite, spec: str) -> dict:
             entry["checks"] = [{k["kind"]: k["params"]} for k in (ch.identity() for ch in c.checks)]
         cases.append(entry)
     return {"contenders": [spec], "cases": cases}
+
+
+def describe(suite: RepoSuite) -> dict:
+    """What the suite holds, for ``bakeoff repo --json``."""
+    return {"files": len(suite.repository.files), "git": suite.repository.git,
+            "skipped": [{"path": p, "why": w} for p, w in suite.repository.skipped],
+            "questions": [q.id for q in suite.questions],
+            "defects": [{"kind": m.kind, "file": m.file, "lines": m.lines, "description": m.description}
+                        for m in suite.mutations],
+            "redactions": [str(r) for r in suite.redactions], "notes": suite.notes, "contexts": suite.budgets}
+
+
+def summary_lines(suite: RepoSuite, path) -> list[str]:
+    """What the user is told before the run: files packed and left out, redactions, each
+    contender's context and token count, the seeded defects, notes."""
+    repo = suite.repository
+    skipped = ", ".join(f"{p} ({w})" for p, w in repo.skipped[:12]) + (" ..." if len(repo.skipped) > 12 else "")
+    lines = [f"{path}: {len(repo.files)} files packed ({'git' if repo.git else 'plain directory'}), "
+             f"{len(repo.skipped)} left out: " + (skipped or "none")]
+    if suite.redactions:
+        lines.append(f"redacted {len(suite.redactions)} secrets before sending: " + ", ".join(map(str, suite.redactions)))
+    for spec, b in suite.budgets.items():
+        lines.append(f"{spec}: context {b['context']} tokens ({b['context_source']}); tokens {b['counted_by']}; "
+                     f"{len(suite.cases[spec])} cases" + (f"; {len(b['left_out'])} files left out of at least one "
+                                                          "prompt (over the budget)" if b["left_out"] else ""))
+    lines += [f"seeded {m.kind} in {m.file}:{','.join(map(str, m.lines))}" for m in suite.mutations]
+    return lines + [f"note: {note}" for note in suite.notes]
 
 
 def plan_trials(suite: RepoSuite, specs: list, repeat: int = 1) -> list:

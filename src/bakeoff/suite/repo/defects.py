@@ -19,20 +19,10 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from bakeoff.suite.repo.facts import RepoFacts, _text, _walk, language_of, parse, syntax_errors
+from bakeoff.checks.repo import DEFECT_KINDS as DESCRIPTIONS
+from bakeoff.suite.repo.facts import RepoFacts, _enclosing, _text, _walk, language_of, parse, syntax_errors
 
-KINDS = ("duplicate", "needless_retry", "migration", "dead_code", "renamed_call", "inverted_condition",
-         "off_by_one", "swallowed_exception")
-DESCRIPTIONS = {
-    "duplicate": "logic duplicated from another file under a new name",
-    "needless_retry": "a retry loop around a call that does not need retrying",
-    "migration": "a migration that contradicts or undoes an earlier one",
-    "dead_code": "a code path that can never run",
-    "renamed_call": "a call to a function that no longer exists under that name (it was renamed)",
-    "inverted_condition": "a condition that tests the opposite of what it should",
-    "off_by_one": "a boundary that is off by one (< where <= is meant, or the reverse)",
-    "swallowed_exception": "an exception caught and silently ignored",
-}
+KINDS = tuple(DESCRIPTIONS)
 _SYNONYMS = {"get": "fetch", "fetch": "get", "compute": "calculate", "calculate": "compute", "build": "make",
              "make": "build", "format": "render", "render": "format", "find": "lookup", "check": "verify",
              "validate": "ensure", "apply": "use", "create": "new", "load": "read", "read": "load", "is": "check",
@@ -40,6 +30,8 @@ _SYNONYMS = {"get": "fetch", "fetch": "get", "compute": "calculate", "calculate"
              "user": "account", "order": "purchase"}
 _NEGATE = {"<": ">=", ">=": "<", ">": "<=", "<=": ">", "==": "!=", "!=": "==", "===": "!==", "!==": "==="}
 _SHIFT = {"<": "<=", "<=": "<", ">": ">=", ">=": ">"}
+# Named functions and methods with a body to mutate: narrower than facts._FUNC_TYPES (no arrow
+# functions or singleton methods, whose bodies the mutators do not edit).
 _FUNCS = {"python": ("function_definition",), "ruby": ("method",), "javascript": ("function_declaration", "method_definition"),
           "typescript": ("function_declaration", "method_definition"), "tsx": ("function_declaration", "method_definition")}
 _COMPARISONS = {"python": "comparison_operator", "ruby": "binary", "javascript": "binary_expression",
@@ -113,9 +105,7 @@ def _statements(path: str, text: str) -> list:
                 node.named_children[0].type == "call_expression"
         if not ok:
             continue
-        fn = node.parent
-        while fn is not None and fn.type not in _FUNCS[lang]:
-            fn = fn.parent
+        fn = _enclosing(node, _FUNCS[lang])
         line = lines[node.start_point[0]]
         if fn is None or line.strip() != _text(node).strip():
             continue
@@ -178,10 +168,7 @@ def _operators(path: str, text: str, table: dict) -> list[tuple]:
             continue
         ops = [c for c in node.children if not c.is_named and _text(c) in table]
         if len(ops) == 1 and node.start_point[0] == node.end_point[0]:
-            fn = node.parent
-            while fn is not None and fn.type not in _FUNCS[lang]:
-                fn = fn.parent
-            if fn is not None:
+            if _enclosing(node, _FUNCS[lang]) is not None:
                 out.append(ops[0])
     return out
 
@@ -199,7 +186,7 @@ def _mutate_operator(kind, texts, facts, rng, free):
                                                  f"{DESCRIPTIONS[kind]}: {_text(op)} became {table[_text(op)]}")
 
 
-def _functions(path: str, text: str, facts: RepoFacts) -> list:
+def _functions(path: str, text: str) -> list:
     lang = language_of(path)
     tree = parse(path, text)
     out = []
@@ -216,10 +203,9 @@ def _functions(path: str, text: str, facts: RepoFacts) -> list:
 def _mutate_duplicate(kind, texts, facts, rng, free):
     cands = []
     for p in free:
-        for node in _functions(p, texts[p], facts):
-            targets = [q for q in free if q != p and language_of(q) == language_of(p)]
-            if targets:
-                cands.append((p, node, targets))
+        targets = [q for q in free if q != p and language_of(q) == language_of(p)]
+        if targets:
+            cands += [(p, node, targets) for node in _functions(p, texts[p])]
     if not cands:
         return None
     path, node, targets = rng.choice(cands)

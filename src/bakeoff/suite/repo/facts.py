@@ -8,6 +8,7 @@ is simply not asked about.
 
 from __future__ import annotations
 
+
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,7 +44,10 @@ def language_of(path: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def parse(path: str, text: str):
+    """The file's syntax tree (None for a language without a grammar here). Cached: facts, each
+    mutator's search and each mutation's check parse the same unchanged files again."""
     lang = language_of(path)
     return None if lang is None else parser_for(lang).parse(text.encode("utf-8"))
 
@@ -81,7 +85,6 @@ class Definition:
     kind: str  # class | function | method | module
     path: str
     line: int
-    end_line: int
     owner: str | None = None  # enclosing class
 
 
@@ -149,7 +152,7 @@ _RUBY_MODEL_BASES = {"ApplicationRecord", "ActiveRecord::Base"}
 _RUBY_JOB_BASES = {"ApplicationJob", "ActiveJob::Base"}
 
 
-def _function_name(node, lang: str) -> str | None:
+def _function_name(node) -> str | None:
     if node.type == "variable_declarator":
         value = node.child_by_field_name("value")
         if value is None or value.type not in ("arrow_function", "function_expression", "function"):
@@ -163,7 +166,7 @@ def _function_name(node, lang: str) -> str | None:
 def _caller_of(node, lang: str) -> str:
     fn = node.parent
     while fn is not None:
-        if fn.type in _FUNC_TYPES[lang] and (name := _function_name(fn, lang)):
+        if fn.type in _FUNC_TYPES[lang] and (name := _function_name(fn)):
             return name
         fn = fn.parent
     return "(top level)"
@@ -187,18 +190,18 @@ def collect_facts(files: dict[str, str]) -> RepoFacts:
                     continue
                 bare = name.split("::")[-1]
                 kind = "module" if node.type == "module" else "class"
-                facts.definitions.append(Definition(bare, kind, path, node.start_point[0] + 1, node.end_point[0] + 1))
+                facts.definitions.append(Definition(bare, kind, path, node.start_point[0] + 1))
                 parent = _superclass(node, lang)
                 if parent:
                     facts.parents[bare] = (parent, path)
             elif node.type in _FUNC_TYPES[lang]:
-                name = _function_name(node, lang)
+                name = _function_name(node)
                 if not name:
                     continue
                 owner = _enclosing(node, _CLASS_TYPES[lang])
                 owner_name = _text(owner.child_by_field_name("name")).split("::")[-1] if owner is not None else None
                 facts.definitions.append(Definition(name, "method" if owner is not None else "function", path,
-                                                    node.start_point[0] + 1, node.end_point[0] + 1, owner_name))
+                                                    node.start_point[0] + 1, owner_name))
                 defined_methods.add(name)
     for path, (lang, tree) in trees.items():
         _scan_uses(facts, path, lang, tree, defined_methods)

@@ -41,7 +41,7 @@ def _vocab(path: str):
         os.close(saved)
 
 
-def budget_for(spec, backend_cls) -> TokenBudget:
+def budget_for(spec) -> TokenBudget:
     """The contender's token counter and context size."""
     if spec.backend == "llamacpp":
         from bakeoff.backends import make_backend
