@@ -160,9 +160,9 @@ KV_HAND_NO_FA = {
 @pytest.mark.parametrize("model", list(KV_HAND))
 @pytest.mark.parametrize("swa_full", [False, True])
 def test_kv_bytes(model, swa_full):
-    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], flash_attn=True)
+    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], flash_attn=True, engine="llama-cpp-python")
     assert r["kv_bytes"] == KV_HAND[model][swa_full]
-    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"])
+    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], engine="llama-cpp-python")
     assert r["kv_bytes"] == KV_HAND_NO_FA[model][swa_full]
 
 
@@ -175,7 +175,7 @@ def test_kv_figures_in_gib():
 
 def test_q8_0_kv_cache():
     # q8_0: 34 bytes per 32 elements instead of 2 bytes per element
-    r = fit("gemma4-26b-a4b", ctx=CTX, swa_full=False, kv_type="q8_0", hardware=["rtx-4090"], flash_attn=True)
+    r = fit("gemma4-26b-a4b", ctx=CTX, swa_full=False, kv_type="q8_0", hardware=["rtx-4090"], flash_attn=True, engine="llama-cpp-python")
     elems = KV_HAND["gemma4-26b-a4b"][False] // F16
     assert r["kv_bytes"] == elems * 34 // 32
 
@@ -183,19 +183,19 @@ def test_q8_0_kv_cache():
 # --- decode roofline -------------------------------------------------------------------------
 
 def test_moe_reads_only_active_weights():
-    r = fit("gemma4-26b-a4b", quant="F16", ctx=CTX, hardware=["rtx-4090"])
+    r = fit("gemma4-26b-a4b", quant="F16", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")
     # F16: 2 bytes per weight (the router stays F32: +0.3%)
     assert r["weights"]["active_bytes_per_token"] == pytest.approx(2 * MOE_ACTIVE, rel=0.005)
 
 
 def test_moe_roofline_far_above_dense_31b():
-    moe = fit("gemma4-26b-a4b", ctx=CTX, hardware=["rtx-4090"])["hardware"][0]["decode_tps_roofline"]
-    dense = fit("gemma4-31b", ctx=CTX, hardware=["rtx-4090"])["hardware"][0]["decode_tps_roofline"]
+    moe = fit("gemma4-26b-a4b", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")["hardware"][0]["decode_tps_roofline"]
+    dense = fit("gemma4-31b", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")["hardware"][0]["decode_tps_roofline"]
     assert moe > 4 * dense
 
 
 def test_roofline_by_hand_for_31b():
-    r = fit("gemma4-31b", quant="Q8_0", ctx=CTX, hardware=["rtx-4090"])
+    r = fit("gemma4-31b", quant="Q8_0", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")
     weights = D31_PARAMS * 34 / 32
     # KV read per token at depth 32768: sliding layers read their window, global layers all
     kv_read = 50 * 1024 * 16 * (256 + 256) * F16 + 10 * CTX * 4 * (512 + 512) * F16
@@ -204,7 +204,7 @@ def test_roofline_by_hand_for_31b():
 
 
 def test_per_layer_embeddings_are_a_lookup():
-    r = fit("gemma4-e2b", ctx=4096, hardware=["rtx-4090"])
+    r = fit("gemma4-e2b", ctx=4096, hardware=["rtx-4090"], engine="llama-cpp-python")
     w = r["weights"]
     # the PLE table (V × 256 × 35 at Q6_K: 210 bytes per 256) is not read per token
     assert w["lookup_bytes"] == V * 256 * 35 * 210 // 256

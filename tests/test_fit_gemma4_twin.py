@@ -93,7 +93,7 @@ def test_llama_cpp_allocates_what_the_estimate_says(twin, swa_full):
     assert "decoded" in log, log[-2000:]
     kv_mib = sum(float(x) for x in re.findall(r"llama_kv_cache: size =\s+([\d.]+) MiB", log))
     model_mib = sum(float(x) for x in re.findall(r"CPU model buffer size =\s+([\d.]+) MiB", log))
-    r = fit(str(twin), ctx=ctx, swa_full=swa_full, hardware=["rtx-4090"])
+    r = fit(str(twin), ctx=ctx, swa_full=swa_full, hardware=["rtx-4090"], engine="llama-cpp-python")
     assert r["kv_bytes"] / 2**20 == pytest.approx(kv_mib, abs=0.01)
     # KV by hand: owners are layers 0-4: 4 sliding (2 heads × (32 + 32)) and 1 global (1 × (64 + 64))
     cells_sliding = ctx if swa_full else 768  # window 64 + ubatch 512, rounded up to 256

@@ -133,7 +133,7 @@ def test_fuzzed_header_raises_only_input_error(tmp_path_factory, data):
 def test_requantized_sizes_match_files_llama_cpp_wrote(qwen05, quant, file_mb):
     # FACTS.md: qwen2.5-coder-0.5b requantized with llama.cpp's quantize; file sizes in MB.
     # A file is its weights plus the header (metadata, tokenizer), the same for every type.
-    header = qwen05.stat().st_size - fit("qwen2.5-coder-0.5b", hardware=["rtx-4090"])["weights_bytes"]
-    est = fit("qwen2.5-coder-0.5b", quant=quant, hardware=["rtx-4090"])
+    header = qwen05.stat().st_size - fit("qwen2.5-coder-0.5b", hardware=["rtx-4090"], engine="llama-cpp-python")["weights_bytes"]
+    est = fit("qwen2.5-coder-0.5b", quant=quant, hardware=["rtx-4090"], engine="llama-cpp-python")
     assert est["quant"] == quant and est["tensor_types"].startswith("estimated")
     assert (est["weights_bytes"] + header) / 1e6 == pytest.approx(file_mb, abs=1.5)

@@ -54,20 +54,32 @@ def roofline_profile(result: dict, gpu_layers: int) -> dict | None:
 
 
 def measure_twin(result: dict, model: str, quant: str | None, threads: int | None, gpu_layers: int,
-                 n_prompt: int, n_gen: int, reps: int, db=None) -> dict[str, Any]:
-    """Build and measure the twin; ``result`` is the fit() estimate for the same model and settings."""
+                 n_prompt: int, n_gen: int, reps: int, db=None, cpu_moe: bool = False,
+                 n_cpu_moe: int | None = None) -> dict[str, Any]:
+    """Build and measure the twin; ``result`` is the fit() estimate for the same model and settings
+    (its llama-cpp-python engine figures: the twin is loaded by bakeoff's in-process backend).
+    ``cpu_moe`` / ``n_cpu_moe``: the experts' placement (llama.cpp's tensor-buffer overrides)."""
     from bakeoff.estimate import estimate_peak_bytes
     from bakeoff.run.speed import run_speed
 
+    inproc = result.get("engines", {}).get("llama-cpp-python")
+    if inproc is None:
+        raise InputError("--measure needs the llama-cpp-python engine's estimate (add --engine llama-cpp-python)")
     if result["kv_type"] != "f16":
         raise InputError("--measure loads the twin with an f16 KV cache (bakeoff's llamacpp backend); "
                          "leave --kv-type at f16")
     ctx = result["ctx"]
     if ctx < n_prompt + n_gen:
         raise InputError(f"--ctx {ctx} cannot hold the measurement's {n_prompt} + {n_gen} tokens")
-    options: dict[str, Any] = {"quant": quant or result["quant"], "ctx": ctx, "swa_full": result["swa_full"]}
-    if result["kv"]["flash_attn"]:
+    swa_full = inproc["swa_full"]
+    flash_attn = inproc["flash_attn"]
+    options: dict[str, Any] = {"quant": quant or result["quant"], "ctx": ctx, "swa_full": swa_full}
+    if flash_attn:
         options["flash_attn"] = True
+    if cpu_moe:
+        options["cpu_moe"] = True
+    elif n_cpu_moe:
+        options["n_cpu_moe"] = n_cpu_moe
     if threads:
         options["threads"] = threads
     if gpu_layers:
@@ -85,23 +97,23 @@ def measure_twin(result: dict, model: str, quant: str | None, threads: int | Non
     mib = 2**20
     on_gpu = bool(gpu_layers)
     weights_key = "unified" if on_gpu else "cpu"
-    kv = kv_cache(arch, ctx, "f16", result["swa_full"], flash_attn=result["kv"]["flash_attn"])
-    reserved = compute_reserved(arch, kv.cells_global, kv.cells_sliding, kv.ubatch)
+    kv = kv_cache(arch, ctx, "f16", swa_full, flash_attn=flash_attn)
+    reserved = compute_reserved(arch, kv.cells_global, kv.cells_sliding, kv.ubatch, flash_attn=flash_attn)
     engine_src = "engine-reported (llama.cpp allocation log, summed over devices)"
     rows = [
-        _row("weights", result["weights"]["resident_bytes"][weights_key],
+        _row("weights", inproc["resident_bytes"][weights_key],
              engine.get("weights_mib", 0) * mib or None, engine_src),
-        _row("KV cache", result["kv_bytes"], engine.get("kv_mib", 0) * mib or None, engine_src),
+        _row("KV cache", inproc["kv_bytes"], engine.get("kv_mib", 0) * mib or None, engine_src),
         _row("compute buffer", reserved, engine.get("compute_mib", 0) * mib or None, engine_src),
     ]
     if on_gpu:
-        rows.append(_row("GPU memory (VRAM)", result["totals_by_kind"]["gpu"], gpu.peak_above_baseline,
+        rows.append(_row("GPU memory (VRAM)", _vram_estimate(inproc, gpu_layers, cpu_moe, n_cpu_moe),
+                         gpu.peak_above_baseline,
                          "measured (NVML: peak memory used on the GPU above its value before loading, sampled "
                          "every 50 ms; includes the CUDA context, which the estimate does not)"
                          if gpu.available else f"unavailable ({gpu.reason})"))
     else:
-        peak_est = estimate_peak_bytes(src, ctx, n_prompt, "f16", result["swa_full"],
-                                       result["kv"]["flash_attn"])["total_bytes"]
+        peak_est = estimate_peak_bytes(src, ctx, n_prompt, "f16", swa_full, flash_attn)["total_bytes"]
         peak = max(r.peak_mem_mb for r in speed if r.peak_mem_mb is not None) if any(
             r.peak_mem_mb is not None for r in speed) else None
         rows.append(_row(f"peak memory after a {n_prompt}-token prompt", peak_est,
@@ -114,8 +126,9 @@ def measure_twin(result: dict, model: str, quant: str | None, threads: int | Non
     per_token = result["weights"]["active_bytes_per_token"] + kv_read_per_token(arch, depth, "f16")
     roof = decode_tps(bandwidth_gbs, per_token)
     return {
-        "twin": {"spec": spec.canonical, "ctx": ctx, "swa_full": result["swa_full"], "gpu_layers": gpu_layers,
-                 "threads": tg.threads},
+        "twin": {"spec": spec.canonical, "ctx": ctx, "swa_full": swa_full, "gpu_layers": gpu_layers,
+                 "cpu_moe": cpu_moe, "n_cpu_moe": n_cpu_moe, "threads": tg.threads},
+        "engine_memory": engine,
         "memory": rows,
         "speed": {
             "prefill_tps": pp.avg_tps, "prefill_tps_stddev": pp.stddev_tps, "n_prompt": n_prompt,
@@ -127,3 +140,13 @@ def measure_twin(result: dict, model: str, quant: str | None, threads: int | Non
         },
         "quality": "not applicable (random weights)",
     }
+
+
+def _vram_estimate(inproc: dict, gpu_layers: int, cpu_moe: bool, n_cpu_moe: int | None) -> int:
+    """The in-process estimate of VRAM for the measured placement: the GPU row's offload figure
+    when one was given, else the whole-model figure."""
+    if cpu_moe or n_cpu_moe or gpu_layers not in (-1,):
+        for row in inproc["hardware"]:
+            if row.get("offload") and row["offload"].get("given"):
+                return row["offload"]["vram_bytes"]
+    return inproc["totals_by_kind"]["gpu"]
