@@ -1,10 +1,10 @@
-"""Gemma 4 fit figures against hand computation from the FACTS.md architecture table.
+"""Gemma 4 fit figures against hand computation from the architecture table below.
 
 The arithmetic here is written out by hand from the table (and the few config facts it does not
 list, named where used); it does not call the tensor builder, the quantizer or the KV code
 except to get the figures under test.
 
-FACTS.md table (Gemma 4):
+The table (Gemma 4 model card for the sizes; transformers' gemma4 config and conversion code):
                 E2B          E4B          26B-A4B (MoE)            31B
   layers        35 (4:1)     42 (5:1)     30 (5:1)                 60 (5:1)     last layer global
   hidden        1536         2560         2816                     5376
@@ -91,7 +91,7 @@ D31_PARAMS = V * 5376 + 50 * D31_LOCAL + 10 * D31_GLOBAL + 60 * 3 * 5376 * 21504
 ])
 def test_parameter_count(model, hand, llama_cpp_count):
     assert _params_2d(model) == hand
-    # and llama.cpp's own count of the random-weight twins in FACTS.md, to 2 decimals
+    # and llama.cpp's own count of the random-weight twins (bench/README.md), to 2 decimals
     assert round(hand / 1e9, 2) == round(llama_cpp_count / 1e9, 2)
 
 
@@ -115,7 +115,7 @@ def test_q8_0_weight_bytes(model, matrices, f16):
 @pytest.mark.parametrize("model, twin_gib", [
     ("gemma4-e2b", 3.17), ("gemma4-e4b", 4.92), ("gemma4-26b-a4b", 15.64), ("gemma4-31b", 17.40)])
 def test_q4_k_m_matches_llama_cpp_quantizer_twins(model, twin_gib):
-    # FACTS.md: random-weight twins whose per-tensor types came from llama.cpp's quantizer
+    # bench/README.md: random-weight twins whose per-tensor types came from llama.cpp's quantizer
     assert weigh(load_model(model, "Q4_K_M").tensors).total / GIB == pytest.approx(twin_gib, rel=0.01)
 
 

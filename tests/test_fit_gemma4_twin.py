@@ -60,7 +60,7 @@ def _write_twin(path):
     rng = np.random.default_rng(0)
     for name, dims in tensor_shapes(arch):
         w.add_tensor(name, (rng.standard_normal(tuple(reversed(dims))) * 0.02).astype(np.float16 if len(dims) > 1 else np.float32))
-    # proportional RoPE mask of the global layers (FACTS.md): 1 for the first quarter, 1e30 after
+    # proportional RoPE mask of the global layers (bakeoff.twin.metadata.rope_freqs): 1 for the first quarter, 1e30 after
     w.add_tensor("rope_freqs.weight", np.array([1.0] * (HD_G // 8) + [1e30] * (HD_G // 2 - HD_G // 8), dtype=np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()

@@ -221,3 +221,18 @@ def test_expert_placement_reaches_llama_cpp_on_a_tiny_moe_twin(tmp_path, option,
     assert o["tensors"] == tensors
     assert all(b.startswith("CPU") for b in o["buffers"])
     assert facts["memory"]["weights_mib"] > 0
+
+
+def test_engine_memory_splits_device_and_host_buffers():
+    from bakeoff.backends.llamacpp import engine_memory
+
+    log = ("load_tensors:        CUDA0 model buffer size =  3000.00 MiB\n"
+           "load_tensors:   CPU_Mapped model buffer size =   600.00 MiB\n"
+           "load_tensors:   CPU_REPACK model buffer size =   100.00 MiB\n"
+           "llama_kv_cache:      CUDA0 KV buffer size =  1024.00 MiB\n"
+           "sched_reserve:      CUDA0 compute buffer size =   500.00 MiB\n"
+           "sched_reserve:  CUDA_Host compute buffer size =    40.00 MiB\n")
+    m = engine_memory(log)
+    assert m["weights_mib"] == 3700
+    assert m["by_device"] == {"CUDA0": {"weights_mib": 3000, "kv_mib": 1024, "compute_mib": 500},
+                              "host": {"weights_mib": 700, "compute_mib": 40}}

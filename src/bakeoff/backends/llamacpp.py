@@ -205,13 +205,18 @@ def engine_memory(log: str) -> dict[str, Any]:
     """Sizes llama.cpp reports when it allocates (MiB, summed over devices): weights, KV, compute."""
     sizes: dict[str, float] = {}
     devices: set[str] = set()
+    by_device: dict[str, dict[str, float]] = {}
     for device, kind, mib in _BUFFER_LINE.findall(log):
+        devices.add(device.split("_")[0])
         key = {"model": "weights_mib", "KV": "kv_mib", "compute": "compute_mib", "output": "output_mib"}[kind]
         sizes[key] = sizes.get(key, 0.0) + float(mib)
-        devices.add(device.split("_")[0])
+        # CPU, CPU_Mapped, CPU_REPACK and CUDA_Host buffers are host memory; CUDA0, Metal... a device's
+        host = device.startswith("CPU") or device.endswith("_Host")
+        dev = by_device.setdefault("host" if host else device, {})
+        dev[key] = dev.get(key, 0.0) + float(mib)
     if not sizes:
         return {}
-    return {**sizes, "devices": sorted(devices), "swa_full": "full-size SWA cache" in log,
+    return {**sizes, "devices": sorted(devices), "by_device": by_device, "swa_full": "full-size SWA cache" in log,
             "source": "engine-reported (llama.cpp allocation log)"}
 
 

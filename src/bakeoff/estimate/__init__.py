@@ -173,6 +173,7 @@ def _hardware_row(ef: _EngineFit, src: ModelSource, p: Profile, per_token: float
     arch = src.arch
     row = {"name": p.name, "id": p.id, "kind": p.kind, "engine": e.id, "memory_bytes": p.memory_bytes,
            "memory_label": p.memory_label, "bandwidth_gbs": p.bandwidth_gbs, "bandwidth_label": p.bandwidth_label,
+           "ram_bytes": p.ram_bytes, "ram_bandwidth_gbs": p.ram_bandwidth_gbs, "pcie_gbs": p.pcie_gbs,
            "label": "estimated", "source": p.source}
     if p.kind not in e.kinds:
         row.update(supported=False, note=f"{e.name} does not run on {p.kind} hardware here", fits=None,
@@ -229,7 +230,8 @@ def fit(model: str, quant: str | None = None, ctx=None, kv_type: str = "f16", sw
             raise InputError(f"--cpu-moe / --n-cpu-moe: {model} has no experts (not a mixture-of-experts model)")
         if n_cpu_moe is not None and n_cpu_moe < 0:
             raise InputError("--n-cpu-moe must be 0 or more")
-        placement = Placement(gpu_layers=gpu_layers, n_cpu_moe=arch.n_layer if cpu_moe else min(n_cpu_moe or 0, arch.n_layer))
+        placement = Placement(gpu_layers=gpu_layers,
+                              n_cpu_moe=arch.n_layer if cpu_moe else min(n_cpu_moe or 0, arch.n_layer))
     profiles = select_profiles(hardware, memory_gb, bandwidth_gbs, hardware_file, kind)
 
     fits = {e: _EngineFit(get_engine(e), src, ctx, kv_type, swa_full, flash_attn) for e in engines}

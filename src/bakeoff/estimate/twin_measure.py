@@ -8,8 +8,13 @@ at depth 0). Compared, each with its own source:
   allocates them (engine-reported, summed over devices);
 - peak memory: the estimate for a prompt of ``n_prompt`` tokens against the worker's peak RSS
   above its pre-load baseline (measured; host RAM only, so not with layers on a GPU);
+- with layers on a GPU: VRAM (NVML) against the estimate for the placement (bakeoff.estimate.
+  placement: ``gpu_layers``, ``cpu_moe``, ``n_cpu_moe``), the weights llama.cpp put in device and
+  host buffers against the estimate's split, and, when part stays in host RAM, the peak RSS
+  against the estimated host RAM;
 - decode speed: tg tok/s against the roofline at the test's mean depth (efficiency = measured /
-  roofline), on this machine's measured bandwidth or the one hardware profile given.
+  roofline), on this machine's measured bandwidth or the one hardware profile given (with a
+  split, GPU bytes over its bandwidth plus host bytes over the profile's RAM bandwidth).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import sys
 from typing import Any
 
 from bakeoff.errors import InputError
-from bakeoff.estimate.kv import kv_cache, kv_read_per_token
-from bakeoff.estimate.overhead import compute_reserved
+from bakeoff.estimate.kv import kv_cache, kv_read_by_layer, kv_read_per_token
+from bakeoff.estimate.overhead import compute_ffn, compute_reserved, runtime_bytes
+from bakeoff.estimate.placement import Placement, split
 from bakeoff.estimate.roofline import decode_tps
 from bakeoff.estimate.source import load_model
+from bakeoff.estimate.weights import by_layer
 from bakeoff.spec import ContenderSpec
 
 
@@ -106,25 +113,38 @@ def measure_twin(result: dict, model: str, quant: str | None, threads: int | Non
         _row("KV cache", inproc["kv_bytes"], engine.get("kv_mib", 0) * mib or None, engine_src),
         _row("compute buffer", reserved, engine.get("compute_mib", 0) * mib or None, engine_src),
     ]
+    placement = Placement(gpu_layers=gpu_layers,
+                          n_cpu_moe=arch.n_layer if cpu_moe else min(n_cpu_moe or 0, arch.n_layer))
+    depth = n_gen // 2
+    placed = split(arch.family, arch.n_expert, arch.n_expert_used, by_layer(src.tensors, arch.n_layer),
+                   [layer.bytes for layer in kv.layers], kv_read_by_layer(arch, depth, "f16"), placement, reserved,
+                   compute_ffn(arch, kv.ubatch), reserved, runtime_bytes(arch, src.vocab_entries))
     if on_gpu:
-        rows.append(_row("GPU memory (VRAM)", _vram_estimate(inproc, gpu_layers, cpu_moe, n_cpu_moe),
-                         gpu.peak_above_baseline,
+        devices = engine.get("by_device") or {}
+        device_weights = sum(d.get("weights_mib", 0) for name, d in devices.items() if name != "host") * mib
+        host_weights = devices.get("host", {}).get("weights_mib", 0) * mib
+        rows.append(_row("weights in VRAM", placed.parts["vram_weights"], device_weights or None, engine_src))
+        rows.append(_row("weights in host RAM", placed.parts["ram_weights"], host_weights or None, engine_src))
+        rows.append(_row("GPU memory (VRAM)", placed.vram_bytes, gpu.peak_above_baseline,
                          "measured (NVML: peak memory used on the GPU above its value before loading, sampled "
                          "every 50 ms; includes the CUDA context, which the estimate does not)"
                          if gpu.available else f"unavailable ({gpu.reason})"))
     else:
         peak_est = estimate_peak_bytes(src, ctx, n_prompt, "f16", swa_full, flash_attn)["total_bytes"]
-        peak = max(r.peak_mem_mb for r in speed if r.peak_mem_mb is not None) if any(
-            r.peak_mem_mb is not None for r in speed) else None
-        rows.append(_row(f"peak memory after a {n_prompt}-token prompt", peak_est,
-                         peak * mib if peak is not None else None,
+        rows.append(_row(f"peak memory after a {n_prompt}-token prompt", peak_est, _peak(speed),
                          "measured (worker peak RSS above its pre-load baseline, mmap off)"))
     profile = roofline_profile(result, gpu_layers)
     bandwidth_gbs = profile["bandwidth_gbs"] if profile else None
     bandwidth_source = f"{profile['name']}: {profile['source']}" if profile else "unavailable"
-    depth = n_gen // 2
-    per_token = result["weights"]["active_bytes_per_token"] + kv_read_per_token(arch, depth, "f16")
-    roof = decode_tps(bandwidth_gbs, per_token)
+    if on_gpu and not placement.is_full(arch.n_layer):
+        # weights split between the GPU and host RAM: the two parts' times add (bakeoff.estimate.placement)
+        roof = placed.decode_tps(bandwidth_gbs, profile.get("ram_bandwidth_gbs") if profile else None,
+                                 profile.get("pcie_gbs") if profile else None)
+        rows.append(_row("host RAM (peak RSS)", placed.ram_bytes, _peak(speed), "measured (worker peak RSS above "
+                         "its pre-load baseline, mmap off; includes CUDA's pinned host buffers)"))
+    else:
+        per_token = result["weights"]["active_bytes_per_token"] + kv_read_per_token(arch, depth, "f16")
+        roof = decode_tps(bandwidth_gbs, per_token)
     return {
         "twin": {"spec": spec.canonical, "ctx": ctx, "swa_full": swa_full, "gpu_layers": gpu_layers,
                  "cpu_moe": cpu_moe, "n_cpu_moe": n_cpu_moe, "threads": tg.threads},
@@ -142,11 +162,8 @@ def measure_twin(result: dict, model: str, quant: str | None, threads: int | Non
     }
 
 
-def _vram_estimate(inproc: dict, gpu_layers: int, cpu_moe: bool, n_cpu_moe: int | None) -> int:
-    """The in-process estimate of VRAM for the measured placement: the GPU row's offload figure
-    when one was given, else the whole-model figure."""
-    if cpu_moe or n_cpu_moe or gpu_layers not in (-1,):
-        for row in inproc["hardware"]:
-            if row.get("offload") and row["offload"].get("given"):
-                return row["offload"]["vram_bytes"]
-    return inproc["totals_by_kind"]["gpu"]
+
+def _peak(speed) -> float | None:
+    """The largest worker peak RSS above baseline of the speed rows, in bytes."""
+    peaks = [r.peak_mem_mb for r in speed if r.peak_mem_mb is not None]
+    return max(peaks) * 2**20 if peaks else None
