@@ -101,7 +101,7 @@ class _EngineFit:
         arch = src.arch
         self.engine = engine
         self.swa_full = engine.swa_full if swa_full is None else swa_full
-        self.flash_attn = engine.flash_for(arch.family) if flash_attn is None else flash_attn
+        self.flash_attn = engine.flash_attn if flash_attn is None else flash_attn
         v_pad = engine.v_pad if flash_attn is None else (not flash_attn if engine.v_pad is None else engine.v_pad)
         self.kv = kv_cache(arch, ctx, kv_type, self.swa_full, flash_attn=self.flash_attn, n_seq=engine.n_seq,
                            v_pad=v_pad, pad_to=engine.pad_to, swa_extra=engine.swa_extra)

@@ -13,7 +13,9 @@ llama-server (llama.cpp's server; the default: what most local users run, direct
     (tools/server/server.cpp, "setting n_parallel = 4 and kv_unified = true"; llama.cpp
     PR #16736): the global layers still hold n_ctx cells in all, a sliding layer 4 windows;
   - flash attention: ``--flash-attn auto`` (the default) turns it on where the backend supports
-    it (CUDA, Metal, CPU): no V padding, no materialised attention scores;
+    it (CUDA, Metal, CPU): no V padding, no materialised attention scores. Gemma 4's 512-wide
+    global heads have CUDA kernels since llama.cpp b8609 (PR #20998); an older build runs them
+    without;
   - placement: ``-ngl N`` (src/llama-model.cpp: repeating layers il ≥ n_layer + 1 − N and the
     output layer on the GPU, the input layer always in host RAM), ``--cpu-moe`` and
     ``--n-cpu-moe N`` (common/common.h: tensor-buffer overrides ``blk\\.I\\.ffn_(up|down|gate)_(ch|)exps``
@@ -23,9 +25,11 @@ ollama (Ollama's own engine, ollamarunner)
   - sliding-window cache: num_parallel × window + num_batch cells, rounded up to the cache
     padding (kvcache/causal.go, Causal.Init); num_parallel 1, num_batch 512 by default;
   - one cache tensor per layer: no V padding whatever the flash-attention setting;
-  - flash attention: on by default only for the model families Ollama lists (gemma3, qwen3,
-    qwen3moe, gpt-oss, qwen3vl: ollama PRs #12482, #12639, #12862, #11996); not for Gemma 4 as of
-    2026-04 (ollama issue #8335): the compute buffer then holds the attention scores;
+  - flash attention: on by default for the model families Ollama lists (gpt-oss, qwen3, qwen3moe,
+    gemma3, qwen3vl, gemma4: ollama PRs #11996, #12482, #12639, #12862, #15378, the last for Metal
+    and CUDA, 2026-04); taken as on here. Families off its list run without it, which changes only
+    the compute buffer in Ollama (its cache is never padded), and older GPUs (a V100: ollama issue
+    #15641) fall back to off;
   - placement: whole layers only (``num_gpu``, chosen by Ollama to fit); no expert offload.
 
 llama-cpp-python (in process; bakeoff's llamacpp backend)
@@ -81,19 +85,14 @@ class Engine:
     kinds: tuple[str, ...] = ("gpu", "unified", "cpu")
     pad_to: int = 256
     swa_extra: int | None = None  # cells beyond the windows (None: the ubatch)
-    flash_attn_off_for: tuple[str, ...] = ()  # families the engine runs without flash attention
     rules: str = ""
-
-    def flash_for(self, family: str) -> bool:
-        return self.flash_attn and family not in self.flash_attn_off_for
 
 
 ENGINES: dict[str, Engine] = {e.id: e for e in (
     Engine("llama-server", "llama-server (llama.cpp)", swa_full=False, flash_attn=True, n_seq=4,
            rules="window-sized SWA cache for 4 unified slots, flash attention auto (on), -ngl / --n-cpu-moe"),
     Engine("ollama", "Ollama", swa_full=False, flash_attn=True, v_pad=False, expert_offload=False,
-           flash_attn_off_for=("gemma4",),
-           rules="window + 512 SWA cells, no V padding, flash attention per model family, whole-layer offload"),
+           rules="window + 512 SWA cells, no V padding, flash attention (its listed families), whole-layer offload"),
     Engine("llama-cpp-python", "llama-cpp-python (in process; bakeoff's llamacpp backend)", swa_full=True,
            flash_attn=False,
            rules="full-size SWA cache, flash attention off (V padded), n_gpu_layers; cpu_moe via bakeoff's backend"),
