@@ -236,3 +236,21 @@ def test_engine_memory_splits_device_and_host_buffers():
     assert m["weights_mib"] == 3700
     assert m["by_device"] == {"CUDA0": {"weights_mib": 3000, "kv_mib": 1024, "compute_mib": 500},
                               "host": {"weights_mib": 700, "compute_mib": 40}}
+
+
+def test_a_users_gpu_profile_with_its_host(tmp_path):
+    from bakeoff.errors import InputError
+    from bakeoff.estimate.hardware import load_profiles
+
+    hw = tmp_path / "hw.yaml"
+    hw.write_text("box:\n  kind: gpu\n  memory_gib: 16\n  bandwidth_gbs: 448\n  ram_gib: 64\n"
+                  "  ram_bandwidth_gbs: 83.2\n  pcie_gen: 5\n  pcie_lanes: 8\n  source: my spec sheet\n")
+    p = load_profiles(hw)["box"]
+    assert p.ram_bytes == 64 * GIB and p.ram_usable_bytes == int(64 * GIB * 0.85)
+    assert p.pcie_gbs == pytest.approx(8 * 32 * 128 / 130 / 8)        # 31.5 GB/s
+    r = fit("gemma4-26b-a4b", ctx=CTX, hardware=["box"], hardware_file=hw, engine="llama-server")
+    o = r["hardware"][0]["offload"]
+    assert o["fits"] and o["placement"].startswith("experts of")
+    hw.write_text("box:\n  kind: gpu\n  memory_gib: 16\n  bandwidth_gbs: 448\n  pcie_gen: 7\n  pcie_lanes: 8\n")
+    with pytest.raises(InputError, match="pcie_gen"):
+        load_profiles(hw)
