@@ -35,7 +35,6 @@ unless max_tokens cuts it short. Judges use it; it is meant for contenders witho
 from __future__ import annotations
 
 import codecs
-import contextlib
 import os
 import random
 import re
@@ -316,7 +315,8 @@ class _TensorOverrides:
     """llama_model_params.tensor_buft_overrides for llama-cpp-python, whose ``Llama`` does not expose
     it: a NULL-terminated array of {pattern, buffer type} with ggml's CPU buffer type (from the
     ggml-cpu library llama_cpp ships, which its binding does not wrap), set on the default model
-    params while ``Llama`` is constructed."""
+    params for the one ``Llama`` constructed next (``install``: the patched function restores the
+    original on its first call; ``uninstall`` after the load makes sure)."""
 
     def __init__(self, patterns: list[str]):
         import ctypes
@@ -341,12 +341,13 @@ class _TensorOverrides:
             self.array[i].buft = buft
         self.address = ctypes.addressof(self.array)
 
-    def __enter__(self):
+    def install(self) -> _TensorOverrides:
         from llama_cpp import llama_cpp as low
 
         self._low, self._default = low, low.llama_model_default_params
 
         def params():
+            self.uninstall()
             p = self._default()
             p.tensor_buft_overrides = self.address
             return p
@@ -354,7 +355,7 @@ class _TensorOverrides:
         low.llama_model_default_params = params
         return self
 
-    def __exit__(self, *exc):
+    def uninstall(self) -> None:
         self._low.llama_model_default_params = self._default
 
 
@@ -371,15 +372,16 @@ class LlamaCppEngine:
         o = self.options
         self._log = _LogCapture()
         patterns = expert_patterns(o.get("cpu_moe", False), o.get("n_cpu_moe"))
-        self._overrides = _TensorOverrides(patterns) if patterns else None
-        with self._overrides or contextlib.nullcontext():
-            self.llm = Llama(
-                model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
-                n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
-                use_mmap=o["mmap"], flash_attn=o["flash_attn"], swa_full=o.get("swa_full", True),
-                seed=o.get("seed") or 0, verbose=False,
-                lora_path=str(Path(o["lora"]).expanduser()) if o.get("lora") else None,
-            )
+        self._overrides = _TensorOverrides(patterns).install() if patterns else None
+        self.llm = Llama(
+            model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
+            n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
+            use_mmap=o["mmap"], flash_attn=o["flash_attn"], swa_full=o.get("swa_full", True),
+            seed=o.get("seed") or 0, verbose=False,
+            lora_path=str(Path(o["lora"]).expanduser()) if o.get("lora") else None,
+        )
+        if self._overrides:
+            self._overrides.uninstall()
         load_log = "".join(self._log.lines)
         overridden = re.findall(r"tensor (\S+) \(.*?\) buffer type overridden to (\S+)", load_log)
         if o.get("lora") and not self.llm._lora_adapter:
