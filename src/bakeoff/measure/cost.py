@@ -6,8 +6,10 @@ Local::
                           + hardware price / lifetime hours × hours used) / tokens × 1e6
     lifetime hours     = lifetime_years × 365 × hours_per_day × utilisation
 
-Cloud: the price table (``bakeoff/data/prices.yaml``, dated and sourced; a user file
-``$XDG_CONFIG_HOME/bakeoff/prices.yaml`` replaces or adds entries). Priced on the same
+Cloud: the price table: the ``genai-prices`` package's bundled snapshot (read offline, never
+updated from the network), ``bakeoff/data/prices.yaml`` for models it lacks, and a user file
+``$XDG_CONFIG_HOME/bakeoff/prices.yaml`` that replaces or adds entries; every entry has a date
+and a source. Priced on the same
 workload as the local figure: (input tokens × input price + output tokens × output price) per
 1M *output* tokens, so both sides divide the same bill by the same tokens.
 
@@ -265,6 +267,7 @@ class PriceEntry(BaseModel):
     checked_via: list[str] = Field(default_factory=list)
     unconfirmed: list[str] = Field(default_factory=list)
     notes: str | None = None
+    effective_from: str | None = None   # the date the price took effect, where the source says
     key: str = ""                       # filled in: "openai:gpt-4o"
     origin: str = ""                    # filled in: the file the entry came from
 
@@ -320,8 +323,145 @@ def _read_price_file(text: str, path: str, user: bool, mtime: float | None = Non
     return out
 
 
-def load_prices(user_path: str | os.PathLike | None = None) -> dict[str, PriceEntry]:
-    """The packaged price table, with the user's file (``user_path``, else
+# The providers bakeoff's cloud backends talk to, as genai-prices names them (spec prefix -> id).
+_PROVIDER_ALIASES = {"gemini": "google", "google-genai": "google", "vertex": "google", "claude": "anthropic"}
+_PACKAGE_PROVIDERS = ("openai", "anthropic", "google")
+
+# The cloud models `bakeoff cost` prices when no --cloud is given: those the cloud backends'
+# documentation and the README name as examples (a test checks each has a dated, sourced price).
+DEFAULT_CLOUD_MODELS = (
+    "openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4.1", "openai:gpt-4.1-mini", "openai:gpt-5",
+    "openai:gpt-5-mini", "openai:o4-mini", "anthropic:claude-sonnet-4-5", "anthropic:claude-haiku-4-5", "anthropic:claude-opus-4-1",
+    "google:gemini-2.5-pro", "google:gemini-2.5-flash",
+)
+
+
+class PackagePrices:
+    """Prices from the ``genai-prices`` package's bundled snapshot (offline, never updated from
+    the network by bakeoff: a newer snapshot comes with a newer package version).
+
+    ``as_of`` of its entries is the snapshot's date: the newest price change it records that is
+    already in force (its data is at least that recent); ``effective_from`` is the date the
+    price took effect where the package records one.
+    """
+
+    def __init__(self, today: date | None = None):
+        from importlib.metadata import version
+
+        from genai_prices import data_snapshot   # the bundled data only; UpdatePrices is never started
+        from genai_prices.types import StartDateConstraint
+
+        self.version = version("genai-prices")
+        self.today = today or date.today()
+        self._snapshot = data_snapshot.get_snapshot()
+        starts = [c.constraint.start_date for p in self._snapshot.providers for m in p.models
+                  if isinstance(m.prices, list) for c in m.prices
+                  if isinstance(c.constraint, StartDateConstraint) and c.constraint.start_date <= self.today]
+        self.snapshot_date = max(starts).isoformat() if starts else None
+        self.origin = f"genai-prices {self.version} (offline snapshot)"
+
+    def _price_in_force(self, model: Any) -> tuple[Any, str | None]:
+        prices = model.prices
+        if not isinstance(prices, list):
+            return prices, None
+        best, when = None, None
+        for c in prices:
+            start = getattr(c.constraint, "start_date", None) if c.constraint is not None else None
+            if start is not None and start > self.today:
+                continue                     # a price announced for later
+            if best is None or (start is not None and (when is None or start >= when)):
+                best, when = c.prices, start
+        return best, when.isoformat() if when else None
+
+    @staticmethod
+    def _base(value: Any) -> tuple[float | None, str | None]:
+        if value is None:
+            return None, None
+        base = getattr(value, "base", None)
+        if base is not None:                 # TieredPrices: the base rate, tiers noted
+            tiers = ", ".join(f"{float(t.price):g} above {t.start:,} input tokens" for t in value.tiers)
+            return float(base), tiers
+        return float(value), None
+
+    def lookup(self, provider: str, model: str) -> PriceEntry | None:
+        """The entry for ``model`` at ``provider`` (one of _PACKAGE_PROVIDERS), or None."""
+        try:
+            prov, info = self._snapshot.find_provider_model(model, None, provider, None)
+        except LookupError:
+            return None
+        if prov.id != provider:
+            return None
+        price, effective = self._price_in_force(info)
+        if price is None:
+            return None
+        inp, in_tiers = self._base(getattr(price, "input_mtok", None))
+        out, out_tiers = self._base(getattr(price, "output_mtok", None))
+        cached, _ = self._base(getattr(price, "cache_read_mtok", None))
+        if inp is None or out is None:
+            return None                      # not priced per token (a subscription, a free model)
+        notes = []
+        if in_tiers or out_tiers:
+            notes.append(f"long prompts are priced higher: input {in_tiers or 'flat'}; output {out_tiers or 'flat'}")
+        if info.price_comments:
+            notes.append(info.price_comments[:400])
+        page = (prov.pricing_urls or [""])[0]
+        entry = PriceEntry(input=inp, output=out, cached_input=cached, currency="USD",
+                           source=f"{page} via {self.origin}" if page else self.origin,
+                           as_of=self.snapshot_date or self.today.isoformat(), provider_page=False,
+                           effective_from=effective, notes=" ".join(notes) or None)
+        entry.key = f"{provider}:{info.id}"
+        entry.origin = self.origin
+        return entry
+
+
+_PACKAGE: PackagePrices | None = None
+
+
+def package_prices() -> PackagePrices | None:
+    """The genai-prices snapshot (loaded once, ~0.5 s), or None if the package is missing."""
+    global _PACKAGE
+    if _PACKAGE is None:
+        try:
+            _PACKAGE = PackagePrices()
+        except ImportError:
+            return None
+    return _PACKAGE
+
+
+class PriceTable:
+    """Cloud prices: the user's file first, then bakeoff's own entries (models genai-prices lacks),
+    then the genai-prices snapshot. Indexable by ``provider:model``."""
+
+    def __init__(self, entries: dict[str, PriceEntry], package: PackagePrices | None):
+        self.entries = entries
+        self.package = package
+
+    def get(self, key: str) -> PriceEntry | None:
+        key = key.lower()
+        if key in self.entries:
+            return self.entries[key]
+        provider, _, model = key.partition(":")
+        if self.package is not None and provider in _PACKAGE_PROVIDERS and model:
+            return self.package.lookup(provider, model)
+        return None
+
+    def __getitem__(self, key: str) -> PriceEntry:
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def known(self) -> list[str]:
+        """Keys to suggest: bakeoff's and the user's entries and the default cloud models."""
+        return sorted(set(self.entries) | set(DEFAULT_CLOUD_MODELS))
+
+
+def load_prices(user_path: str | os.PathLike | None = None) -> PriceTable:
+    """The price table: the genai-prices snapshot, bakeoff's own entries for models it lacks
+    (``bakeoff/data/prices.yaml``), and the user's file (``user_path``, else
     ``$XDG_CONFIG_HOME/bakeoff/prices.yaml`` if present) replacing or adding entries."""
     packaged = resources.files("bakeoff").joinpath("data/prices.yaml").read_text()
     prices = _read_price_file(packaged, "bakeoff/data/prices.yaml", user=False)
@@ -334,13 +474,10 @@ def load_prices(user_path: str | os.PathLike | None = None) -> dict[str, PriceEn
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", str(path)) from None
         prices.update(_read_price_file(text, str(path), user=True, mtime=path.stat().st_mtime))
-    return prices
+    return PriceTable(prices, package_prices())
 
 
-_PROVIDER_ALIASES = {"gemini": "google", "google-genai": "google", "vertex": "google", "claude": "anthropic"}
-
-
-def find_price(spec_or_model: str, prices: dict[str, PriceEntry] | None = None) -> PriceEntry:
+def find_price(spec_or_model: str, prices: PriceTable | None = None) -> PriceEntry:
     """The entry for ``openai:gpt-4o``, ``gpt-4o``, a spec with options (``openai:gpt-4o?temperature=0``)
     or a dated model id (``claude-sonnet-4-5-20250929``). InputError names the known ones."""
     prices = prices if prices is not None else load_prices()
@@ -351,18 +488,25 @@ def find_price(spec_or_model: str, prices: dict[str, PriceEntry] | None = None) 
     provider = _PROVIDER_ALIASES.get(provider, provider)
     candidates = [model, re.sub(r"-\d{4}-?\d{2}-?\d{2}$", "", model), re.sub(r"-latest$", "", model)]
     for m in candidates:
-        if provider and f"{provider}:{m}" in prices:
-            return prices[f"{provider}:{m}"]
-        matches = [e for k, e in prices.items() if k.split(":", 1)[-1] == m]
+        if provider:
+            entry = prices.get(f"{provider}:{m}")
+            if entry is not None:
+                return entry
+            continue
+        matches = [e for k, e in prices.entries.items() if k.split(":", 1)[-1] == m]
         if len(matches) == 1:
             return matches[0]
-    known = ", ".join(sorted(prices))
-    raise InputError(f"no price for {spec_or_model!r} in the price table; known: {known}. "
+        found = [e for p in _PACKAGE_PROVIDERS if (e := prices.get(f"{p}:{m}")) is not None]
+        if len(found) == 1:
+            return found[0]
+    known = ", ".join(prices.known())
+    raise InputError(f"no price for {spec_or_model!r} in the price table (genai-prices' snapshot for "
+                     f"{', '.join(_PACKAGE_PROVIDERS)}, and bakeoff's own entries); e.g. {known}. "
                      f"Add it to {default_prices_path()}")
 
 
 def cloud_cost_per_mtok(spec_or_model: str | PriceEntry, input_tokens: float, output_tokens: float,
-                        prices: dict[str, PriceEntry] | None = None, per: str = "output") -> CostFigure:
+                        prices: PriceTable | None = None, per: str = "output") -> CostFigure:
     """What the cloud would charge for a workload, per 1M output tokens (``per="output"``, the
     unit of the local figure) or per 1M tokens in + out (``per="total"``)."""
     entry = spec_or_model if isinstance(spec_or_model, PriceEntry) else find_price(spec_or_model, prices)
@@ -547,7 +691,7 @@ def cost_report(cloud: list[str] | None = None, db: str | os.PathLike | None = N
         raise InputError("--input-per-output must be >= 0")
     config = load_cost_config(config_path)
     prices = load_prices(prices_path)
-    entries = [find_price(m, prices) for m in cloud] if cloud else sorted(prices.values(), key=lambda e: e.key)
+    entries = [find_price(m, prices) for m in (cloud or DEFAULT_CLOUD_MODELS)]
     locals_: list[dict[str, Any]] = []
     if local_tps is not None:
         fig = local_cost_from_power(local_watts, local_tps, config)
