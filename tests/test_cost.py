@@ -18,6 +18,7 @@ from bakeoff.measure.cost import (
     DEFAULT_CLOUD_MODELS,
     CostConfig,
     break_even,
+    cpu_power,
     cloud_cost_per_mtok,
     find_price,
     load_cost_config,
@@ -103,10 +104,27 @@ def test_local_cost_from_power():
 
 def test_default_config_loads_with_sources():
     c = load_cost_config()
-    assert c.currency == "USD" and c.cpu_tdp_watts is None
+    assert c.currency == "USD" and c.cpu_tdp_watts is None and c.cpu_watts_per_core == 4
     for key in ("electricity_price_per_kwh", "hardware_price", "lifetime_years", "hours_per_day", "utilisation",
-                "cpu_tdp_watts", "currency"):
+                "cpu_tdp_watts", "cpu_watts_per_core", "currency"):
         assert c.sources[key].startswith("default: ")
+
+
+def test_cpu_power_for_an_estimate(tmp_path):
+    """Default: the per-core figure × logical cores, saying so; a TDP in cost.yaml replaces it;
+    cpu_watts_per_core: null turns the estimate off."""
+    watts, source = cpu_power(load_cost_config(), logical_cores=16, cpu_model="AMD Ryzen 7 7700")
+    assert watts == 64
+    assert source.startswith("assumed: 4 W per logical core × 16 logical cores of AMD Ryzen 7 7700 (cpu_watts_per_core, default: ")
+    assert "65 W / 16" in source and "set cpu_tdp_watts in cost.yaml to replace it" in source
+    p = tmp_path / "cost.yaml"
+    p.write_text("cpu_tdp_watts: 28\n")
+    watts, source = cpu_power(load_cost_config(p), logical_cores=16, cpu_model="x")
+    assert watts == 28 and source == f"cpu_tdp_watts, {p}:1"
+    p.write_text("cpu_watts_per_core: null\n")
+    assert cpu_power(load_cost_config(p), logical_cores=16, cpu_model="x") == (None, None)
+    p.write_text("cpu_watts_per_core: 2.5\n")
+    assert cpu_power(load_cost_config(p), logical_cores=4, cpu_model="x")[0] == 10
 
 
 def test_user_config_overrides_some_keys(tmp_path):

@@ -115,6 +115,7 @@ class CostConfig(BaseModel):
     hours_per_day: float = Field(gt=0, le=24)
     utilisation: float = Field(1.0, gt=0, le=1)
     cpu_tdp_watts: float | None = Field(None, gt=0, le=5000)
+    cpu_watts_per_core: float | None = Field(None, gt=0, le=100)
     sources: dict[str, str] = Field(default_factory=dict)   # key -> where its value comes from
 
     @property
@@ -134,7 +135,7 @@ class CostConfig(BaseModel):
     def assumptions(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in ("currency", "electricity_price_per_kwh", "hardware_price", "lifetime_years",
-                    "hours_per_day", "utilisation", "cpu_tdp_watts"):
+                    "hours_per_day", "utilisation", "cpu_tdp_watts", "cpu_watts_per_core"):
             out[key] = {"value": getattr(self, key), "from": self.sources.get(key, "")}
         out["lifetime_hours"] = {"value": self.lifetime_hours,
                                  "from": "lifetime_years × 365 × hours_per_day × utilisation"}
@@ -184,6 +185,26 @@ def load_cost_config(path: str | os.PathLike | None = None) -> CostConfig:
         if user_path.is_file():
             _raise_validation(exc, str(user_path), lines)
         raise InputError(f"packaged cost defaults are invalid: {exc}") from None
+
+
+def cpu_power(config: CostConfig, logical_cores: int | None = None, cpu_model: str | None = None
+              ) -> tuple[float | None, str | None]:
+    """The CPU power (W at full load) an energy estimate uses where no counter exists, and where
+    it comes from: ``cpu_tdp_watts`` if set, else ``cpu_watts_per_core`` × logical cores (the
+    default, so a first run has a figure), else (None, None): energy is then unavailable."""
+    if config.cpu_tdp_watts:
+        return config.cpu_tdp_watts, f"cpu_tdp_watts, {config.sources.get('cpu_tdp_watts') or 'cost config'}"
+    if not config.cpu_watts_per_core:
+        return None, None
+    n = logical_cores or os.cpu_count() or 1
+    if cpu_model is None:
+        from bakeoff.measure.hardware import _cpu_model
+
+        cpu_model = _cpu_model()
+    watts = config.cpu_watts_per_core * n
+    return watts, (f"assumed: {config.cpu_watts_per_core:g} W per logical core × {n} logical cores of {cpu_model} "
+                   f"(cpu_watts_per_core, {config.sources.get('cpu_watts_per_core') or 'cost config'}); set "
+                   f"cpu_tdp_watts in cost.yaml to replace it")
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -238,7 +259,8 @@ def local_cost_per_mtok(energy_j: Any, tokens: float, seconds: float, config: Co
     energy = kwh * config.electricity_price_per_kwh / tokens * 1e6
     value = energy + hardware
     source = (f"({kwh:.6g} kWh × {config.electricity_price_per_kwh:g} {cur}/kWh + {config.hardware_price:g} {cur} / "
-              f"{config.lifetime_hours:.0f} h × {hours_used:.6g} h) / {tokens:,.0f} tokens × 1e6; energy {energy_label}")
+              f"{config.lifetime_hours:.0f} h × {hours_used:.6g} h) / {tokens:,.0f} tokens × 1e6; energy {energy_label}"
+              + (f": {energy_source}" if energy_source else ""))
     return CostFigure(value, energy_label, cur, {"energy": energy, "hardware": hardware}, assumptions, source)
 
 
