@@ -438,3 +438,83 @@ def test_meter_basis_of_measured_and_missing():
     assert energy.meter_basis({"cpu": {"method": "RAPL"}, "gpu": {"method": "NVML"}}) == \
         "CPU measured (RAPL); GPU measured (NVML energy counter)"
     assert energy.meter_basis({"cpu": {"method": None}, "gpu": {"method": None}}) == "CPU not counted; no GPU counted"
+
+
+# ------------------------------------------------------------------------------- Apple Silicon
+
+
+class FakeZeusAppleSilicon:
+    """Stands in for the `zeus_apple_silicon` module (macOS only; not on this machine): same
+    names, each window returning the next AppleEnergyMetrics from a list. The readings are
+    stand-ins in the library's shape (mJ per window, None where a chip has no such counter),
+    not recorded on Apple hardware."""
+
+    class AppleEnergyMetrics:
+        def __init__(self, **mj):
+            for attr in ("cpu_total_mj", "efficiency_cores_mj", "performance_cores_mj", "dram_mj", "gpu_mj",
+                         "gpu_sram_mj", "ane_mj"):
+                setattr(self, attr, mj.get(attr))
+
+    def __init__(self, windows: list[dict], fail: str | None = None):
+        self.windows, self.fail, self.keys = list(windows), fail, []
+        fake = self
+
+        class AppleEnergyMonitor:
+            def __init__(self):
+                if fake.fail:
+                    raise RuntimeError(fake.fail)
+
+            def begin_window(self, key):
+                fake.keys.append(("begin", key))
+
+            def end_window(self, key):
+                fake.keys.append(("end", key))
+                return FakeZeusAppleSilicon.AppleEnergyMetrics(**fake.windows.pop(0))
+
+        self.AppleEnergyMonitor = AppleEnergyMonitor
+
+
+# One second of decoding on an M-series laptop, in the library's units (mJ).
+APPLE_WINDOW = {"cpu_total_mj": 4200, "efficiency_cores_mj": [50, 40], "performance_cores_mj": [2000, 1900],
+                "dram_mj": 600, "gpu_mj": 9000, "gpu_sram_mj": 100, "ane_mj": None}
+
+
+def test_apple_silicon_counters_are_measured():
+    zas = FakeZeusAppleSilicon([APPLE_WINDOW, {**APPLE_WINDOW, "cpu_total_mj": 1000}])
+    meter = EnergyMeter.detect(powercap_root="/nonexistent", nvml=_no_gpu(), apple=zas)
+    assert meter.label == "measured"
+    meter.start()
+    s = meter.stop()
+    assert s.label == "measured"
+    assert s.parts == {"cpu": pytest.approx(4.2), "gpu": pytest.approx(9.1), "dram": pytest.approx(0.6)}
+    assert s.joules == pytest.approx(13.9)
+    assert "Apple SoC energy counters (zeus-apple-silicon): cpu_total, gpu, gpu_sram, dram" in s.source
+    assert "not yet verified on Apple hardware" in s.source
+    meter.start()
+    assert meter.stop().parts["cpu"] == pytest.approx(1.0)
+    assert zas.keys == [("begin", "bakeoff-1"), ("end", "bakeoff-1"), ("begin", "bakeoff-2"), ("end", "bakeoff-2")]
+    desc = meter.describe()
+    assert desc["cpu"]["verified_on_hardware"] is False
+    assert energy.meter_basis(desc).startswith("CPU, GPU, DRAM and Neural Engine measured (Apple SoC")
+
+
+def test_apple_silicon_without_a_cpu_figure_is_unavailable():
+    meter = EnergyMeter.detect(powercap_root="/nonexistent", nvml=_no_gpu(),
+                               apple=FakeZeusAppleSilicon([{"gpu_mj": 10}]))
+    meter.start()
+    s = meter.stop()
+    assert s.joules is None and s.label == "unavailable" and "no CPU figure" in s.source
+
+
+def test_apple_silicon_refused_falls_back_to_the_estimate(tmp_path):
+    meter = EnergyMeter.detect(tdp_watts=20, powercap_root=str(tmp_path), nvml=_no_gpu(),
+                               apple=FakeZeusAppleSilicon([], fail="IOReport channel not found"))
+    assert meter.apple is None and meter.label == "estimated"
+    assert "IOReport channel not found" in meter.cpu_reason
+
+
+def test_off_apple_silicon_the_library_is_not_used(powercap):
+    """Off Apple Silicon the library is not even imported: RAPL (or the estimate) is used."""
+    meter = EnergyMeter.detect(powercap_root=str(powercap["root"]), nvml=_no_gpu())
+    assert meter.apple is None and meter.rapl
+    assert energy.find_apple_monitor() == (None, "not Apple Silicon")

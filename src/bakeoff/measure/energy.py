@@ -17,6 +17,11 @@ Every figure is labelled (DESIGN §5, §7):
   at start and stop (mean × elapsed), or from its power limit where it reports no reading.
 - ``unavailable``: neither; ``joules`` is ``None`` (never 0) and ``source`` says why.
 
+On Apple Silicon (macOS, arm64) with the optional ``zeus-apple-silicon`` package (``pip install
+'bakeoff[apple]'``), the SoC's energy counters are read without sudo: CPU, GPU (+ its SRAM), DRAM
+and Neural Engine, ``measured``. That path is tested against stand-in readings only: it is not
+yet verified on Apple hardware.
+
 A GPU measured with no CPU counter is ``measured`` with the CPU named as missing in ``source``;
 with a TDP the CPU part is estimated and the total is then ``estimated``.
 
@@ -279,6 +284,30 @@ def _gpu_power_w(module: Any, handle: Any) -> tuple[float | None, str]:
     return None, ""
 
 
+# ------------------------------------------------------------------------------- Apple Silicon
+
+# The SoC parts zeus-apple-silicon reports (AppleEnergyMetrics, mJ over a window; None where the
+# chip has no such counter), and the part of bakeoff's figure each goes to.
+APPLE_PARTS = (("cpu_total_mj", "cpu"), ("gpu_mj", "gpu"), ("gpu_sram_mj", "gpu"), ("dram_mj", "dram"), ("ane_mj", "ane"))
+
+
+def find_apple_monitor(module: Any = None) -> tuple[Any, str | None]:
+    """An ``AppleEnergyMonitor`` (zeus-apple-silicon, or a stand-in module with its names), or (None, reason)."""
+    if module is None:
+        import platform
+
+        if platform.system() != "Darwin" or platform.machine() != "arm64":
+            return None, "not Apple Silicon"
+        try:
+            import zeus_apple_silicon as module
+        except ImportError:
+            return None, "zeus-apple-silicon is not installed (pip install 'bakeoff[apple]')"
+    try:
+        return module.AppleEnergyMonitor(), None
+    except Exception as exc:  # noqa: BLE001 - the library's own errors (IOReport unavailable)
+        return None, f"Apple energy counters unavailable: {exc}"
+
+
 def gpu_memory_used_by_pid(pid: int, nvml: Any = None) -> int | None:
     """GPU memory (bytes) used by process ``pid`` on all NVIDIA GPUs, via NVML.
 
@@ -319,6 +348,9 @@ def meter_basis(desc: dict | None) -> str:
         return "the energy meter was not recorded"
     cpu, gpu = desc.get("cpu") or {}, desc.get("gpu") or {}
     parts = []
+    if str(cpu.get("method")).startswith("Apple"):
+        return ("CPU, GPU, DRAM and Neural Engine measured (Apple SoC energy counters, zeus-apple-silicon; "
+                "not yet verified on Apple hardware)")
     if cpu.get("method") == "RAPL":
         parts.append("CPU measured (RAPL)")
     elif cpu.get("method") == "estimate":
@@ -350,11 +382,13 @@ class EnergyMeter:
                  tdp_watts: float | None = None, cpu_reason: str | None = None, gpu_reason: str | None = None,
                  notes: list[str] | None = None, pid: int | None = None, logical_cores: int | None = None,
                  powercap_root: str = "/sys/class/powercap", tdp_source: str | None = None,
-                 power_gpus: list[NvmlGpu] | None = None):
+                 power_gpus: list[NvmlGpu] | None = None, apple: Any = None):
         self.rapl = rapl or []
         self.nvml = nvml
         self.gpus = gpus or []
         self.power_gpus = power_gpus or []      # no energy counter: estimated from power readings
+        self.apple = apple                      # an AppleEnergyMonitor: the whole SoC, measured
+        self._apple_window = 0
         self.tdp_watts = tdp_watts
         self.tdp_source = tdp_source
         self.cpu_reason = cpu_reason
@@ -380,11 +414,17 @@ class EnergyMeter:
 
     @classmethod
     def detect(cls, tdp_watts: float | None = None, powercap_root: str = "/sys/class/powercap", nvml=None,
-               pid: int | None = None, tdp_source: str | None = None) -> EnergyMeter:
+               pid: int | None = None, tdp_source: str | None = None, apple: Any = None) -> EnergyMeter:
         """Find what this machine can meter. ``nvml``: a module with pynvml's names (default:
         import pynvml). ``pid``: whose CPU time the TDP estimate uses (default: this process).
-        ``tdp_source``: where ``tdp_watts`` comes from, said in every estimated figure."""
+        ``tdp_source``: where ``tdp_watts`` comes from, said in every estimated figure.
+        ``apple``: a module with zeus-apple-silicon's names (default: import it on Apple Silicon)."""
         rapl, cpu_reason, notes = find_rapl_domains(powercap_root)
+        monitor = None
+        if not rapl:
+            monitor, apple_reason = find_apple_monitor(apple)
+            if monitor is None and apple_reason != "not Apple Silicon":
+                cpu_reason = f"{cpu_reason}; {apple_reason}"
         module, gpus, gpu_reason, gpu_notes = find_nvml_gpus(nvml)
         power_gpus = find_nvml_power_gpus(nvml, {g.index for g in gpus})
         if power_gpus and module is None:
@@ -392,14 +432,14 @@ class EnergyMeter:
         if tdp_watts is not None and not tdp_watts > 0:
             raise ValueError(f"tdp_watts must be > 0, got {tdp_watts!r}")
         return cls(rapl, module, gpus, tdp_watts, cpu_reason, gpu_reason, notes + gpu_notes, pid,
-                   powercap_root=powercap_root, tdp_source=tdp_source, power_gpus=power_gpus)
+                   powercap_root=powercap_root, tdp_source=tdp_source, power_gpus=power_gpus, apple=monitor)
 
     # ---- what is metered
 
     @property
     def label(self) -> str:
         """The label stop() will give (barring a counter error)."""
-        cpu = MEASURED if self.rapl else ESTIMATED if self.tdp_watts else None
+        cpu = MEASURED if (self.rapl or self.apple) else ESTIMATED if self.tdp_watts else None
         kinds = {cpu, MEASURED if self.gpus else None, ESTIMATED if self.power_gpus else None} - {None}
         if not kinds:
             return UNAVAILABLE
@@ -421,7 +461,10 @@ class EnergyMeter:
         """What this meter measures, for the run's environment."""
         return {
             "label": self.label,
-            "cpu": ({"method": "RAPL", "domains": [{"zone": d.zone, "name": d.name, "max_energy_range_uj": d.max_range_uj}
+            "cpu": ({"method": "Apple SoC energy counters (zeus-apple-silicon)",
+                     "parts": "CPU, GPU and its SRAM, DRAM, Neural Engine", "verified_on_hardware": False}
+                    if self.apple else
+                    {"method": "RAPL", "domains": [{"zone": d.zone, "name": d.name, "max_energy_range_uj": d.max_range_uj}
                                                      for d in self.rapl], "powercap_root": self.powercap_root}
                     if self.rapl else
                     {"method": "estimate", "tdp_watts": self.tdp_watts, "tdp_source": self.tdp_source,
@@ -449,6 +492,12 @@ class EnergyMeter:
     def start(self) -> None:
         self._error = None
         self._t0 = self._wall()
+        if self.apple is not None:
+            self._apple_window += 1
+            try:
+                self.apple.begin_window(f"bakeoff-{self._apple_window}")
+            except Exception as exc:  # noqa: BLE001
+                self._error = f"Apple energy counters failed at start: {exc}"
         if self.rapl:
             try:
                 self._rapl_last = [d.read_uj() for d in self.rapl]
@@ -486,7 +535,13 @@ class EnergyMeter:
         if self._t0 is None:
             raise RuntimeError("EnergyMeter.stop() before start()")
         self.poll()
-        cpu_t1 = self._cpu_clock() if (not self.rapl and self.tdp_watts) else None
+        apple = None
+        if self.apple is not None and not self._error:
+            try:
+                apple = self.apple.end_window(f"bakeoff-{self._apple_window}")
+            except Exception as exc:  # noqa: BLE001
+                self._error = f"Apple energy counters failed at stop: {exc}"
+        cpu_t1 = self._cpu_clock() if (not self.rapl and not self.apple and self.tdp_watts) else None
         gpu1: list[int] = []
         if self.gpus and not self._error:
             try:
@@ -503,6 +558,17 @@ class EnergyMeter:
         if self.rapl:
             parts["cpu"] = sum(self._rapl_acc) / 1e6
             sources.append(self._cpu_source())
+        elif apple is not None:
+            read = []
+            for attr, part in APPLE_PARTS:
+                mj = getattr(apple, attr, None)
+                if mj is not None:
+                    parts[part] = parts.get(part, 0.0) + mj / 1e3
+                    read.append(attr.removesuffix("_mj"))
+            if "cpu" not in parts:
+                return EnergySample(None, UNAVAILABLE, "the Apple energy counters gave no CPU figure", seconds)
+            sources.append(f"Apple SoC energy counters (zeus-apple-silicon): {', '.join(read)}; not yet verified "
+                           "on Apple hardware")
         elif self.tdp_watts:
             cpu_s = max(0.0, cpu_t1 - self._cpu0)
             share = min(1.0, cpu_s / (seconds * self.logical_cores)) if seconds > 0 else 0.0
