@@ -115,8 +115,8 @@ def test_cpu_power_for_an_estimate(tmp_path):
     cpu_watts_per_core: null turns the estimate off."""
     watts, source = cpu_power(load_cost_config(), logical_cores=16, cpu_model="AMD Ryzen 7 7700")
     assert watts == 64
-    assert source.startswith("assumed: 4 W per logical core × 16 logical cores of AMD Ryzen 7 7700 (cpu_watts_per_core, default: ")
-    assert "65 W / 16" in source and "set cpu_tdp_watts in cost.yaml to replace it" in source
+    assert source == ("assumed: 4 W per logical core × 16 logical cores of AMD Ryzen 7 7700 (cpu_watts_per_core, "
+                      "bakeoff's default (cost_defaults.yaml says why)); set cpu_tdp_watts in cost.yaml to replace it")
     p = tmp_path / "cost.yaml"
     p.write_text("cpu_tdp_watts: 28\n")
     watts, source = cpu_power(load_cost_config(p), logical_cores=16, cpu_model="x")

@@ -192,8 +192,12 @@ def cpu_power(config: CostConfig, logical_cores: int | None = None, cpu_model: s
     """The CPU power (W at full load) an energy estimate uses where no counter exists, and where
     it comes from: ``cpu_tdp_watts`` if set, else ``cpu_watts_per_core`` × logical cores (the
     default, so a first run has a figure), else (None, None): energy is then unavailable."""
+    def origin(key: str) -> str:
+        said = config.sources.get(key) or "cost config"
+        return "bakeoff's default (cost_defaults.yaml says why)" if said.startswith("default: ") else said
+
     if config.cpu_tdp_watts:
-        return config.cpu_tdp_watts, f"cpu_tdp_watts, {config.sources.get('cpu_tdp_watts') or 'cost config'}"
+        return config.cpu_tdp_watts, f"cpu_tdp_watts, {origin('cpu_tdp_watts')}"
     if not config.cpu_watts_per_core:
         return None, None
     n = logical_cores or os.cpu_count() or 1
@@ -203,8 +207,8 @@ def cpu_power(config: CostConfig, logical_cores: int | None = None, cpu_model: s
         cpu_model = _cpu_model()
     watts = config.cpu_watts_per_core * n
     return watts, (f"assumed: {config.cpu_watts_per_core:g} W per logical core × {n} logical cores of {cpu_model} "
-                   f"(cpu_watts_per_core, {config.sources.get('cpu_watts_per_core') or 'cost config'}); set "
-                   f"cpu_tdp_watts in cost.yaml to replace it")
+                   f"(cpu_watts_per_core, {origin('cpu_watts_per_core')}); set cpu_tdp_watts in cost.yaml to "
+                   f"replace it")
 
 
 # ------------------------------------------------------------------------------------ figures
