@@ -394,6 +394,20 @@ def test_local_usage_from_db(tmp_path):
         local_usage_from_db(tmp_path / "none.db")
 
 
+def test_local_usage_names_the_recorded_meter(tmp_path):
+    p = tmp_path / "b.db"
+    _db(p, energy=True)
+    meter = {"cpu": {"method": "estimate", "tdp_watts": 8.0, "tdp_source": "assumed: 4 W per logical core × 2"},
+             "gpu": {"method": None}}
+    with sqlite3.connect(p) as conn:
+        conn.execute("CREATE TABLE contenders (run_id TEXT, spec TEXT, facts TEXT)")
+        conn.execute("INSERT INTO contenders VALUES ('r', 'llamacpp:m1', ?)", (json.dumps({"energy_meter": meter}),))
+    conn.close()
+    m1 = next(u for u in local_usage_from_db(p) if u.spec == "llamacpp:m1")
+    assert m1.energy_source == ("sum over 2 trials; CPU estimated: 8 W × this process's share of the cores "
+                                "(assumed: 4 W per logical core × 2); no GPU counted")
+
+
 def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess:
     env = os.environ | {"XDG_CONFIG_HOME": str(env_home)}
     return subprocess.run([sys.executable, "-m", "bakeoff", "cost", *args], capture_output=True, text=True, check=False,
@@ -431,6 +445,11 @@ def test_cli_cost_with_db_and_break_even(tmp_path):
     text = _cli("--db", str(p), "--cloud", "gpt-4o-mini", env_home=tmp_path / "xdg")
     assert text.returncode == 0
     assert "Break-even" in text.stdout and "fixed: hardware 1500 USD / (3 years × 12)" in text.stdout
+    tokens = (1500 / 36) / ((cloud - 0.0075) / 1e6)
+    assert "  llamacpp:m1: 100 tokens/s measured (output tokens / busy seconds)" in text.stdout
+    assert f"    vs openai:gpt-4o-mini  {tokens:,.0f} tokens/month\n" in text.stdout
+    assert "0.15 in / 0.6 out per 1M, 0.4 input tokens per output token; price as of 20" in text.stdout
+    assert "via genai-prices" in text.stdout
 
 
 def test_cli_cost_bad_input(tmp_path):

@@ -25,6 +25,7 @@ Every figure is a :class:`CostFigure` with a label (``measured``, ``estimated``,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -38,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bakeoff.errors import InputError
+from bakeoff.measure.energy import meter_basis
 
 HOURS_PER_YEAR = 365 * 24
 DAYS_PER_MONTH = 365 / 12
@@ -655,6 +657,24 @@ class LocalUsage:
         return self.output_tokens / self.seconds if self.seconds > 0 else None
 
 
+def _recorded_meters(conn: sqlite3.Connection, run_id: str | None) -> dict[str, dict]:
+    """Each contender's energy meter as its worker described it (the latest load), if recorded."""
+    try:
+        rows = conn.execute("SELECT spec, facts FROM contenders" + (" WHERE run_id = ?" if run_id else "") +
+                            " ORDER BY rowid", (run_id,) if run_id else ()).fetchall()
+    except sqlite3.Error:
+        return {}
+    out = {}
+    for r in rows:
+        try:
+            meter = json.loads(r["facts"] or "{}").get("energy_meter")
+        except (ValueError, AttributeError):
+            continue
+        if meter:
+            out[r["spec"]] = meter
+    return out
+
+
 def local_usage_from_db(path: str | os.PathLike, run_id: str | None = None) -> list[LocalUsage]:
     """Per contender: successful trials' tokens, busy seconds (sum of E2E) and energy, read
     read-only. Works on databases from before energy columns existed (energy unavailable)."""
@@ -675,6 +695,7 @@ def local_usage_from_db(path: str | os.PathLike, run_id: str | None = None) -> l
              (", energy_source" if "energy_source" in cols else "")
     where = "status = 'ok' AND output_tokens > 0 AND e2e_ms > 0" + (" AND run_id = ?" if run_id else "")
     rows = conn.execute(f"SELECT {select} FROM trials WHERE {where} ORDER BY spec", (run_id,) if run_id else ()).fetchall()
+    meters = _recorded_meters(conn, run_id)
     conn.close()
     by_spec: dict[str, list[sqlite3.Row]] = {}
     for r in rows:
@@ -699,7 +720,10 @@ def local_usage_from_db(path: str | os.PathLike, run_id: str | None = None) -> l
                 joules = sum(r["energy_j"] for r in rs)
                 label = "measured" if all(x == "measured" for x in labels) else "estimated"
                 srcs = sorted({r["energy_source"] for r in rs if has_source and r["energy_source"]})
-                src = f"sum over {len(rs)} trials" + (f" ({srcs[0]}{' …' if len(srcs) > 1 else ''})" if srcs else "")
+                if spec in meters:
+                    src = f"sum over {len(rs)} trials; {meter_basis(meters[spec])}"
+                else:
+                    src = f"sum over {len(rs)} trials" + (f" ({srcs[0]}{' …' if len(srcs) > 1 else ''})" if srcs else "")
         out.append(LocalUsage(spec, len(rs), prompt, output, seconds, joules, label, src))
     return out
 
@@ -776,12 +800,61 @@ def format_cost_report(data: dict[str, Any]) -> str:
             tps = loc["tokens_per_second"]
             out.append(f"  {loc['spec']}: {val} [{c['label']}] ({parts}); "
                        f"{'–' if tps is None else f'{tps:.3g}'} tokens/s; {c['source']}")
-        out.append("")
-        out.append("Break-even (tokens/month above which local is cheaper)")
-        for pair in data["break_even"]:
-            out.append(f"  {pair['local']} vs {pair['cloud']}:")
-            out.extend("    " + line for line in pair["lines"])
+        out.extend(_format_break_even(data))
     else:
         out.append("")
         out.append("No local figure: pass --db PATH (measured trials) or --local-tps X --local-watts W for a break-even.")
     return "\n".join(out) + "\n"
+
+
+def _short_verdict(be: dict[str, Any]) -> str:
+    """The break-even in a few words: the volume, never, beyond capacity, or unavailable."""
+    tokens, capacity = be["tokens_per_month"], be["capacity_tokens_per_month"]
+    if tokens is None:
+        if be["verdict"].startswith("local is never"):
+            return "never (local energy alone costs more)"
+        return be["verdict"]
+    text = f"{tokens:,.0f} tokens/month"
+    if capacity is not None and tokens > capacity:
+        text += " (more than this machine can generate: the cloud is cheaper at any volume it serves)"
+    return text
+
+
+def _format_break_even(data: dict[str, Any]) -> list[str]:
+    """Break-even per local contender against each cloud model, from the run's own tokens/s."""
+    cur = data["currency"]
+    pairs = data["break_even"]
+    if not pairs:
+        return []
+    first = pairs[0]["break_even"]
+    a = first["assumptions"]
+    out = ["", "Break-even: tokens per month above which local is cheaper than the cloud model",
+           "  (local: fixed hardware cost per month + its energy per token; cloud: its price per token on the same "
+           "workload, input tokens per output token as in the local trials)",
+           f"  fixed: hardware {a['hardware_price']:g} {cur} / ({a['lifetime_years']:g} years × 12) = "
+           f"{first['fixed_per_month']:.2f} {cur}/month"]
+    width = max(len(p["cloud"]) for p in pairs)
+    for loc in data["local"]:
+        mine = [p for p in pairs if p["local"] == loc["spec"]]
+        if not mine:
+            continue
+        be0 = mine[0]["break_even"]
+        tps = loc["tokens_per_second"]
+        energy = be0["local_variable_per_mtok"]
+        head = f"  {loc['spec']}: "
+        head += "tokens/s unknown" if tps is None else f"{tps:.3g} tokens/s measured (output tokens / busy seconds)"
+        if be0["capacity_tokens_per_month"] is not None:
+            head += (f", at most {be0['capacity_tokens_per_month']:,.0f} tokens/month ({a['hours_per_day']:g} h/day × "
+                     f"utilisation {a['utilisation']:g})")
+        head += (f"; energy {_num(energy, f' {cur}/1M output tokens')} "
+                 f"[{be0['assumptions']['local_energy_label']}]")
+        out.append(head)
+        for pair in mine:
+            be, cloud = pair["break_even"], pair["cloud_cost"]
+            ca = cloud["assumptions"]
+            out.append(f"    vs {pair['cloud']:<{width}}  {_short_verdict(be)}")
+            out.append(f"       {' ' * width}  cloud {_num(cloud['value'], f' {cur}/1M output tokens')}: "
+                       f"{ca['input_price']:g} in / {ca['output_price']:g} out per 1M, "
+                       f"{be['assumptions']['input_per_output']:.3g} input tokens per output token; "
+                       f"price as of {ca['as_of']}, {ca['price_source']}")
+    return out
