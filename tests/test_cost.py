@@ -16,6 +16,7 @@ import pytest
 from bakeoff.errors import InputError
 from bakeoff.measure.cost import (
     DEFAULT_CLOUD_MODELS,
+    PackagePrices,
     CostConfig,
     break_even,
     cpu_power,
@@ -218,6 +219,23 @@ def test_package_prices_match_the_providers_pages(key):
     e = load_prices()[key]
     assert (e.input, e.cached_input, e.output) == pytest.approx(PAGE_FIGURES[key])
     assert e.origin.startswith("genai-prices ")
+
+
+def test_package_price_in_force_on_a_date():
+    """A price the package announces for later is not used before its date; the date a price took
+    effect is kept; the snapshot's date is its newest price change already in force."""
+    from datetime import date
+
+    now = PackagePrices(today=date(2026, 12, 3))
+    assert now.snapshot_date == "2026-12-01"
+    flash = now.lookup("google", "gemini-3.6-flash")            # 1.5 / 7.5 from 2027-01-01
+    assert (flash.input, flash.output, flash.effective_from) == (0.75, 3.75, None)
+    assert flash.as_of == "2026-12-01"
+    later = PackagePrices(today=date(2027, 1, 2)).lookup("google", "gemini-3.6-flash")
+    assert (later.input, later.output, later.effective_from) == (1.5, 7.5, "2027-01-01")
+    o3 = now.lookup("openai", "o3")                              # cut from 10 / 40 on 2025-06-10
+    assert (o3.input, o3.output, o3.effective_from) == (2.0, 8.0, "2025-06-10")
+    assert now.lookup("openai", "no-such-model") is None
 
 
 def test_long_prompt_tiers_are_noted():

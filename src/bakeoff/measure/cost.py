@@ -1,4 +1,4 @@
-"""Cost per 1M tokens, local and cloud, and the break-even between them (DESIGN §5).
+"""Cost per 1M tokens, local and cloud, and the break-even between them.
 
 Local::
 
@@ -528,9 +528,10 @@ def find_price(spec_or_model: str, prices: PriceTable | None = None) -> PriceEnt
         if len(found) == 1:
             return found[0]
     known = ", ".join(prices.known())
-    raise InputError(f"no price for {spec_or_model!r} in the price table (genai-prices' snapshot for "
-                     f"{', '.join(_PACKAGE_PROVIDERS)}, and bakeoff's own entries); e.g. {known}. "
-                     f"Add it to {default_prices_path()}")
+    package = (f"genai-prices' snapshot for {', '.join(_PACKAGE_PROVIDERS)}" if prices.package is not None
+               else "genai-prices is not installed: pip install genai-prices")
+    raise InputError(f"no price for {spec_or_model!r} in the price table ({package}; bakeoff's own entries); "
+                     f"e.g. {known}. Add it to {default_prices_path()}")
 
 
 def cloud_cost_per_mtok(spec_or_model: str | PriceEntry, input_tokens: float, output_tokens: float,

@@ -1,6 +1,6 @@
 """Energy used during a trial: RAPL for the CPU, NVML for NVIDIA GPUs, else a labelled estimate.
 
-Every figure is labelled (DESIGN §5, §7):
+Every figure is labelled:
 
 - ``measured``: read from hardware energy counters. CPU: RAPL (``/sys/class/powercap``), the
   package domains plus DRAM where the machine has a DRAM domain (core/uncore are parts of the
