@@ -72,6 +72,10 @@ def test_cost_frontier_has_every_local_model_labelled_estimated(tmp_path, monkey
     for spec in LOCAL:
         assert points[spec]["source"].startswith("estimated: ")
         assert "CPU estimated: 8 W × this process's share of the cores (assumed: 4 W per logical core" in points[spec]["source"]
+    for row in data["contenders"]:
+        if row["spec"] in LOCAL:
+            assert row["figure_sources"]["energy_j"].startswith(
+                "estimated (sum over the successful trials; CPU estimated: 8 W × this process's share of the cores")
     assert points[CLOUD]["source"].startswith("price table: openai:gpt-4o-mini: 0.15 in / 0.6 out USD per 1M, ")
     assert "via genai-prices" in points[CLOUD]["source"] and " as of 20" in points[CLOUD]["source"]
 

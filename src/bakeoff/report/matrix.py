@@ -56,7 +56,8 @@ def _one_of(values, default: str) -> str:
     return " / ".join(seen) if seen else default
 
 
-def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str) -> dict[str, str]:
+def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str,
+                    energy_basis: str | None = None) -> dict[str, str]:
     """Where each figure of a contender came from: client-observed, engine-reported or not measured."""
     client = ("client-observed (bakeoff's HTTP client, network included)" if runs_in != "in-process"
               else "client-observed (clock in the model's worker process)")
@@ -70,7 +71,7 @@ def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str)
         "prefill_tps_median": f"engine-reported ({engine})" if engine else "unavailable (the engine reports no timings)",
         "peak_mem_mb": ("measured (worker peak RSS above its pre-load baseline)" if runs_in == "in-process"
                         else "not measured (the model runs in the server's process; see the contender's load facts)"),
-        "energy_j": f"{energy_label} (sum over the successful trials)",
+        "energy_j": f"{energy_label} (sum over the successful trials{'; ' + energy_basis if energy_basis else ''})",
         "cost_per_mtok": cost_source,
     }
 
@@ -124,7 +125,7 @@ def contender_rows(db: Database, run_id: str | None = None,
             "energy_j": energy_j,
             "energy_label": energy_label,
             "cost_per_mtok": cost.to_dict(),
-            "figure_sources": {**_figure_sources(runs_in, ok, energy_label, cost_source),
+            "figure_sources": {**_figure_sources(runs_in, ok, energy_label, cost_source, basis),
                                "server_mem_mb": load.get("memory_source", "unavailable (not reported by the server)")},
         })
         twin = json.loads(c["facts"] or "{}").get("twin") if c else None
