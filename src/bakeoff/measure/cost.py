@@ -359,7 +359,8 @@ _PACKAGE_PROVIDERS = ("openai", "anthropic", "google")
 # documentation and the README name as examples (a test checks each has a dated, sourced price).
 DEFAULT_CLOUD_MODELS = (
     "openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4.1", "openai:gpt-4.1-mini", "openai:gpt-5",
-    "openai:gpt-5-mini", "openai:o4-mini", "anthropic:claude-sonnet-4-5", "anthropic:claude-haiku-4-5", "anthropic:claude-opus-4-1",
+    "openai:gpt-5-mini", "openai:o4-mini",
+    "anthropic:claude-sonnet-4-5", "anthropic:claude-haiku-4-5", "anthropic:claude-opus-4-1",
     "google:gemini-2.5-pro", "google:gemini-2.5-flash",
 )
 
