@@ -193,7 +193,8 @@ def cpu_power(config: CostConfig, logical_cores: int | None = None, cpu_model: s
               ) -> tuple[float | None, str | None]:
     """The CPU power (W at full load) an energy estimate uses where no counter exists, and where
     it comes from: ``cpu_tdp_watts`` if set, else ``cpu_watts_per_core`` × logical cores (the
-    default, so a first run has a figure), else (None, None): energy is then unavailable."""
+    default, so a first run has a figure), else (None, None): energy is then unavailable.
+    Computed where the run starts: Ray actors on other machines are given the same figure."""
     def origin(key: str) -> str:
         said = config.sources.get(key) or "cost config"
         return "bakeoff's default (cost_defaults.yaml says why)" if said.startswith("default: ") else said
