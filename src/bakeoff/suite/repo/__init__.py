@@ -18,7 +18,7 @@ from bakeoff.suite.repo.depth import POSITIONS, pack_at_depth
 from bakeoff.suite.repo.facts import collect_facts
 from bakeoff.suite.repo.packing import Repository, SourceFile, load_repository, pack, render_file
 from bakeoff.suite.repo.privacy import Redaction, guard, redact
-from bakeoff.suite.repo.questions import ANSWER_RULE, Question, all_questions, choose_questions
+from bakeoff.suite.repo.questions import ANSWER_RULE, Dropped, Question, all_questions, choose_questions, question_candidates
 from bakeoff.suite.repo.tokens import budget_for
 from bakeoff.suite.schema import Case
 
@@ -46,7 +46,8 @@ def _question_case(case_id: str, q: Question, packed_text: str) -> Case:
     prompt = f"{INTRO}{packed_text}\nQuestion: {q.text}\n{ANSWER_RULE}"
     return Case(id=case_id, messages=[{"role": "user", "content": prompt}], max_tokens=QUESTION_TOKENS,
                 temperature=0.0, tags=["repo", q.kind],
-                checks=[build_check({"answer_set": {"expected": list(q.answer), "match": q.match}})])
+                checks=[build_check({"answer_set": {"expected": list(q.answer), "match": q.match,
+                                                     **({"accept": dict(q.accept)} if q.accept else {})}})])
 
 
 def review_prompt(packed_text: str) -> str:
@@ -173,6 +174,47 @@ def describe(suite: RepoSuite) -> dict:
             "defects": [{"kind": m.kind, "file": m.file, "lines": m.lines, "description": m.description}
                         for m in suite.mutations],
             "redactions": [str(r) for r in suite.redactions], "notes": suite.notes, "contexts": suite.budgets}
+
+
+def list_questions(path: str | Path) -> dict:
+    """Every question the repository offers with its key, and the ones dropped as uncertain (per
+    kind, with the reason), for ``bakeoff repo PATH --list-questions``: the keys can be checked by
+    hand without running a model."""
+    repo = load_repository(path)
+    candidates = question_candidates(collect_facts(repo.texts()))
+    asked = [q for q in candidates if isinstance(q, Question)]
+    dropped = [d for d in candidates if isinstance(d, Dropped)]
+    kinds = sorted({c.kind for c in candidates})
+    per_kind = {k: {"asked": sum(q.kind == k for q in asked), "dropped": sum(d.kind == k for d in dropped),
+                    "reasons": _counts(d.reason for d in dropped if d.kind == k)} for k in kinds}
+    return {"files": len(repo.files), "per_kind": per_kind,
+            "questions": [{"id": q.id, "kind": q.kind, "text": q.text, "key": list(q.answer), "match": q.match,
+                           "accepted_too": {alt: item for alt, item in q.accept}, "evidence": list(q.evidence)}
+                          for q in asked],
+            "dropped": [{"kind": d.kind, "subject": d.subject, "reason": d.reason} for d in dropped]}
+
+
+def _counts(items) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def question_lines(listing: dict) -> list[str]:
+    """The listing as text: each question and its key, then per kind how many were asked and dropped."""
+    lines = []
+    for q in listing["questions"]:
+        lines += [f"[{q['kind']}] {q['id']}", f"  Q: {q['text']}", f"  key: {q['key']}"]
+        if q["accepted_too"]:
+            lines.append(f"  also accepted: {q['accepted_too']}")
+    lines.append("")
+    for kind, n in listing["per_kind"].items():
+        total = n["asked"] + n["dropped"]
+        lines.append(f"{kind}: {n['asked']} asked, {n['dropped']} dropped as uncertain"
+                     + (f" ({n['dropped'] / total:.0%})" if total else ""))
+        lines += [f"  {count} x {reason}" for reason, count in n["reasons"].items()]
+    return lines
 
 
 def summary_lines(suite: RepoSuite, path) -> list[str]:

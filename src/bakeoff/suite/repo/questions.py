@@ -26,9 +26,19 @@ class Question:
     match: str  # path | name | module | option: how answers are normalised
     evidence: tuple[str, ...]  # the files that hold the answer
 
+    accept: tuple[tuple[str, str], ...] = ()  # (another answer accepted for an item, that item)
+
     @property
     def multi_file(self) -> bool:
         return len(set(self.evidence)) > 1
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A question not asked because its key would not be certain."""
+    kind: str
+    subject: str
+    reason: str
 
 
 def _unique_defs(facts: RepoFacts) -> dict[str, str]:
@@ -40,7 +50,12 @@ def _unique_defs(facts: RepoFacts) -> dict[str, str]:
 
 
 def all_questions(facts: RepoFacts) -> list[Question]:
-    out: list[Question] = []
+    return [q for q in question_candidates(facts) if isinstance(q, Question)]
+
+
+def question_candidates(facts: RepoFacts) -> list[Question | Dropped]:
+    """Every question the facts allow, and each one left out as uncertain (with the reason)."""
+    out: list[Question | Dropped] = []
     unique = _unique_defs(facts)
     for name, path in sorted(unique.items()):
         callers = facts.calls.get(name, set())
