@@ -88,9 +88,17 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         return all(sum(budgets[n].count(render_file(by_path[p])) for p in set(paths) if p in by_path)
                    <= limit(rooms[n]) for n in budgets)
 
+    holds = _KeyCheck(repo.texts(), files)  # the facts were read from the unredacted text
+
+    def askable(q: Question) -> bool:
+        """Every contender can hold the question's files, and the key read from exactly the files
+        its prompt gets is the key asked (a file left out could have changed it)."""
+        return fits(q.evidence, lambda r: r[1] - QUESTION_TOKENS) and all(
+            holds(q, pack(files, rooms[n][1] - QUESTION_TOKENS, budgets[n].count, first=q.evidence).included)
+            for n in budgets)
+
     # Only questions and defects whose files every contender can hold: the same suite for all.
-    chosen = choose_questions(facts, questions, seed, keep=lambda q: fits(q.evidence, lambda r: r[1] - QUESTION_TOKENS)) \
-        if questions else []
+    chosen = choose_questions(facts, questions, seed, keep=askable) if questions else []
     if questions and len(chosen) < questions:
         notes.append(f"{len(chosen)} of {questions} questions built: the repository offers no more whose files fit "
                      "every contender's context (Python, Ruby, JavaScript, TypeScript facts that tree-sitter reads)")
@@ -146,12 +154,34 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
                     notes.append(f"{spec.canonical}: depth {depth}: the repository holds too few tokens to fill "
                                  f"{target} around {q.evidence[0]}")
                     break
+                if not holds(q, packed.included):
+                    notes.append(f"{spec.canonical}: depth {depth}: {q.id} left out: its key changes without the "
+                                 "files this depth leaves out")
+                    continue
                 # The id carries the depth (the report's axis) and where the answering file sits.
                 cases.append(_question_case(f"{PREFIX}depth/{target}/{q.id}@{position:.1f}", q, packed.text))
         suite.cases[spec.canonical] = cases
         suite.budgets[spec.canonical] = {"context": budget.context, "context_source": budget.context_source,
                                          "counted_by": budget.counted_by, "left_out": left_out}
     return suite
+
+
+class _KeyCheck:
+    """Whether a question keeps its key when the facts are read from only some files (those one
+    prompt holds): the key must come from exactly the files the model sees."""
+
+    def __init__(self, texts: dict[str, str], files: list[SourceFile]):
+        self.texts, self.all = texts, {f.path for f in files}
+        self.cache: dict[frozenset, dict[str, Question]] = {}
+
+    def __call__(self, q: Question, included) -> bool:
+        paths = frozenset(included)
+        if paths >= self.all:
+            return True
+        if paths not in self.cache:
+            self.cache[paths] = {x.id: x for x in all_questions(collect_facts({p: self.texts[p] for p in paths}))}
+        same = self.cache[paths].get(q.id)
+        return same is not None and same.answer == q.answer and same.accept == q.accept
 
 
 def suite_document(suite: RepoSuite, spec: str) -> dict:
