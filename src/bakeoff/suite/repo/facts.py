@@ -105,6 +105,7 @@ class Worker:
     path: str
     line: int
     options: dict[str, str] = field(default_factory=dict)  # queue, retry
+    options_unsure: str = ""  # why its queue/retry options are not only what it sets itself
 
 
 @dataclass
@@ -131,10 +132,12 @@ class RepoFacts:
     tables: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # table -> migrations changing it
     tables_unsure: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # table -> migrations touching it in ways not read
     created_tables: set[str] = field(default_factory=set)  # tables some migration creates
+    migration_literals: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # literal -> migrations
     workers: list[Worker] = field(default_factory=list)
     workers_unsure: list[str] = field(default_factory=list)  # why the list of workers may be incomplete
     languages: dict[str, str] = field(default_factory=dict)  # path -> language
     index: object = None  # uses.Index, for the framework pass
+    def_nodes: list = field(default_factory=list)  # (definition, its syntax node, its context)
 
     def defined_in(self, name: str) -> set[str]:
         return {d.path for d in self.definitions if d.name == name}
@@ -171,6 +174,7 @@ def collect_facts(files: dict[str, str]) -> RepoFacts:
         for node, ctx, d in walk(trees[path][1], lang, path):
             if d is not None:
                 facts.definitions.append(d)
+                facts.def_nodes.append((d, node, ctx))
                 if d.kind == "class":
                     facts.parents[d.qualified].append((superclasses(node, lang), path))
     scan_uses(facts, trees, files)

@@ -17,7 +17,7 @@ from bakeoff.suite.repo.scopes import text, walk
 from bakeoff.suite.repo.uses import _all, _string_content
 
 RAILS_MIGRATION = re.compile(r"(^|/)db/migrate/\d+_\w+\.rb$")
-DJANGO_MIGRATION = re.compile(r"(^|/)migrations/\d{4}_\w+\.py$")
+DJANGO_MIGRATION = re.compile(r"(^|/)migrations/\d+_\w*\.py$")
 _TABLE_OPS = {"create_table", "drop_table", "change_table", "add_column", "remove_column", "remove_columns",
               "rename_column", "change_column", "add_index", "remove_index", "rename_index", "add_reference",
               "remove_reference", "add_belongs_to", "remove_belongs_to", "rename_table", "change_column_null",
@@ -43,6 +43,7 @@ class RubyClass:
     prefix_unsure: bool = False
     abstract: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    options_unsure: str = ""
     line: int = 0
 
 
@@ -73,16 +74,24 @@ def singularize(table: str) -> str | None:
 def find_models_and_workers(facts: RepoFacts, trees: dict, files: dict[str, str]) -> None:
     ix = facts.index
     ruby: dict[str, RubyClass] = defaultdict(RubyClass)
+    defs_in: dict[str, list] = defaultdict(list)
+    for entry in facts.def_nodes:
+        defs_in[entry[0].path].append(entry)
     for path, (lang, tree, template) in sorted(trees.items()):
         if lang == "ruby" and not template:
-            _ruby_classes(ix, ruby, path, tree)
+            _ruby_classes(ix, ruby, path, defs_in[path])
             if RAILS_MIGRATION.search(path):
                 _rails_migration(facts, path, tree)
+    for table, paths in facts.migration_literals.items():  # named, but by no operation read here
+        facts.tables_unsure[table] |= paths - facts.tables.get(table, set())
     _rails_models(facts, ruby)
     _ruby_workers(facts, ruby)
+    # Celery routes set queues outside the decorator: a task's own options are then not the whole story.
+    routed = sorted(p for p, t in files.items() if p.endswith(".py") and "task_routes" in t.lower())
+    routes = f"tasks are routed to queues in {routed[0]} (task_routes)" if routed else ""
     for path, (lang, tree, _) in trees.items():
         if lang == "python":
-            _python_tasks(facts, path, tree)
+            _python_tasks(facts, path, tree, defs_in[path], routes, files[path])
         elif lang in ("javascript", "typescript", "tsx"):
             _bullmq_workers(facts, path, tree)
     _python_models(facts, trees, files)
@@ -90,9 +99,9 @@ def find_models_and_workers(facts: RepoFacts, trees: dict, files: dict[str, str]
 
 # --- Ruby: classes, Rails models, migrations, Sidekiq and ActiveJob ---
 
-def _ruby_classes(ix, ruby: dict[str, RubyClass], path: str, tree) -> None:
-    for node, ctx, d in walk(tree, "ruby", path):
-        if d is None or d.kind not in ("class", "module"):
+def _ruby_classes(ix, ruby: dict[str, RubyClass], path: str, defs) -> None:
+    for d, node, ctx in defs:
+        if d.kind not in ("class", "module"):
             continue
         info = ruby[d.qualified]
         info.paths.append(path)
@@ -128,10 +137,14 @@ def _ruby_classes(ix, ruby: dict[str, RubyClass], path: str, tree) -> None:
                             info.options[key] = text(pair.child_by_field_name("value")).strip(":'\"").lower()
                 elif method == "queue_as" and items:
                     info.options["queue"] = text(items[0]).strip(":'\"")
+                elif method in ("retry_on", "discard_on", "sidekiq_retry_in", "sidekiq_retries_exhausted"):
+                    info.options_unsure = f"{method} sets retries in its own terms"
 
 
 def _rails_migration(facts: RepoFacts, path: str, tree) -> None:
     for node in _all(tree.root_node):
+        if node.type in ("simple_symbol", "string", "delimited_symbol") and (name := text(node).strip(":'\"")):
+            facts.migration_literals[name].add(path)  # "imports" => {...} then change_column_default(table, ...)
         if node.type != "call" or node.child_by_field_name("receiver") is not None:
             continue
         method, args = text(node.child_by_field_name("method")), node.child_by_field_name("arguments")
@@ -247,7 +260,8 @@ def _ruby_workers(facts: RepoFacts, ruby: dict[str, RubyClass]) -> None:
     bases = {a for q in workers for a in _ancestors(ruby, q)}
     for q in workers:
         if q not in bases:
-            facts.workers.append(Worker(q, ruby[q].paths[0], ruby[q].line, dict(ruby[q].options)))
+            facts.workers.append(Worker(q, ruby[q].paths[0], ruby[q].line, dict(ruby[q].options),
+                                        ruby[q].options_unsure))
     for q, info in sorted(ruby.items()):
         unknown = [w for w, r in info.parents if r is None and w not in ("ActiveJob::Base", "ActiveRecord::Base")]
         if any(w.endswith(("Job", "Worker")) for w in unknown):
@@ -256,19 +270,20 @@ def _ruby_workers(facts: RepoFacts, ruby: dict[str, RubyClass]) -> None:
 
 # --- Python: Celery / RQ / Dramatiq tasks, Django and SQLAlchemy models ---
 
-def _python_tasks(facts: RepoFacts, path: str, tree) -> None:
+_OTHER_TASK_OPTIONS = ("default_retry_delay", "autoretry_for", "retry_backoff", "retry_backoff_max", "retry_jitter",
+                       "retry_kwargs", "base", "time_limit", "min_backoff", "max_backoff", "retry_when")
+
+
+def _python_tasks(facts: RepoFacts, path: str, tree, defs, routes: str, source: str) -> None:
+    if re.search(r"\.enqueue(_call|_in|_at)?\(", source):
+        facts.workers_unsure.append(f"{path} enqueues functions with RQ: which are jobs is not in the syntax")
     imported_from = {}
-    for node in _all(tree.root_node):
+    for node in tree.root_node.named_children:
         if node.type == "import_from_statement":
             for c in node.named_children[1:]:
                 imported_from[text(c).split(" as ")[-1]] = text(node.child_by_field_name("module_name"))
-        elif node.type == "call":
-            fn = node.child_by_field_name("function")
-            if fn is not None and fn.type == "attribute" and text(fn.child_by_field_name("attribute")) in (
-                    "enqueue", "enqueue_call", "enqueue_in", "enqueue_at"):
-                facts.workers_unsure.append(f"{path} enqueues functions with RQ: which are jobs is not in the syntax")
-    for node, ctx, d in walk(tree, "python", path):
-        if d is None or d.kind == "class" or node.parent is None or node.parent.type != "decorated_definition":
+    for d, node, ctx in defs:
+        if d.kind == "class" or node.parent is None or node.parent.type != "decorated_definition":
             continue
         for dec in (c for c in node.parent.named_children if c.type == "decorator"):
             expr = dec.named_children[0] if dec.named_children else None
@@ -279,7 +294,7 @@ def _python_tasks(facts: RepoFacts, path: str, tree) -> None:
             if not (last in ("task", "shared_task") and ("." in head or source.startswith("celery"))
                     or last == "actor" and source.startswith("dramatiq") or last == "job" and source.startswith("rq")):
                 continue
-            options = {}
+            options, unsure = {}, routes
             args = call.child_by_field_name("arguments") if call is not None else None
             for kw in (a for a in (args.named_children if args is not None else []) if a.type == "keyword_argument"):
                 key, value = text(kw.child_by_field_name("name")), text(kw.child_by_field_name("value")).strip("'\"")
@@ -287,7 +302,9 @@ def _python_tasks(facts: RepoFacts, path: str, tree) -> None:
                     options["queue"] = value
                 elif key in ("max_retries", "retry", "max_retry"):
                     options["retry"] = value.lower()
-            facts.workers.append(Worker(d.qualified, path, d.line, options))
+                elif key in _OTHER_TASK_OPTIONS:
+                    unsure = unsure or f"it sets {key}, which the question does not name"
+            facts.workers.append(Worker(d.qualified, path, d.line, options, unsure))
 
 
 def app_dir(path: str, files) -> str | None:
@@ -328,15 +345,12 @@ def _meta(class_node) -> dict[str, str]:
 def _python_models(facts: RepoFacts, trees: dict, files) -> None:
     ix = facts.index
     classes = {}  # qualified -> (node, path, bases as (written, definition))
-    for path, (lang, tree, _) in trees.items():
-        if lang != "python":
-            continue
-        for node, ctx, d in walk(tree, "python", path):
-            if d is not None and d.kind == "class":
-                supers = node.child_by_field_name("superclasses")
-                bases = [(text(b), ix.py_origin(path, text(b)) if b.type == "identifier" else None)
-                         for b in (supers.named_children if supers is not None else []) if b.type != "keyword_argument"]
-                classes[d.qualified] = (node, path, bases)
+    for d, node, ctx in facts.def_nodes:
+        if facts.languages.get(d.path) == "python" and d.kind == "class":
+            supers = node.child_by_field_name("superclasses")
+            bases = [(text(b), ix.py_origin(d.path, text(b)) if b.type == "identifier" else None)
+                     for b in (supers.named_children if supers is not None else []) if b.type != "keyword_argument"]
+            classes[d.qualified] = (node, d.path, bases)
 
     def django(q: str, depth: int = 0) -> bool:
         return depth < 8 and any(w.endswith("models.Model") or w == "Model" or (b is not None and b.qualified in classes

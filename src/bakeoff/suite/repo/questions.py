@@ -75,8 +75,12 @@ def question_candidates(facts: RepoFacts) -> list[Question | Dropped]:
         if d.kind in ("class", "function") and not d.owner or d.kind == "class":
             out.append(_defined(facts, d, ambiguous, lang))
     out += [_imports(facts, path) for path in sorted(facts.imports)]
+    class_files: dict[str, set[str]] = {}
+    for d in facts.definitions:
+        if d.kind == "class":
+            class_files.setdefault(d.name, set()).add(d.path)
     for q, entries in sorted(facts.parents.items()):
-        out.append(_inherits(q, entries, by_qualified[q], short, facts))
+        out.append(_inherits(q, entries, by_qualified[q], short, facts, class_files))
     out += [_model_users(facts, q, m) for q, m in sorted(facts.models.items())]
     out += _workers(facts)
     return [q for q in out if q is not None]
@@ -112,9 +116,6 @@ def _callers(facts: RepoFacts, d: Definition, ambiguous: str) -> Question | Drop
     if any(s.caller == d.qualified for s in sites):
         return drop("it calls itself: whether that counts is ambiguous")
     callers = sorted({s.caller for s in sites})
-    tails = [re.split(r"::|\.|#", c)[-1].lower() for c in callers]
-    if len(set(tails)) < len(tails):
-        return drop("two callers share a method name: an answer by name could not tell them apart")
     accept = tuple(sorted({(s.outer, s.caller) for s in sites if s.outer}))
     return Question(f"callers-{d.qualified}", "callers",
                     f"Which functions or methods call `{d.qualified}` (defined in {d.path})? Credit a call inside a "
@@ -150,7 +151,8 @@ def _imports(facts: RepoFacts, path: str) -> Question | Dropped | None:
                     tuple(sorted(set(modules))), "module", (path,))
 
 
-def _inherits(q: str, entries, defs: list[Definition], short, facts: RepoFacts) -> Question | Dropped | None:
+def _inherits(q: str, entries, defs: list[Definition], short, facts: RepoFacts,
+              class_files: dict[str, set[str]]) -> Question | Dropped | None:
     written = {bases for bases, _ in entries if bases != ()}
     if not written:
         return None
@@ -164,13 +166,28 @@ def _inherits(q: str, entries, defs: list[Definition], short, facts: RepoFacts) 
         return Dropped("inherits", q, f"the name {d.name} is defined {short[d.name]} times")
     bases = written.pop()
     paths = {p for _, p in entries}
-    for base in bases:  # the superclass's file too, where the repository defines that name once
-        found = [x.path for x in facts.definitions if x.kind == "class" and x.name == re.split(r"::|\.", base)[-1]]
-        paths |= set(found) if len(found) == 1 else set()
+    for base in bases:  # the superclass's file too, where the name reaches a class of the repository
+        found = _superclass_file(facts, d, base, class_files)
+        paths |= {found} if found else set()
     return Question(f"inherits-{q}", "inherits",
                     f"Which class{'es does' if len(bases) > 1 else ' does'} `{q}` (defined in {d.path}) inherit from "
                     "directly? Give each direct superclass as written in the class statement.",
                     bases, "name", tuple(sorted(paths)))
+
+
+def _superclass_file(facts: RepoFacts, d: Definition, base: str, class_files) -> str | None:
+    """The file defining the class BASE names, resolved as the language would (Python: imports,
+    Ruby: the constant lookup from the class's namespace); None when it is outside the repository."""
+    lang, ix = facts.languages.get(d.path), facts.index
+    if lang == "python":
+        found = ix.py_origin(d.path, base) if "." not in base else None
+        return found.path if found is not None and found.kind == "class" else None
+    if lang == "ruby":
+        parts = d.qualified.split("::")[:-1]
+        resolved = ix.ruby_constant(base, tuple("::".join(parts[:i + 1]) for i in range(len(parts))))
+        return ix.classes[resolved].path if resolved else None
+    files = class_files.get(base, set())
+    return next(iter(files)) if len(files) == 1 and (d.path, base) not in ix.top else (d.path if (d.path, base) in ix.top else None)
 
 
 def _model_users(facts: RepoFacts, q: str, m) -> Question | Dropped | None:
@@ -202,21 +219,21 @@ def _model_users(facts: RepoFacts, q: str, m) -> Question | Dropped | None:
 def _workers(facts: RepoFacts) -> list[Question | Dropped]:
     out: list[Question | Dropped] = []
     for w in facts.workers:
-        if w.options:
+        if w.options and w.options_unsure:
+            out.append(Dropped("worker_options", w.name, w.options_unsure))
+        elif w.options:
             opts = tuple(sorted(f"{k}={v}" for k, v in w.options.items()))
             out.append(Question(f"worker_options-{w.name}", "worker_options",
                                 f"The job/worker `{w.name}` (in {w.path}) sets which queue and retry options? Answer "
-                                'as strings like "queue=NAME" and "retry=VALUE", only for the options it sets itself.',
+                                'as strings like "queue=NAME" and "retry=VALUE" (the number of retries: Sidekiq\'s '
+                                "retry, Celery's max_retries), only for the options it sets itself.",
                                 opts, "option", (w.path,)))
     if not facts.workers:
         return out
     names = sorted({w.name for w in facts.workers})
-    tails = [re.split(r"::|\.|#", n)[-1].lower() for n in names]
     if facts.workers_unsure:
         out.append(Dropped("workers", "workers", facts.workers_unsure[0]
                            + (f" (and {len(facts.workers_unsure) - 1} more)" if len(facts.workers_unsure) > 1 else "")))
-    elif len(set(tails)) < len(tails):
-        out.append(Dropped("workers", "workers", "two workers share a short name"))
     else:
         out.append(Question("workers", "workers",
                             "Which job or worker classes (or task functions) does this repository define? Count "

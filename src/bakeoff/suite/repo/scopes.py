@@ -123,14 +123,16 @@ def _directly_in_class(node, lang: str) -> bool:
 
 
 def walk(tree, lang: str, path: str):
-    """(node, ctx, definition made by the node or None) for every node, parents first."""
+    """(node, ctx, definition made by the node or None) for every named node, parents first."""
     start = Ctx(prefix=module_of(path) if lang == "python" else "")
+    scoping = set(CLASS_TYPES[lang]) | set(FUNC_TYPES[lang]) | {"singleton_class"}
     stack = [(tree.root_node, start)]
     while stack:
         node, ctx = stack.pop()
-        inner, d = enter(node, ctx, lang, path)
+        inner, d = enter(node, ctx, lang, path) if node.type in scoping else (ctx, None)
         yield node, ctx, d
-        stack.extend((c, inner) for c in reversed(node.children))
+        if node.named_child_count:
+            stack.extend((c, inner) for c in reversed(node.named_children))
 
 
 def superclasses(node, lang: str) -> tuple[str, ...] | None:

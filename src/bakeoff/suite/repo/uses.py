@@ -19,6 +19,11 @@ from bakeoff.suite.repo.scopes import Definition, module_of, text, walk
 
 _IDENT = re.compile(r"[A-Za-z_]\w*[?!]?")
 _JS_EXTS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
+_FAMILY = {"ruby": "ruby", "python": "python", "javascript": "js", "typescript": "js", "tsx": "js"}
+# Templates not parsed here, and the language whose classes they can name (Django and Jinja
+# templates name no class: only what the view passes them).
+_TEMPLATES = [((".haml", ".slim"), "ruby"), ((".vue", ".svelte", ".ejs", ".hbs", ".pug"), "js"),
+              ((".html", ".jinja", ".j2", ".txt"), "")]
 
 
 class Index:
@@ -42,12 +47,25 @@ class Index:
             if d.top_level or (d.kind == "class" and d.owner is None):
                 self.top[(d.path, d.name)] = d
         self.py_modules = {module_of(p): p for p in files if p.endswith(".py")}
+        self.py_suffixes: dict[str, list[str]] = defaultdict(list)  # every dotted tail -> files
+        for m, p in self.py_modules.items():
+            parts = m.split(".")
+            for i in range(len(parts)):
+                self.py_suffixes[".".join(parts[i:])].append(p)
+        self._modules: dict[tuple[str, str], str | None] = {}
+        self._origins: dict[tuple[str, str], Definition | None] = {}
         self.files = files
         self.py_imports: dict[str, dict[str, tuple]] = {}  # path -> local name -> ("module", path) | ("name", module text, name)
         self.py_stars: dict[str, list[str]] = defaultdict(list)
+        self.py_locals: dict[str, set[str]] = defaultdict(set)  # path -> names it assigns or takes as parameters
 
     def py_module(self, path: str, written: str) -> str | None:
         """The repository file a Python import names (None: outside the repository, or not one file)."""
+        if (path, written) not in self._modules:
+            self._modules[(path, written)] = self._py_module(path, written)
+        return self._modules[(path, written)]
+
+    def _py_module(self, path: str, written: str) -> str | None:
         level = len(written) - len(written.lstrip("."))
         rest = written[level:]
         if level:
@@ -56,11 +74,16 @@ class Index:
             package = package[: len(package) - (level - 1)] if level > 1 else package
             dotted = ".".join(package + ([rest] if rest else []))
             return self.py_modules.get(dotted)
-        found = [p for m, p in self.py_modules.items() if m == rest or m.endswith("." + rest)]
+        found = self.py_suffixes.get(rest, [])
         return found[0] if len(found) == 1 else None
 
     def py_origin(self, path: str, name: str, depth: int = 0) -> Definition | None:
         """The definition NAME reaches in file PATH: defined there, or imported (through re-exports)."""
+        if (path, name) not in self._origins:
+            self._origins[(path, name)] = self._py_origin(path, name, depth)
+        return self._origins[(path, name)]
+
+    def _py_origin(self, path: str, name: str, depth: int) -> Definition | None:
         if (path, name) in self.top:
             return self.top[(path, name)]
         if depth > 3:
@@ -117,13 +140,19 @@ def scan_uses(facts: RepoFacts, trees: dict, files: dict[str, str]) -> None:
     for path, (lang, tree, template) in trees.items():
         scan = _scan_ruby if lang == "ruby" else _scan_python if lang == "python" else _scan_js
         scan(facts, ix, path, tree, lang)
+    classes_of = defaultdict(set)  # language family -> short class names
+    for d in facts.definitions:
+        if d.kind != "function" and d.kind != "method":
+            classes_of[_FAMILY.get(facts.languages.get(d.path), "")].add(d.name)
     for path, text_ in files.items():  # templates the grammars do not read: every word may be a use
-        if path.endswith((".haml", ".slim", ".html", ".jinja", ".j2", ".hbs", ".ejs", ".pug", ".vue", ".svelte")):
-            for word in set(_IDENT.findall(text_)):
-                if word in ix.callable_names:
-                    facts.loose[word].add(path)
-                if word in ix.class_names:
-                    facts.unsure_refs[word].add(path)
+        family = next((f for suffixes, f in _TEMPLATES if path.endswith(suffixes)), None)
+        if family is None:
+            continue
+        for word in set(_IDENT.findall(text_)):
+            if word in ix.callable_names:  # {{ order.total }} calls a method
+                facts.loose[word].add(path)
+            if word in classes_of.get(family, ()):  # only templates that run code can name a class
+                facts.unsure_refs[word].add(path)
 
 
 # --- Ruby ---
@@ -230,9 +259,18 @@ def _scan_ruby(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None:
 # --- Python ---
 
 def _python_imports(ix: Index, facts: RepoFacts, path: str, tree) -> None:
+    """The file's import statements, and the names it assigns (Event = apps.get_model(...) is a
+    local, not the model class)."""
     names: dict[str, tuple] = {}
+    assigned = ix.py_locals[path]
     for node in _all(tree.root_node):
-        if node.type == "import_statement":
+        if node.type in ("assignment", "for_statement"):
+            target = node.child_by_field_name("left")
+            assigned.update(text(n) for n in _all(target) if n.type == "identifier") if target is not None else None
+        elif node.type == "identifier" and node.parent is not None and (
+                node.parent.type.endswith("parameter") or node.parent.type == "parameters"):
+            assigned.add(text(node))
+        elif node.type == "import_statement":
             for c in node.named_children:
                 dotted = text(c.child_by_field_name("name") if c.type == "aliased_import" else c)
                 facts.imports[path].append(dotted)
@@ -287,12 +325,15 @@ def _python_target(ix: Index, path: str, name: str) -> Definition | None:
 def _scan_python(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None:
     modules = {k: v[1] for k, v in ix.py_imports.get(path, {}).items() if v[0] == "module"}
 
+    local = ix.py_locals.get(path, set())
+    imported = ix.py_imports.get(path, {})
+
     def class_use(name: str) -> None:
         d = ix.py_origin(path, name)
         if d is not None and d.kind == "class":
             facts.references[d.qualified].add(path)
-        elif name in ix.class_names:
-            facts.unsure_refs[name].add(path)
+        elif name in ix.class_names and name not in local and name not in imported:
+            facts.unsure_refs[name].add(path)  # neither defined, imported nor assigned here: a star import?
 
     for node, ctx, d in walk(tree, "python", path):
         t, parent = node.type, node.parent
