@@ -108,7 +108,9 @@ def set_scores(output: str, expected: list[str], match: str,
     want = {norm(e) for e in expected}
     also = {norm(alt): norm(item) for alt, item in (accept or {}).items()}
     got = {norm(g) for g in answer_items(output)} - {""}
-    got = {_same_name(also.get(g, g), want) if match == "name" else also.get(g, g) for g in got}
+    if match == "name":  # a partly qualified answer means the one expected (or accepted) name it fits
+        got = {_same_name(g, want | set(also)) for g in got}
+    got = {g if g in want else also.get(g, g) for g in got}
     hits = len(want & got)
     precision = hits / len(got) if got else (1.0 if not want else 0.0)
     recall = hits / len(want) if want else (1.0 if not got else 0.0)
