@@ -30,7 +30,7 @@ def _asked(files: dict[str, str]) -> list:
 
 def _about(questions, kind: str, name: str) -> list:
     """The questions of KIND about NAME (as the question names it, qualified or not)."""
-    pattern = re.compile(rf"`(?:[\w:.#]*(?:::|\.|#))?{re.escape(name)}`")
+    pattern = re.compile(rf"`(?:[\w:.#/]*(?:::|\.|#))?{re.escape(name)}`")
     return [q for q in questions if q.kind == kind and pattern.search(q.text.split("?")[0])]
 
 
@@ -122,6 +122,10 @@ def test_rails_tables_follow_table_name_prefix_nesting_and_table_name():
         "app/models/shop/order.rb": "class Shop::Order < ApplicationRecord\nend\n",
         "app/models/shop/order/item.rb": "class Shop::Order::Item < ApplicationRecord\nend\n",
         "app/models/legacy_thing.rb": "class LegacyThing < ApplicationRecord\n  self.table_name = \"things_v1\"\nend\n",
+        "app/models/principal.rb": "class Principal < ApplicationRecord\n"
+                                   "  self.table_name = \"#{table_name_prefix}users#{table_name_suffix}\"\nend\n",
+        "app/services/directory.rb": "class Directory\n  def all\n    Principal.all\n  end\nend\n",
+        "db/migrate/20240105000000_create_users.rb": _migration("create_users", "create_table :users"),
         "app/services/restock.rb": "class Restock\n  def run\n    Shop::Order::Item.where(qty: 0)\n    LegacyThing.first\n"
                                    "  end\nend\n",
         "db/migrate/20240101000000_create_shop_orders.rb": _migration("create_shop_orders", "create_table :shop_orders"),
@@ -136,6 +140,7 @@ def test_rails_tables_follow_table_name_prefix_nesting_and_table_name():
     assert "table `shop_order_items`" in item.text  # Shop's prefix, then Shop::Order's singular table
     assert item.answer == ("app/services/restock.rb", "db/migrate/20240102000000_create_shop_order_items.rb",
                            "db/migrate/20240103000000_add_qty_to_shop_order_items.rb")
+    assert "table `users`" in _one(qs, "model_users", "Principal").text  # Redmine's way of naming its table
     thing = _one(qs, "model_users", "LegacyThing")
     assert "table `things_v1`" in thing.text
     assert thing.answer == ("app/services/restock.rb", "db/migrate/20240104000000_create_things_v1.rb")
@@ -170,6 +175,21 @@ def test_django_tables_use_the_app_label_and_migrations_name_the_model(tmp_path)
     assert "table `billing_invoice`" in q.text
     assert q.answer == ("billing/migrations/0001_initial.py", "billing/migrations/0002_invoice_number.py",
                         "billing/views.py", "shipping/models.py")
+
+
+def test_a_django_table_shared_with_another_apps_model_is_not_asked_about():
+    migration = ("from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    operations = [\n"
+                 "        migrations.CreateModel(name=\"ReferencedObject\", fields=[]),\n    ]\n")
+    files = {
+        "paypal/__init__.py": "", "paypal/models.py": "x = 1\n", "paypal/migrations/0001_initial.py": migration,
+        "paypal2/__init__.py": "",
+        "paypal2/models.py": "from django.db import models\n\n\nclass ReferencedObject(models.Model):\n"
+                             "    class Meta:\n        db_table = \"paypal_referencedobject\"\n",
+        "paypal2/migrations/0001_initial.py": migration,
+        "paypal2/views.py": "from paypal2.models import ReferencedObject\n\n\ndef show():\n"
+                            "    return ReferencedObject.objects.all()\n",
+    }
+    assert _about(_asked(files), "model_users", "ReferencedObject") == []  # paypal's migrations change it too
 
 
 # 3. Qualified names; never a short name defined twice; a namespace prefix is not a use.
@@ -243,8 +263,10 @@ def test_imports_are_only_import_statements_with_literal_paths():
         "src/lazy.ts": "const fs = require(\"fs\");\n\nexport async function load(): Promise<unknown> {\n"
                        "  return import(\"./heavy\");\n}\n",
         "src/heavy.ts": "export const weight = 1;\n",
+        "tools/old.py": "from __future__ import unicode_literals\n\nimport os\n",
     }
     qs = {q.id: q for q in _asked(files) if q.kind == "imports"}
+    assert qs["imports-tools/old.py"].answer == ("__future__", "os")
     assert qs["imports-config/application.rb"].answer == ("boot", "rails/all")  # not "*Rails.groups"
     assert "imports-lib/plugins.rb" not in qs  # `require file`: no literal, no certain list
     assert qs["imports-src/lazy.ts"].answer == ("./heavy", "fs")
@@ -277,12 +299,14 @@ def test_migrations_are_packed_and_schema_dumps_lock_files_and_build_output_are_
         "prisma/migrations/20240101000000_init/migration.sql": "-- CreateTable\nCREATE TABLE \"Shop\" (id int);\n",
         "db/schema.rb": "ActiveRecord::Schema[7.1].define(version: 1) do\nend\n",
         "package-lock.json": "{}\n", "dist/app.js": "var a = 1;\n",
+        "shop/static.dist/rrule/rrule.2726faff1251.js": "var r = 1;\n", "shop/static/rrule.js": "var r = 1;\n",
     })
     repo = load_repository(root)
     packed = {f.path for f in repo.files}
     assert {"billing/migrations/0001_initial.py", "db/migrate/20240101000000_create_shops.rb",
             "prisma/migrations/20240101000000_init/migration.sql"} <= packed
-    assert not packed & {"db/schema.rb", "package-lock.json", "dist/app.js"}
+    assert not packed & {"db/schema.rb", "package-lock.json", "dist/app.js", "shop/static.dist/rrule/rrule.2726faff1251.js"}
+    assert "shop/static/rrule.js" in packed
 
 
 def test_a_question_is_kept_only_if_the_prompt_files_give_the_same_key():

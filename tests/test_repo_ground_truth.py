@@ -65,14 +65,15 @@ def test_python_package_ground_truth():
 
 def test_typescript_service_ground_truth():
     qs = _by_id(TYPESCRIPT)
-    assert qs["inherits-UserService"].answer == ("HttpClient",)
-    assert qs["inherits-UserService"].evidence == ("src/http/client.ts", "src/services/userService.ts")
+    assert qs["inherits-src/services/userService.UserService"].answer == ("HttpClient",)
+    assert qs["inherits-src/services/userService.UserService"].evidence == ("src/http/client.ts",
+                                                                           "src/services/userService.ts")
     assert qs["imports-src/services/userService.ts"].answer == ("../http/client", "./format")
     assert qs["imports-src/index.ts"].answer == ("./services/userService",)
-    assert qs["callers-formatUser"].answer == ("UserService.findUser",)
-    assert "callers-UserService.findUser" not in qs  # service.findUser(1): the receiver's class is not shown
-    assert qs["defined-HttpClient"].answer == ("src/http/client.ts",)
-    assert qs["defined-formatUser"].answer == ("src/services/format.ts",)
+    assert qs["callers-src/services/format.formatUser"].answer == ("src/services/userService.UserService.findUser",)
+    assert "callers-src/services/userService.UserService.findUser" not in qs  # service.findUser(1): class not shown
+    assert qs["defined-src/http/client.HttpClient"].answer == ("src/http/client.ts",)
+    assert qs["defined-src/services/format.formatUser"].answer == ("src/services/format.ts",)
 
 
 def test_questions_prefer_multi_file_and_repeat_from_seed():

@@ -41,6 +41,7 @@ class RubyClass:
     table_name: str | None = None
     table_name_prefix: str | None = None
     prefix_unsure: bool = False
+    sets_suffix: bool = False
     abstract: bool = False
     options: dict[str, str] = field(default_factory=dict)
     options_unsure: str = ""
@@ -116,11 +117,15 @@ def _ruby_classes(ix, ruby: dict[str, RubyClass], path: str, defs) -> None:
                 left, right = text(stmt.child_by_field_name("left")), stmt.child_by_field_name("right")
                 value = _string_content(right) if right is not None and right.type == "string" else None
                 if left == "self.table_name":
-                    info.table_name = value or "?"
+                    info.table_name = value or _prefixed_table(right) or "?"
                 elif left == "self.table_name_prefix":
                     info.table_name_prefix, info.prefix_unsure = value, value is None
+                elif left == "self.table_name_suffix":
+                    info.sets_suffix = True
                 elif left == "self.abstract_class":
                     info.abstract = text(right) == "true"
+            elif stmt.type == "singleton_method" and text(stmt.child_by_field_name("name")) == "table_name_suffix":
+                info.sets_suffix = True
             elif stmt.type == "singleton_method" and text(stmt.child_by_field_name("name")) == "table_name_prefix":
                 body_ = stmt.child_by_field_name("body")
                 parts = body_.named_children if body_ is not None else []
@@ -139,6 +144,22 @@ def _ruby_classes(ix, ruby: dict[str, RubyClass], path: str, defs) -> None:
                     info.options["queue"] = text(items[0]).strip(":'\"")
                 elif method in ("retry_on", "discard_on", "sidekiq_retry_in", "sidekiq_retries_exhausted"):
                     info.options_unsure = f"{method} sets retries in its own terms"
+
+
+def _prefixed_table(node) -> str | None:
+    """"#{table_name_prefix}users#{table_name_suffix}": the table with markers for the two
+    class attributes (None for any other interpolation)."""
+    if node is None or node.type != "string":
+        return None
+    out = []
+    for c in node.named_children:
+        if c.type == "string_content":
+            out.append(text(c))
+        elif c.type == "interpolation" and text(c)[2:-1].strip() in ("table_name_prefix", "table_name_suffix"):
+            out.append("\0prefix" if "prefix" in text(c) else "\0suffix")
+        else:
+            return None
+    return "".join(out)
 
 
 def _rails_migration(facts: RepoFacts, path: str, tree) -> None:
@@ -203,6 +224,7 @@ def _rails_models(facts: RepoFacts, ruby: dict[str, RubyClass]) -> None:
         return ""
 
     memo: dict[str, tuple[str | None, str]] = {}
+    suffixed = any(info.sets_suffix for info in ruby.values())  # a suffix set anywhere: not derived here
 
     def table_of(q: str) -> tuple[str | None, str]:
         """(table, why not known)."""
@@ -210,7 +232,11 @@ def _rails_models(facts: RepoFacts, ruby: dict[str, RubyClass]) -> None:
             return memo[q]
         info = ruby[q]
         if info.table_name is not None:
-            memo[q] = (None, "self.table_name is not a plain string") if info.table_name == "?" else (info.table_name, "")
+            prefix = prefix_of(q) if "\0prefix" in info.table_name else ""
+            if info.table_name == "?" or prefix is None or ("\0suffix" in info.table_name and suffixed):
+                memo[q] = (None, "self.table_name is not a plain string")
+            else:
+                memo[q] = (info.table_name.replace("\0prefix", prefix).replace("\0suffix", ""), "")
             return memo[q]
         parent = q.rsplit("::", 1)[0] if "::" in q else None
         contained = ""
@@ -384,8 +410,12 @@ def _python_models(facts: RepoFacts, trees: dict, files) -> None:
             facts.models[q] = Model(None, path, f"no CreateModel(name='{name}') in {app}/migrations")
         else:
             key = (label, name.lower())
-            facts.models[q] = Model(meta.get("db_table") or f"{label}_{name.lower()}", path, "",
-                                    tuple(sorted(migration_uses[key] | string_uses[key])), label)
+            table = meta.get("db_table") or f"{label}_{name.lower()}"
+            others = sorted(a for a, m in migration_uses if f"{a}_{m}" == table and (a, m) != key)
+            if others:  # a db_table that is another app's model's table: its migrations change it too
+                facts.models[q] = Model(None, path, f"its table {table} is also another app's model's ({others[0]})")
+            else:
+                facts.models[q] = Model(table, path, "", tuple(sorted(migration_uses[key] | string_uses[key])), label)
 
 
 def _django_strings(trees, files, path, tree, migration_uses, string_uses, created) -> None:

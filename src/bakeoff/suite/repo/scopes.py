@@ -1,6 +1,6 @@
 """Where each node sits: the enclosing classes/modules and named functions, and the qualified
 name of every definition (Ruby ``Shop::Order#total``, Python ``shop.billing.Billing.bill``,
-TypeScript ``UserService.findUser``). Questions and keys name things this way, so two classes
+TypeScript ``src/services/user.UserService.findUser``, by module path). Questions and keys name things this way, so two classes
 that share a short name (eleven Django ``class Meta``) are never confused."""
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def _directly_in_class(node, lang: str) -> bool:
 
 def walk(tree, lang: str, path: str):
     """(node, ctx, definition made by the node or None) for every named node, parents first."""
-    start = Ctx(prefix=module_of(path) if lang == "python" else "")
+    start = Ctx(prefix=module_of(path) if lang == "python" else path.rsplit(".", 1)[0] if lang != "ruby" else "")
     scoping = set(CLASS_TYPES[lang]) | set(FUNC_TYPES[lang]) | {"singleton_class"}
     stack = [(tree.root_node, start)]
     while stack:

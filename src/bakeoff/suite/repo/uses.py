@@ -278,6 +278,8 @@ def _python_imports(ix: Index, facts: RepoFacts, path: str, tree) -> None:
                     names[text(c.child_by_field_name("alias"))] = ("module", ix.py_module(path, dotted))
                 else:
                     names[dotted.split(".")[0]] = ("module", ix.py_module(path, dotted.split(".")[0]))
+        elif node.type == "future_import_statement":
+            facts.imports[path].append("__future__")
         elif node.type == "import_from_statement":
             module = text(node.child_by_field_name("module_name"))
             if module.strip(".") == "":
