@@ -155,7 +155,8 @@ def repo_command(
     from, which files use model M, which queue/retry a worker sets) are answered by static
     analysis; a review of N seeded defects is scored on recall, and its false positives against
     the same contender's review of the unmutated code; --depths asks the questions again with
-    the answering file inside growing contexts. Example:
+    the answering file inside growing contexts. A question is asked only when its key is certain;
+    --list-questions shows every key and what was dropped as uncertain, without a model. Example:
 
         bakeoff repo . -c 'qwen2.5-coder-0.5b?ctx=16384' --questions 8 --defects 4 --depths 2k,8k
     """

@@ -1,9 +1,11 @@
 """Comprehension questions whose answers are known: each is built from the facts that tree-sitter
 read (bakeoff.suite.repo.facts), its answer a set scored with precision and recall.
 
-Kinds: where X is defined; which functions call X; what file F imports or requires; which class
-C inherits from; which files use model M (table T); which queue and retry a job/worker sets.
-Questions whose evidence spans more than one file are preferred where the repository has them.
+Kinds: where X is defined; which functions call X; what file F imports or requires; which classes
+C inherits from; which files use model M (table T); which queue and retry a job/worker sets; which
+workers exist. A question is asked only when its key is certain; every one left out is returned
+as ``Dropped`` with the reason, so a user can see what was not asked and why. Questions whose
+evidence spans more than one file are preferred where the repository has them.
 """
 
 from __future__ import annotations
