@@ -279,10 +279,15 @@ _NOT_APPLICATION = re.compile(r"(^|/)(tests?|spec|specs|__tests__|test_helpers?|
                               r"\.\w+|[^/]*\.(test|spec)\.\w+|conftest\.py|setup\.py|manage\.py|schema\.rb)$")
 
 
+# A library copied in under its versioned name (jquery-3.6.1-ui-1.13.2.js): not the application's code.
+_COPIED_LIBRARY = re.compile(r"(^|/)[^/]*[-.]v?\d+\.\d+[^/]*\.(js|css)$|(^|/)(jquery|bootstrap|lodash|moment|d3|select2)"
+                             r"[^/]*\.js$")
+
+
 def application_file(path: str) -> bool:
     """Code of the application itself: not a test, a migration (data migrations included), a
-    fixture, a script or configuration, where a seeded defect would be out of place."""
-    return not _NOT_APPLICATION.search(path)
+    fixture, a script, configuration or a copied library, where a seeded defect would be out of place."""
+    return not _NOT_APPLICATION.search(path) and not _COPIED_LIBRARY.search(path)
 _COLUMN = re.compile(r"^\s*(?:t\.\w+|add_column\s+:(\w+),)\s*:(\w+)")
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from bakeoff.suite.repo.scopes import Definition
 
-LANGUAGES = {".py": "python", ".rb": "ruby", ".rake": "ruby", ".jbuilder": "ruby", ".js": "javascript", ".jsx": "javascript", ".mjs": "javascript",
+LANGUAGES = {".py": "python", ".rb": "ruby", ".rake": "ruby", ".jbuilder": "ruby", ".builder": "ruby", ".rsb": "ruby", ".js": "javascript", ".jsx": "javascript", ".mjs": "javascript",
              ".cjs": "javascript", ".ts": "typescript", ".tsx": "tsx"}
 
 
