@@ -104,7 +104,8 @@ def enter(node, ctx: Ctx, lang: str, path: str) -> tuple[Ctx, Definition | None]
             q = f"{owner}{'.' if static else '#'}{name}" if owner else name
         else:
             q = f"{ctx.prefix}.{name}" if ctx.prefix else name
-        top = not ctx.funcs and owner is None and (lang != "ruby")
+        # A module-level function (not a method of an object literal, which no bare call reaches).
+        top = not ctx.funcs and owner is None and lang != "ruby" and node.type != "method_definition"
         d = Definition(name, "method" if owner else "function", path, line, owner, q, static, top, end)
         return replace(ctx, prefix=q, funcs=ctx.funcs + (q,), fn_singleton=static, fn_node=node), d
     return ctx, None
