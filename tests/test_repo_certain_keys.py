@@ -300,12 +300,14 @@ def test_migrations_are_packed_and_schema_dumps_lock_files_and_build_output_are_
         "db/schema.rb": "ActiveRecord::Schema[7.1].define(version: 1) do\nend\n",
         "package-lock.json": "{}\n", "dist/app.js": "var a = 1;\n",
         "shop/static.dist/rrule/rrule.2726faff1251.js": "var r = 1;\n", "shop/static/rrule.js": "var r = 1;\n",
+        "shop/static/d3/d3-interpolate.v2.js": "var d = 1;\n", "shop/static/jquery-3.6.1.js": "var j = 1;\n",
     })
     repo = load_repository(root)
     packed = {f.path for f in repo.files}
     assert {"billing/migrations/0001_initial.py", "db/migrate/20240101000000_create_shops.rb",
             "prisma/migrations/20240101000000_init/migration.sql"} <= packed
-    assert not packed & {"db/schema.rb", "package-lock.json", "dist/app.js", "shop/static.dist/rrule/rrule.2726faff1251.js"}
+    assert not packed & {"db/schema.rb", "package-lock.json", "dist/app.js", "shop/static.dist/rrule/rrule.2726faff1251.js",
+                         "shop/static/d3/d3-interpolate.v2.js", "shop/static/jquery-3.6.1.js"}
     assert "shop/static/rrule.js" in packed
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from bakeoff.checks.repo import DEFECT_KINDS as DESCRIPTIONS
 from bakeoff.suite.repo.facts import RepoFacts, _enclosing, _text, _walk, language_of, parse, syntax_errors
+from bakeoff.suite.repo.packing import COPIED_LIBRARY
 from bakeoff.suite.repo.scopes import CLASS_TYPES
 
 KINDS = tuple(DESCRIPTIONS)
@@ -287,7 +288,7 @@ _COPIED_LIBRARY = re.compile(r"(^|/)[^/]*[-.]v?\d+\.\d+[^/]*\.(js|css)$|(^|/)(jq
 def application_file(path: str) -> bool:
     """Code of the application itself: not a test, a migration (data migrations included), a
     fixture, a script, configuration or a copied library, where a seeded defect would be out of place."""
-    return not _NOT_APPLICATION.search(path) and not _COPIED_LIBRARY.search(path)
+    return not _NOT_APPLICATION.search(path) and not COPIED_LIBRARY.search(path)
 _COLUMN = re.compile(r"^\s*(?:t\.\w+|add_column\s+:(\w+),)\s*:(\w+)")
 
 
