@@ -361,3 +361,16 @@ def test_seeded_defects_stay_in_application_code_and_duplicates_go_inside_a_clas
             while node is not None and node.type != "function_definition":
                 node = node.parent
             assert node is not None and node.parent.parent.type == "class_definition", m  # a method of a class
+
+
+def test_a_celery_task_routed_to_a_queue_elsewhere_gets_no_options_question():
+    files = {
+        "billing/__init__.py": "",
+        "billing/settings.py": "CELERY_TASK_ROUTES = ([('billing.tasks.send_*', {'queue': 'mail'})],)\n",
+        "billing/tasks.py": "from celery import shared_task\n\n\n@shared_task(max_retries=5)\ndef send_invoice(pk):\n"
+                            "    return pk\n\n\n@shared_task(max_retries=3, default_retry_delay=60)\ndef archive(pk):\n"
+                            "    return pk\n\n\n@shared_task(max_retries=2)\ndef cleanup():\n    return 0\n",
+    }
+    options = {q.text.split("`")[1]: q.answer for q in _asked(files) if q.kind == "worker_options"}
+    # send_invoice's queue is set by the route; archive sets a retry option the question does not name.
+    assert options == {"billing.tasks.cleanup": ("retry=2",)}

@@ -5,6 +5,7 @@ migrations and strings that name them (``CreateModel(name='Invoice')``, ``model_
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections import defaultdict
 
@@ -22,7 +23,18 @@ _OTHER_TASK_OPTIONS = ("default_retry_delay", "autoretry_for", "retry_backoff", 
                        "retry_kwargs", "base", "time_limit", "min_backoff", "max_backoff", "retry_when")
 
 
-def python_tasks(facts: RepoFacts, path: str, tree, defs, routes: str, source: str) -> None:
+def celery_routes(files: dict[str, str]):
+    """Why a task's queue is (or may be) set outside its decorator, by Celery's task_routes: a
+    function of the task's name ('' when no route names it). Routes given as literal names or
+    globs are matched; any other kind of router makes every task uncertain."""
+    sources = sorted((p, t) for p, t in files.items() if p.endswith(".py") and "task_routes" in t.lower())
+    patterns = [(p, m) for p, t in sources for m in re.findall(r"['\"]([\w*]+(?:\.[\w*]+)+)['\"]", t)]
+    if any("re.compile" in t for _, t in sources) or (sources and not patterns):
+        return lambda name: f"tasks are routed to queues by a rule in {sources[0][0]} (task_routes)"
+    return lambda name: next((f"routed to a queue in {p} ({m})" for p, m in patterns if fnmatch.fnmatchcase(name, m)), "")
+
+
+def python_tasks(facts: RepoFacts, path: str, tree, defs, routes, source: str) -> None:
     if re.search(r"\.enqueue(_call|_in|_at)?\(", source):
         facts.workers_unsure.append(f"{path} enqueues functions with RQ: which are jobs is not in the syntax")
     imported_from = {}
@@ -42,8 +54,10 @@ def python_tasks(facts: RepoFacts, path: str, tree, defs, routes: str, source: s
             if not (last in ("task", "shared_task") and ("." in head or source.startswith("celery"))
                     or last == "actor" and source.startswith("dramatiq") or last == "job" and source.startswith("rq")):
                 continue
-            options, unsure = {}, routes
             args = call.child_by_field_name("arguments") if call is not None else None
+            named = [text(a.child_by_field_name("value")).strip("'\"") for a in (args.named_children if args else [])
+                     if a.type == "keyword_argument" and text(a.child_by_field_name("name")) == "name"]
+            options, unsure = {}, routes(named[0] if named else d.qualified)
             for kw in (a for a in (args.named_children if args is not None else []) if a.type == "keyword_argument"):
                 key, value = text(kw.child_by_field_name("name")), text(kw.child_by_field_name("value")).strip("'\"")
                 if key == "queue" or key == "queue_name":

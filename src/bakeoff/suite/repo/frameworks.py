@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bakeoff.suite.repo.django_celery import python_models, python_tasks
+from bakeoff.suite.repo.django_celery import celery_routes, python_models, python_tasks
 from bakeoff.suite.repo.facts import RepoFacts, Worker
 from bakeoff.suite.repo.rails import (RAILS_MIGRATION, RubyClass, rails_models, read_rails_migration, read_ruby_classes,
                                       ruby_workers)
@@ -33,9 +33,7 @@ def find_models_and_workers(facts: RepoFacts, trees: dict, files: dict[str, str]
         facts.tables_unsure[table] |= paths - facts.tables.get(table, set())
     rails_models(facts, ruby)
     ruby_workers(facts, ruby)
-    # Celery routes set queues outside the decorator: a task's own options are then not the whole story.
-    routed = sorted(p for p, t in files.items() if p.endswith(".py") and "task_routes" in t.lower())
-    routes = f"tasks are routed to queues in {routed[0]} (task_routes)" if routed else ""
+    routes = celery_routes(files)
     for path, (lang, tree, _) in trees.items():
         if lang == "python":
             python_tasks(facts, path, tree, defs_in[path], routes, files[path])
