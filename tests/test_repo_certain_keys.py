@@ -263,6 +263,7 @@ def test_imports_are_only_import_statements_with_literal_paths():
         "src/lazy.ts": "const fs = require(\"fs\");\n\nexport async function load(): Promise<unknown> {\n"
                        "  return import(\"./heavy\");\n}\n",
         "src/heavy.ts": "export const weight = 1;\n",
+        "src/legacy.ts": "import path = require(\"path\");\nexport * from \"./heavy\";\n",
         "tools/old.py": "from __future__ import unicode_literals\n\nimport os\n",
     }
     qs = {q.id: q for q in _asked(files) if q.kind == "imports"}
@@ -270,6 +271,7 @@ def test_imports_are_only_import_statements_with_literal_paths():
     assert qs["imports-config/application.rb"].answer == ("boot", "rails/all")  # not "*Rails.groups"
     assert "imports-lib/plugins.rb" not in qs  # `require file`: no literal, no certain list
     assert qs["imports-src/lazy.ts"].answer == ("./heavy", "fs")
+    assert qs["imports-src/legacy.ts"].answer == ("./heavy", "path")
 
 
 # 6. Uses of a model in templates and in string class names.

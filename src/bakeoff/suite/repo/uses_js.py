@@ -27,7 +27,9 @@ def scan_js(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None:
         facts.imports_unsure[path] = f"{how} of a computed path"
 
     for node in descendants(tree.root_node):
-        if node.type in ("import_statement", "export_statement") and node.child_by_field_name("source") is not None:
+        if node.type == "import_require_clause":  # TypeScript's import fs = require("fs")
+            literal_import(next((c for c in node.named_children if c.type == "string"), None), "import = require")
+        elif node.type in ("import_statement", "export_statement") and node.child_by_field_name("source") is not None:
             written = string_content(node.child_by_field_name("source")) or ""
             facts.imports[path].append(written)
             source = ix.js_module(path, written)
