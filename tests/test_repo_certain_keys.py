@@ -235,7 +235,7 @@ def test_workers_are_found_through_base_classes_and_named_qualified():
         "app/jobs/application_job.rb": "class ApplicationJob < ActiveJob::Base\nend\n",
         "app/jobs/report_job.rb": "class ReportJob < ApplicationJob\n  def perform\n  end\nend\n",
     }
-    q = _one(_asked(files), "workers", "") if False else next(q for q in _asked(files) if q.kind == "workers")
+    q = next(q for q in _asked(files) if q.kind == "workers")
     assert q.answer == ("ReportJob", "Shop::SyncWorker")  # not the bases ApplicationWorker, ApplicationJob
     opts = next(q for q in _asked(files) if q.kind == "worker_options")
     assert "`Shop::SyncWorker`" in opts.text and opts.answer == ("queue=sync",)
