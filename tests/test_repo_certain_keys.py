@@ -376,3 +376,16 @@ def test_a_celery_task_routed_to_a_queue_elsewhere_gets_no_options_question():
     options = {q.text.split("`")[1]: q.answer for q in _asked(files) if q.kind == "worker_options"}
     # send_invoice's queue is set by the route; archive sets a retry option the question does not name.
     assert options == {"billing.tasks.cleanup": ("retry=2",)}
+
+
+def test_bullmq_workers_are_named_by_their_queue():
+    files = {
+        "src/workers/email.ts": "import { Worker } from \"bullmq\";\n\n"
+                                "export const emailWorker = new Worker(\"emails\", async (job) => job.data);\n",
+        "src/workers/dynamic.ts": "import { Worker } from \"bullmq\";\n\nexport function start(name: string) {\n"
+                                  "  return new Worker(name, async (job) => job.data);\n}\n",
+    }
+    assert not [q for q in _asked(files) if q.kind == "workers"]  # a queue named by a variable: not certain
+    del files["src/workers/dynamic.ts"]
+    q = next(q for q in _asked(files) if q.kind == "workers")
+    assert q.answer == ("queue emails",) and 'named "queue NAME"' in q.text
