@@ -389,3 +389,15 @@ def test_bullmq_workers_are_named_by_their_queue():
     del files["src/workers/dynamic.ts"]
     q = next(q for q in _asked(files) if q.kind == "workers")
     assert q.answer == ("queue emails",) and 'named "queue NAME"' in q.text
+
+
+def test_a_model_reached_through_its_module_is_a_use():
+    files = {
+        "billing/__init__.py": "",
+        "billing/models.py": "from django.db import models\n\n\nclass Invoice(models.Model):\n    pass\n",
+        "billing/views.py": "from billing import models\n\n\ndef create():\n    return models.Invoice()\n",
+        "reports/__init__.py": "",
+        "reports/totals.py": "import billing.models\n\n\ndef count():\n    return billing.models.Invoice.objects.count()\n",
+    }
+    q = _one(_asked(files), "model_users", "Invoice")
+    assert q.answer == ("billing/views.py", "reports/totals.py")

@@ -212,10 +212,11 @@ def _model_users(facts: RepoFacts, q: str, m) -> Question | Dropped | None:
         return None
     table = f" (table `{m.table}`)" if m.table else ""
     return Question(f"model_users-{q}", "model_users",
-                    f"Which files use the model `{q}`{table}? Count a file if it names the class (in code, in a "
-                    "template, or as a string such as class_name: '...' or 'app_label.Model'), or, for a "
-                    "migration, creates or changes its table or names the model; leave out the file that defines "
-                    "it. Give paths.", tuple(sorted(users)), "path", tuple(sorted({m.path, *users})))
+                    f"Which files use the model `{q}`{table}? Count a file if its code names the class (in code, "
+                    "in a template's code, or in a string the framework resolves to it: class_name: '...', "
+                    "'app_label.Model', apps.get_model(...)), or, for a migration, creates or changes its table "
+                    "or names the model; prose in comments, docstrings and messages does not count; leave out "
+                    "the file that defines it. Give paths.", tuple(sorted(users)), "path", tuple(sorted({m.path, *users})))
 
 
 def _workers(facts: RepoFacts) -> list[Question | Dropped]:

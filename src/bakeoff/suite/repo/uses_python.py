@@ -76,8 +76,7 @@ def scan_python(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None
                 elif target is not None and target.kind == "class":
                     facts.references[target.qualified].add(path)
                 else:
-                    if name in ix.class_names:
-                        facts.unsure_refs[name].add(path)
+                    class_use(name)  # a local (Event = apps.get_model(...)) or an import from outside: not ours
                     facts.loose[name].add(path)
             elif fn.type == "attribute":
                 obj, name = fn.child_by_field_name("object"), text(fn.child_by_field_name("attribute"))
@@ -109,13 +108,18 @@ def scan_python(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None
                 facts.loose[name].add(path)  # a function passed as a value, or a variable/field named like one
             if name[:1].isupper():
                 class_use(name)
-        elif t == "attribute" and (parent is None or parent.type != "call" or parent.child_by_field_name("function") != node):
+        elif t == "attribute":
             obj, name = node.child_by_field_name("object"), text(node.child_by_field_name("attribute"))
-            facts.loose[name].add(path)
-            if obj is not None and obj.type == "identifier" and modules.get(text(obj)) and name[:1].isupper():
-                d2 = ix.top.get((modules[text(obj)], name))
-                if d2 is not None:
-                    facts.references[d2.qualified].add(path)
+            if parent is None or parent.type != "call" or parent.child_by_field_name("function") != node:
+                facts.loose[name].add(path)  # read, not called
+            if name in ix.class_names and obj is not None:  # models.Invoice, billing.models.Invoice(...)
+                source = modules.get(text(obj)) if obj.type == "identifier" else \
+                    ix.py_module(path, text(obj)) if obj.type == "attribute" else None
+                found = ix.top.get((source, name)) if source else None
+                if found is not None and found.kind == "class":
+                    facts.references[found.qualified].add(path)
+                elif obj.type != "identifier" or text(obj) not in ("self", "cls"):
+                    facts.unsure_refs[name].add(path)  # a class of that name reached some other way
         elif t == "string" and (content := string_content(node)) and IDENT.fullmatch(content):
             facts.loose[content].add(path)  # getattr(obj, "name"), a URL name, a signal's receiver name
     for local, entry in ix.py_imports.get(path, {}).items():  # an import names the class too
