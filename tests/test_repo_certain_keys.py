@@ -134,8 +134,13 @@ def test_rails_tables_follow_table_name_prefix_nesting_and_table_name():
         "db/migrate/20240103000000_add_qty_to_shop_order_items.rb":
             _migration("add_qty_to_shop_order_items", "add_column :shop_order_items, :qty, :integer"),
         "db/migrate/20240104000000_create_things_v1.rb": _migration("create_things_v1", "create_table :things_v1"),
+        "db/migrate/20240106000000_create_gadgets.rb": _migration("create_gadgets", "create_table :gadgets"),
+        "db/migrate/20240107000000_fill_gadgets.rb": "class FillGadgets < ActiveRecord::Migration[7.1]\n"
+                                                       "  class Gadget < ActiveRecord::Base\n  end\n\n"
+                                                       "  def up\n    Gadget.update_all(ok: true)\n  end\nend\n",
     }
     qs = _asked(files)
+    assert _about(qs, "model_users", "FillGadgets::Gadget") == []  # a migration's own model: history, not asked
     item = _one(qs, "model_users", "Shop::Order::Item")
     assert "table `shop_order_items`" in item.text  # Shop's prefix, then Shop::Order's singular table
     assert item.answer == ("app/services/restock.rb", "db/migrate/20240102000000_create_shop_order_items.rb",

@@ -222,8 +222,8 @@ def rails_models(facts: RepoFacts, ruby: dict[str, RubyClass]) -> None:
         return memo[q]
 
     for q in sorted(ruby):
-        if not concrete(q):
-            continue
+        if not concrete(q) or all(RAILS_MIGRATION.search(p) for p in ruby[q].paths):
+            continue  # a model a migration declares for its own use is part of that history, not the app's
         info = ruby[q]
         path = info.paths[0]
         parent = _ancestors(ruby, q)[0]
