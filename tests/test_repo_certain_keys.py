@@ -186,7 +186,7 @@ def test_a_django_table_shared_with_another_apps_model_is_not_asked_about():
     migration = ("from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    operations = [\n"
                  "        migrations.CreateModel(name=\"ReferencedObject\", fields=[]),\n    ]\n")
     files = {
-        "paypal/__init__.py": "", "paypal/models.py": "x = 1\n", "paypal/migrations/0001_initial.py": migration,
+        "paypal/__init__.py": "", "paypal/migrations/0001_initial.py": migration,  # its models.py is gone
         "paypal2/__init__.py": "",
         "paypal2/models.py": "from django.db import models\n\n\nclass ReferencedObject(models.Model):\n"
                              "    class Meta:\n        db_table = \"paypal_referencedobject\"\n",
@@ -195,6 +195,8 @@ def test_a_django_table_shared_with_another_apps_model_is_not_asked_about():
                             "    return ReferencedObject.objects.all()\n",
     }
     assert _about(_asked(files), "model_users", "ReferencedObject") == []  # paypal's migrations change it too
+    files["paypal/models.py"] = "x = 1\n"
+    assert _about(_asked(files), "model_users", "ReferencedObject") == []
 
 
 # 3. Qualified names; never a short name defined twice; a namespace prefix is not a use.
@@ -293,6 +295,9 @@ def test_model_uses_include_erb_templates_and_class_name_strings():
     q = _one(_asked(files), "model_users", "Shop")
     assert q.answer == ("app/models/customer.rb", "app/views/shops/show.html.erb",
                         "db/migrate/20240101000000_create_shops.rb")
+    # A plain string naming the class ('Shop' => ..., %w(Shop Customer)) may or may not be a use: not asked.
+    for helper in ("LINKS = { 'Shop' => :shop_path }\n", "NAMES = %w(Shop Customer)\n"):
+        assert _about(_asked({**files, "app/helpers/links_helper.rb": helper}), "model_users", "Shop") == []
 
 
 # 8. The key comes from exactly the files in the prompt: migrations packed, schema dumps not.

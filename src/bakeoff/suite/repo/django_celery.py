@@ -157,9 +157,10 @@ def python_models(facts: RepoFacts, trees: dict, files) -> None:
 def _django_strings(trees, files, path, tree, migration_uses, string_uses, created) -> None:
     """Where Django names a model by a string: migrations (CreateModel(name='Invoice'),
     model_name='invoice', to='billing.invoice'), 'app.Model' references, ForeignKey('Model')."""
-    app = app_dir(path, files)
-    label = app_label(app, trees) if app else None
     migration = bool(DJANGO_MIGRATION.search(path))
+    # A migrations package belongs to the app around it, even one whose models.py is gone.
+    app = path.rsplit("/migrations/", 1)[0] if migration else app_dir(path, files)
+    label = app_label(app, trees) if app else None
     for node in descendants(tree.root_node):
         if node.type == "string" and (s := string_content(node)) and re.fullmatch(r"\w+\.\w+", s):
             a, m = s.split(".")

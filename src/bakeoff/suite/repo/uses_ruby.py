@@ -28,6 +28,13 @@ def _ruby_assigned(fn_node) -> set[str]:
     return names
 
 
+def _class_name_option(node) -> bool:
+    """The string is the value of a class_name: option (read as a use where the pair is)."""
+    pair = node.parent
+    return pair is not None and pair.type == "pair" and text(pair.child_by_field_name("key")).strip(":'\" =>") \
+        .startswith("class_name")
+
+
 def scan_ruby(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None:
     locals_of: dict[int, set[str]] = {}
 
@@ -93,8 +100,10 @@ def scan_ruby(facts: RepoFacts, ix: Index, path: str, tree, lang: str) -> None:
                 bare_call(text(node), ctx)  # a call without parentheses or receiver
         elif t in ("simple_symbol", "delimited_symbol", "hash_key_symbol"):
             facts.loose[text(node).strip(":\"'")].add(path)  # has_many :items, before_action :load, send(:x)
-        elif t == "string" and (content := string_content(node)) and IDENT.fullmatch(content):
+        elif t in ("string", "bare_string") and (content := string_content(node)) and IDENT.fullmatch(content):
             facts.loose[content].add(path)
+            if content[:1].isupper() and not _class_name_option(node):  # 'CustomValue' => ..., %w(Issue TimeEntry)
+                facts.unsure_refs[content].add(path)
         elif t in ("constant", "scope_resolution"):
             if parent is not None and (parent.type == "scope_resolution" or
                                        parent.type in ("class", "module") and parent.child_by_field_name("name") == node):
