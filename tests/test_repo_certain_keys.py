@@ -175,11 +175,19 @@ def test_django_tables_use_the_app_label_and_migrations_name_the_model(tmp_path)
         "shipping/models.py": "from django.db import models\n\n\nclass Parcel(models.Model):\n"
                               "    invoice = models.ForeignKey(\"billing.Invoice\", on_delete=models.CASCADE)\n",
     }
+    files["billing/migrations/0002b_invoice_note.py"] = files["billing/migrations/0002_invoice_number.py"].replace(
+        "number", "note")  # a migration whose number has a letter (pretix's 0162b_...)
     repo = load_repository(write_repo(tmp_path / "app", files))
     q = _one(_asked(repo.texts()), "model_users", "Invoice")
     assert "table `billing_invoice`" in q.text
     assert q.answer == ("billing/migrations/0001_initial.py", "billing/migrations/0002_invoice_number.py",
-                        "billing/views.py", "shipping/models.py")
+                        "billing/migrations/0002b_invoice_note.py", "billing/views.py", "shipping/models.py")
+    # Another app's migration moving its own table onto this one: the key could not say so, not asked.
+    files["shipping/migrations/__init__.py"] = ""
+    files["shipping/migrations/0002_move.py"] = (
+        "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+        "    operations = [migrations.AlterModelTable(\"Parcel\", \"billing_invoice\")]\n")
+    assert _about(_asked(files), "model_users", "Invoice") == []
 
 
 def test_a_django_table_shared_with_another_apps_model_is_not_asked_about():

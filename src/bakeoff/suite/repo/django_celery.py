@@ -13,7 +13,7 @@ from bakeoff.suite.repo.facts import Model, RepoFacts, Worker
 from bakeoff.suite.repo.scopes import text
 from bakeoff.suite.repo.uses import descendants, string_content
 
-DJANGO_MIGRATION = re.compile(r"(^|/)migrations/\d+_\w*\.py$")
+DJANGO_MIGRATION = re.compile(r"(^|/)migrations/(?!__init__\.py$)\w+\.py$")  # 0162b_auto_... too
 _DJANGO_MODEL_OPS = ("CreateModel", "DeleteModel", "AlterModelOptions", "AlterModelTable", "AlterUniqueTogether",
                      "AlterIndexTogether", "AlterModelManagers", "AlterOrderWithRespectTo", "RenameModel")
 _FK_FIELDS = ("ForeignKey", "OneToOneField", "ManyToManyField", "ForeignObject")
@@ -148,8 +148,12 @@ def python_models(facts: RepoFacts, trees: dict, files) -> None:
             key = (label, name.lower())
             table = meta.get("db_table") or f"{label}_{name.lower()}"
             others = sorted(a for a, m in migration_uses if f"{a}_{m}" == table and (a, m) != key)
+            named = migration_uses[key] | string_uses[key]
+            stray = sorted(string_uses[("", table)] - named)  # a migration naming the table itself
             if others:  # a db_table that is another app's model's table: its migrations change it too
                 facts.models[q] = Model(None, path, f"its table {table} is also another app's model's ({others[0]})")
+            elif stray:  # AlterModelTable('Checkin', 'pretixbase_checkin') in another app, a db_table option
+                facts.models[q] = Model(None, path, f"{stray[0]} names its table {table} in a way not read here")
             else:
                 facts.models[q] = Model(table, path, "", tuple(sorted(migration_uses[key] | string_uses[key])), label)
 
@@ -165,6 +169,8 @@ def _django_strings(trees, files, path, tree, migration_uses, string_uses, creat
         if node.type == "string" and (s := string_content(node)) and re.fullmatch(r"\w+\.\w+", s):
             a, m = s.split(".")
             string_uses[(a, m.lower())].add(path)
+        elif migration and node.type == "string" and (s := string_content(node)) and re.fullmatch(r"\w+_\w+", s):
+            string_uses[("", s)].add(path)  # perhaps a table name
         if node.type != "call":
             continue
         fn = text(node.child_by_field_name("function")).split(".")[-1]
