@@ -190,6 +190,31 @@ def test_django_tables_use_the_app_label_and_migrations_name_the_model(tmp_path)
     assert _about(_asked(files), "model_users", "Invoice") == []
 
 
+def test_django_migrations_name_the_model_positionally_too(tmp_path):
+    """Django's operations take the model as their first argument as well as by keyword
+    (pretix's RemoveIndex("reusablemedium", ...)): such a migration changes the table."""
+    migration = ("from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+                 "    operations = [\n{ops}    ]\n")
+    files = {
+        "billing/__init__.py": "",
+        "billing/models.py": "from django.db import models\n\n\nclass Invoice(models.Model):\n"
+                             "    number = models.CharField(max_length=20)\n",
+        "billing/migrations/__init__.py": "",
+        "billing/migrations/0001_initial.py": migration.format(
+            ops="        migrations.CreateModel('Invoice', [('id', models.AutoField(primary_key=True))]),\n"),
+        "billing/migrations/0002_drop_index.py": migration.format(
+            ops="        migrations.RemoveIndex(\"invoice\", 'invoice_number_idx'),\n"),
+        "billing/migrations/0003_rename.py": migration.format(
+            ops="        migrations.RenameField('invoice', 'number', 'code'),\n"),
+        "billing/views.py": "from billing.models import Invoice\n\n\ndef show(request, pk):\n"
+                            "    return Invoice.objects.get(pk=pk)\n",
+    }
+    repo = load_repository(write_repo(tmp_path / "app", files))
+    q = _one(_asked(repo.texts()), "model_users", "Invoice")
+    assert q.answer == ("billing/migrations/0001_initial.py", "billing/migrations/0002_drop_index.py",
+                        "billing/migrations/0003_rename.py", "billing/views.py")
+
+
 def test_a_django_table_shared_with_another_apps_model_is_not_asked_about():
     migration = ("from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    operations = [\n"
                  "        migrations.CreateModel(name=\"ReferencedObject\", fields=[]),\n    ]\n")

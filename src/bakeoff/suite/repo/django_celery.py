@@ -16,6 +16,10 @@ from bakeoff.suite.repo.uses import descendants, string_content
 DJANGO_MIGRATION = re.compile(r"(^|/)migrations/(?!__init__\.py$)\w+\.py$")  # 0162b_auto_... too
 _DJANGO_MODEL_OPS = ("CreateModel", "DeleteModel", "AlterModelOptions", "AlterModelTable", "AlterUniqueTogether",
                      "AlterIndexTogether", "AlterModelManagers", "AlterOrderWithRespectTo", "RenameModel")
+# Operations whose first argument, or model_name=, names the model (Django's signatures:
+# AddField(model_name, name, field), RemoveIndex(model_name, name), ...).
+_DJANGO_FIELD_OPS = ("AddField", "AlterField", "RemoveField", "RenameField", "AddIndex", "RemoveIndex", "RenameIndex",
+                     "AddConstraint", "RemoveConstraint", "AlterConstraint")
 _FK_FIELDS = ("ForeignKey", "OneToOneField", "ManyToManyField", "ForeignObject")
 
 
@@ -181,14 +185,23 @@ def _django_strings(trees, files, path, tree, migration_uses, string_uses, creat
         strings = {k: string_content(v) for k, v in kwargs.items() if v is not None and v.type == "string"}
         positional = [string_content(a) for a in items if a.type == "string"]
         if migration and label:
+            # Positional arguments name the model as the keywords do: RemoveIndex("reusablemedium", ...),
+            # CreateModel('Invoice', ...), RenameModel('Old', 'New').
+            leading = []  # the string arguments before the first of another kind
+            for a in items[:2]:
+                if a.type != "string":
+                    break
+                leading.append(string_content(a))
             if fn in _DJANGO_MODEL_OPS:
-                for k in ("name", "old_name", "new_name"):
-                    if strings.get(k):
-                        migration_uses[(label, strings[k].lower())].add(path)
-                        if fn == "CreateModel" and k == "name":
-                            created[label].add(strings[k].lower())
-            if strings.get("model_name"):
-                migration_uses[(label, strings["model_name"].lower())].add(path)
+                names = [strings.get(k) for k in ("name", "old_name", "new_name")]
+                names += leading[:2] if fn == "RenameModel" else leading[:1]
+                for name in filter(None, names):
+                    migration_uses[(label, name.lower())].add(path)
+                if fn == "CreateModel" and (strings.get("name") or leading[:1]):
+                    created[label].add((strings.get("name") or leading[0]).lower())
+            model_name = strings.get("model_name") or (leading[0] if fn in _DJANGO_FIELD_OPS and leading else None)
+            if model_name:
+                migration_uses[(label, model_name.lower())].add(path)
         if fn == "get_model" and len(positional) == 2 and all(positional):
             string_uses[(positional[0], positional[1].lower())].add(path)
         if fn in _FK_FIELDS and label:
