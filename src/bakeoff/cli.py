@@ -66,6 +66,8 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases (after --sample).")] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="N cases drawn at random (the same ones for the same --seed).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --sample.")] = 0,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only the cases tagged so (a case's tags: in the suite file). Repeatable: a case with any of them runs.")] = None,
+    skip_tag: Annotated[Optional[list[str]], typer.Option("--skip-tag", help="Leave out the cases tagged so. Repeatable.")] = None,
     executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (this machine, one contender at a time) or ray (Ray actors that each hold a loaded contender; this process alone writes the database). Both resume each other's runs.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --executor ray: the cluster to join (auto, or ray://HOST:PORT). Default: start a Ray instance on this machine.")] = None,
     ray_actors: Annotated[int, typer.Option("--ray-actors", min=1, help="With --executor ray: actors per contender, each loading the model once (placed by the contender's num_cpus, num_gpus, memory_mb options).")] = 1,
@@ -87,8 +89,8 @@ def run(
 
     thresholds = Thresholds(parse_pass_rate(fail_under) if fail_under is not None else None, max_ttft_ms, max_e2e_ms)
     loaded = load_named(str(suite)) if suite else load_default_suite()
-    loaded.cases = select_cases(loaded.cases, limit, sample, seed)
-    suite_name = (str(suite) if suite else "built-in quick-start suite") + selection_label(limit, sample, seed)
+    loaded.cases = select_cases(loaded.cases, limit, sample, seed, tag, skip_tag)
+    suite_name = (str(suite) if suite else "built-in quick-start suite") + selection_label(limit, sample, seed, tag, skip_tag)
     if contender:
         specs = [parse_contender(text) for text in contender]
     elif loaded.contenders:
