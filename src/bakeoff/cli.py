@@ -356,7 +356,8 @@ def speed(
     n_gen: Annotated[str, typer.Option("-n", "--n-gen", help="Generation test sizes (comma list; 0 skips).")] = "128",
     depth: Annotated[str, typer.Option("-d", "--depth", help="Tokens already in the KV cache before timing (comma list).")] = "0",
     reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="Timed repetitions after one warm-up.")] = 5,
-    db: Annotated[Optional[Path], typer.Option("--db", help="Also store the results in this database.")] = None,
+    db: DbOption = Path("bakeoff.db"),
+    no_store: Annotated[bool, typer.Option("--no-store", help="Print the results only; store nothing.")] = False,
     sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option, e.g. --sweep quant=Q8_0,Q4_K_M.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print llama-bench-shaped JSON.")] = False,
 ) -> None:
@@ -365,7 +366,8 @@ def speed(
     Random tokens, a warm-up, then R repetitions: mean ± sample stdev of tokens/s, every sample
     kept. -d sweeps the context already in the KV cache, giving the curve of speed against
     context length; each depth is a fresh load with a context just large enough, so the memory
-    column shows what that context costs.
+    column shows what that context costs. Results are stored in the results database (the
+    report's speed-vs-depth chart reads them) unless --no-store is given.
     """
     from bakeoff.run.speed import run_speed, speed_rows_json
     from bakeoff.spec import parse_contender
@@ -376,7 +378,7 @@ def speed(
 
     specs = [spec for spec, _ in expand_sweeps(specs, sweep or [])]
     pp, tg, depths = _int_list(n_prompt, "-p"), _int_list(n_gen, "-n"), _int_list(depth, "-d")
-    database = Database(db) if db else None
+    database = None if no_store else Database(db)
     _interrupt_on_sigterm()
     printed = []
 
