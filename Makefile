@@ -32,7 +32,11 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/bakeoff models --assemble
 	$(BIN)/bakeoff run --db $(DB)
-	@echo "results: $(DB)  (bakeoff report --db $(DB) --cases)"
+	$(BIN)/bakeoff report --db $(DB) --html report.html
+	@echo
+	@echo "results: $(DB); the HTML report (matrix, Pareto frontier, charts, cases side by side): report.html"
+	@echo "open it in a browser: xdg-open report.html (Linux) or open report.html (macOS)"
+	@echo "put bakeoff on the PATH for this shell: . $(VENV)/bin/activate   (or call $(BIN)/bakeoff)"
 
 # The report and viewer tests drive Debian's Chromium through Playwright (never `playwright
 # install`, which downloads a browser): installed with apt-get when it is missing (CI runs as root).
