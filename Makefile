@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DB     ?= bakeoff.db
 
-.PHONY: demo test bench install install-dev clean chromium bubblewrap
+.PHONY: demo test bench install install-dev clean chromium bubblewrap docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(VENV)/.installed-dev chromium
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/html.py
+
+# docs/cli.md, the command reference, is generated from the CLI's own help (a test checks it is current).
+docs: $(VENV)/.installed-dev
+	$(BIN)/typer bakeoff.cli utils docs --name bakeoff --output docs/cli.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -533,6 +533,25 @@ def models(
 
 @app.command()
 @user_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write bakeoff.yaml and startchecks.py (made if missing).")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Replace the files if they exist.")] = False,
+) -> None:
+    """Write a starter suite that runs as written: the installed packaged models as contenders and
+    one case per kind of check (contains, equals, number, json, regex, code, python, a
+    conversation, a tool call, a judge), with comments on what to edit next."""
+    from bakeoff.suite.init import write_starter
+
+    written = write_starter(directory, force)
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    suite = written[0]
+    out.print(f"next: bakeoff run {suite}   (then bakeoff report --html report.html); "
+              f"edit the contenders and cases in {suite} to make it yours", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
 def validate(
     suite: Annotated[Path, typer.Argument(help="Suite file to check.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the parsed cases as JSON.")] = False,
