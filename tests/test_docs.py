@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TYPER = Path(sys.executable).with_name("typer")
 
@@ -38,12 +40,23 @@ def runnable_blocks(path: Path) -> list[str]:
 
 def run_blocks(blocks: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """Run the blocks as a reader pastes them: one shell, the venv's bin first on the PATH (as
-    after `. .venv/bin/activate`), stopping at the first command that fails."""
+    after `. .venv/bin/activate`), stopping at the first command that fails. The shell gets its
+    own process group, ended whatever happens, so a timed-out test leaves no model running."""
     import os
+    import signal
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     script = "set -euo pipefail\n" + "\n".join(blocks)
-    return subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.Popen(["bash", "-c", script], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_no_reference_to_documents_outside_the_repository():
@@ -70,6 +83,7 @@ def test_every_docs_page_link_resolves():
             assert (page.parent / target).exists(), f"{page.relative_to(ROOT)} links to {target}, which is missing"
 
 
+@pytest.mark.timeout(1800)
 def test_docs_pages_runnable_blocks(tmp_path, smollm2):
     pages = sorted((ROOT / "docs").glob("*.md"))
     ran = 0
@@ -83,6 +97,7 @@ def test_docs_pages_runnable_blocks(tmp_path, smollm2):
     assert ran >= 2
 
 
+@pytest.mark.timeout(1800)
 def test_readme_first_own_bakeoff_as_pasted(tmp_path, smollm2, qwen05):
     """The README's five steps, pasted into a shell with no edits: `bakeoff init`, validate, run
     (the two packaged models on the starter's ten cases), the per-case report and the HTML file."""
