@@ -88,6 +88,10 @@ class CleanupWorker
   end
 end
 """,
+    "app/jobs/application_job.rb": """\
+class ApplicationJob < ActiveJob::Base
+end
+""",
     "app/jobs/report_job.rb": """\
 class ReportJob < ApplicationJob
   queue_as :reports

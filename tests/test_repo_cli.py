@@ -74,3 +74,17 @@ def test_false_positives_are_counted_against_the_baseline_review():
     assert figures["comprehension_precision"] == 0.5 and figures["comprehension_recall"] == 0.5
     far = json.dumps([{"file": "shop/pricing.py", "line": 12, "kind": "off_by_one"}])  # 7 lines away: no match
     assert repo_figures([_trial(review, far)])["llamacpp:m"]["defects_found"] == 0
+
+
+def test_list_questions_shows_keys_and_dropped_counts_without_a_model(tmp_path):
+    root = mixed_repo(tmp_path / "app")
+    proc = bakeoff("repo", root, "--list-questions", "--json")
+    assert proc.returncode == 0, proc.stderr
+    listing = json.loads(proc.stdout)
+    by_id = {q["id"]: q for q in listing["questions"]}
+    assert by_id["workers"]["key"] and by_id["workers"]["text"].startswith("Which job")
+    assert set(listing["per_kind"]) >= {"callers", "defined", "imports", "inherits", "model_users", "workers"}
+    for kind, n in listing["per_kind"].items():  # every dropped question is counted under its kind, with a reason
+        assert n["dropped"] == sum(n["reasons"].values()) == sum(d["kind"] == kind for d in listing["dropped"])
+    text = bakeoff("repo", root, "--list-questions")
+    assert text.returncode == 0 and "key: " in text.stdout and "dropped as uncertain" in text.stdout

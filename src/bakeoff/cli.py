@@ -149,6 +149,7 @@ def repo_command(
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the suite's facts and the report as JSON.")] = False,
+    list_only: Annotated[bool, typer.Option("--list-questions", help="Only list every question the repository offers with its answer key, and how many of each kind were dropped as uncertain and why; no contender, no model.")] = False,
 ) -> None:
     """Turn a repository into a scored suite and run it: comprehension, seeded-defect review, context depth.
 
@@ -156,7 +157,8 @@ def repo_command(
     from, which files use model M, which queue/retry a worker sets) are answered by static
     analysis; a review of N seeded defects is scored on recall, and its false positives against
     the same contender's review of the unmutated code; --depths asks the questions again with
-    the answering file inside growing contexts. Example:
+    the answering file inside growing contexts. A question is asked only when its key is certain;
+    --list-questions shows every key and what was dropped as uncertain, without a model. Example:
 
         bakeoff repo . -c 'qwen2.5-coder-0.5b?ctx=16384' --questions 8 --defects 4 --depths 2k,8k
     """
@@ -164,6 +166,15 @@ def repo_command(
     from bakeoff.suite.repo import build_repo_suite, describe, plan_trials, suite_document, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
+    if list_only:
+        from bakeoff.suite.repo import list_questions, question_lines
+
+        listing = list_questions(path)
+        if as_json:
+            print(json.dumps(listing, indent=2))
+        else:
+            out.print("\n".join(question_lines(listing)), markup=False, highlight=False, soft_wrap=True)
+        return
     if not contender:
         raise InputError("bakeoff repo needs at least one contender: -c SPEC (e.g. -c qwen2.5-coder-0.5b)")
     specs = [parse_contender(text) for text in contender]

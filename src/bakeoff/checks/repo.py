@@ -84,10 +84,33 @@ def normalise(item: str, match: str) -> str:
     return s.lower()
 
 
-def set_scores(output: str, expected: list[str], match: str) -> tuple[float, float, list[str]]:
-    """(precision, recall, normalised items given)."""
-    want = {normalise(e, match) for e in expected}
-    got = {normalise(g, match) for g in answer_items(output)} - {""}
+def _qualified(item: str) -> str:
+    """A name with its qualifiers, separators made one: Shop::Order#total -> shop.order.total."""
+    s = item.strip().strip("`'\"").strip().lstrip(":").removesuffix("()")
+    return re.sub(r"::|#", ".", s).lower()
+
+
+def _same_name(given: str, want: set[str]) -> str:
+    """The expected name a given one means: the same, or the one expected name it is a qualified
+    tail of (bill for billing.Service.bill), or the one it qualifies further (django_otp.Device for
+    Device); an answer that fits two expected names matches neither."""
+    if given in want:
+        return given
+    fits = [w for w in want if w.endswith("." + given) or given.endswith("." + w)]
+    return fits[0] if len(fits) == 1 else given
+
+
+def set_scores(output: str, expected: list[str], match: str,
+               accept: dict[str, str] | None = None) -> tuple[float, float, list[str]]:
+    """(precision, recall, normalised items given). ACCEPT: another answer that counts as an expected
+    item (a call inside a nested function: the enclosing function is accepted for the inner one)."""
+    norm = _qualified if match == "name" else (lambda s: normalise(s, match))
+    want = {norm(e) for e in expected}
+    also = {norm(alt): norm(item) for alt, item in (accept or {}).items()}
+    got = {norm(g) for g in answer_items(output)} - {""}
+    if match == "name":  # a partly qualified answer means the one expected (or accepted) name it fits
+        got = {_same_name(g, want | set(also)) for g in got}
+    got = {g if g in want else also.get(g, g) for g in got}
     hits = len(want & got)
     precision = hits / len(got) if got else (1.0 if not want else 0.0)
     recall = hits / len(want) if want else (1.0 if not got else 0.0)
@@ -103,9 +126,10 @@ class AnswerSet(Check):
         what: ClassVar[str] = "answer_set check"
         expected: list[str]
         match: Literal["path", "name", "module", "option"] = "name"
+        accept: dict[str, str] = Field(default_factory=dict)  # another answer -> the expected item it counts as
 
     def run(self, output: str, case: Any) -> tuple[float, str]:
-        p, r, got = set_scores(output, self.params.expected, self.params.match)
+        p, r, got = set_scores(output, self.params.expected, self.params.match, self.params.accept)
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         return f1, f"precision {p:.2f}, recall {r:.2f}; expected {sorted(self.params.expected)}, got {got}"
 

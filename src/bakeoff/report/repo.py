@@ -31,7 +31,7 @@ def _answer_scores(t, case: dict) -> tuple[float, float]:
     if t["status"] != "ok":
         return 0.0, 0.0
     params = _check(case, "answer_set")
-    return set_scores(t["output"] or "", params["expected"], params.get("match", "name"))[:2]
+    return set_scores(t["output"] or "", params["expected"], params.get("match", "name"), params.get("accept"))[:2]
 
 
 def repo_figures(trials: list[Any]) -> dict[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ from bakeoff.suite.repo.depth import POSITIONS, pack_at_depth
 from bakeoff.suite.repo.facts import collect_facts
 from bakeoff.suite.repo.packing import Repository, SourceFile, load_repository, pack, render_file
 from bakeoff.suite.repo.privacy import Redaction, guard, redact
-from bakeoff.suite.repo.questions import ANSWER_RULE, Question, all_questions, choose_questions
+from bakeoff.suite.repo.questions import ANSWER_RULE, Dropped, Question, all_questions, choose_questions, question_candidates
 from bakeoff.suite.repo.tokens import budget_for
 from bakeoff.suite.schema import Case
 
@@ -46,7 +46,8 @@ def _question_case(case_id: str, q: Question, packed_text: str) -> Case:
     prompt = f"{INTRO}{packed_text}\nQuestion: {q.text}\n{ANSWER_RULE}"
     return Case(id=case_id, messages=[{"role": "user", "content": prompt}], max_tokens=QUESTION_TOKENS,
                 temperature=0.0, tags=["repo", q.kind],
-                checks=[build_check({"answer_set": {"expected": list(q.answer), "match": q.match}})])
+                checks=[build_check({"answer_set": {"expected": list(q.answer), "match": q.match,
+                                                     **({"accept": dict(q.accept)} if q.accept else {})}})])
 
 
 def review_prompt(packed_text: str) -> str:
@@ -87,9 +88,17 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
         return all(sum(budgets[n].count(render_file(by_path[p])) for p in set(paths) if p in by_path)
                    <= limit(rooms[n]) for n in budgets)
 
+    holds = _KeyCheck(repo.texts(), files)  # the facts were read from the unredacted text
+
+    def askable(q: Question) -> bool:
+        """Every contender can hold the question's files, and the key read from exactly the files
+        its prompt gets is the key asked (a file left out could have changed it)."""
+        return fits(q.evidence, lambda r: r[1] - QUESTION_TOKENS) and all(
+            holds(q, pack(files, rooms[n][1] - QUESTION_TOKENS, budgets[n].count, first=q.evidence).included)
+            for n in budgets)
+
     # Only questions and defects whose files every contender can hold: the same suite for all.
-    chosen = choose_questions(facts, questions, seed, keep=lambda q: fits(q.evidence, lambda r: r[1] - QUESTION_TOKENS)) \
-        if questions else []
+    chosen = choose_questions(facts, questions, seed, keep=askable) if questions else []
     if questions and len(chosen) < questions:
         notes.append(f"{len(chosen)} of {questions} questions built: the repository offers no more whose files fit "
                      "every contender's context (Python, Ruby, JavaScript, TypeScript facts that tree-sitter reads)")
@@ -145,12 +154,34 @@ def build_repo_suite(path: str | Path, specs: list, questions: int = 12, defects
                     notes.append(f"{spec.canonical}: depth {depth}: the repository holds too few tokens to fill "
                                  f"{target} around {q.evidence[0]}")
                     break
+                if not holds(q, packed.included):
+                    notes.append(f"{spec.canonical}: depth {depth}: {q.id} left out: its key changes without the "
+                                 "files this depth leaves out")
+                    continue
                 # The id carries the depth (the report's axis) and where the answering file sits.
                 cases.append(_question_case(f"{PREFIX}depth/{target}/{q.id}@{position:.1f}", q, packed.text))
         suite.cases[spec.canonical] = cases
         suite.budgets[spec.canonical] = {"context": budget.context, "context_source": budget.context_source,
                                          "counted_by": budget.counted_by, "left_out": left_out}
     return suite
+
+
+class _KeyCheck:
+    """Whether a question keeps its key when the facts are read from only some files (those one
+    prompt holds): the key must come from exactly the files the model sees."""
+
+    def __init__(self, texts: dict[str, str], files: list[SourceFile]):
+        self.texts, self.all = texts, {f.path for f in files}
+        self.cache: dict[frozenset, dict[str, Question]] = {}
+
+    def __call__(self, q: Question, included) -> bool:
+        paths = frozenset(included)
+        if paths >= self.all:
+            return True
+        if paths not in self.cache:
+            self.cache[paths] = {x.id: x for x in all_questions(collect_facts({p: self.texts[p] for p in paths}))}
+        same = self.cache[paths].get(q.id)
+        return same is not None and same.answer == q.answer and same.accept == q.accept
 
 
 def suite_document(suite: RepoSuite, spec: str) -> dict:
@@ -173,6 +204,47 @@ def describe(suite: RepoSuite) -> dict:
             "defects": [{"kind": m.kind, "file": m.file, "lines": m.lines, "description": m.description}
                         for m in suite.mutations],
             "redactions": [str(r) for r in suite.redactions], "notes": suite.notes, "contexts": suite.budgets}
+
+
+def list_questions(path: str | Path) -> dict:
+    """Every question the repository offers with its key, and the ones dropped as uncertain (per
+    kind, with the reason), for ``bakeoff repo PATH --list-questions``: the keys can be checked by
+    hand without running a model."""
+    repo = load_repository(path)
+    candidates = question_candidates(collect_facts(repo.texts()))
+    asked = [q for q in candidates if isinstance(q, Question)]
+    dropped = [d for d in candidates if isinstance(d, Dropped)]
+    kinds = sorted({c.kind for c in candidates})
+    per_kind = {k: {"asked": sum(q.kind == k for q in asked), "dropped": sum(d.kind == k for d in dropped),
+                    "reasons": _counts(d.reason for d in dropped if d.kind == k)} for k in kinds}
+    return {"files": len(repo.files), "per_kind": per_kind,
+            "questions": [{"id": q.id, "kind": q.kind, "text": q.text, "key": list(q.answer), "match": q.match,
+                           "accepted_too": {alt: item for alt, item in q.accept}, "evidence": list(q.evidence)}
+                          for q in asked],
+            "dropped": [{"kind": d.kind, "subject": d.subject, "reason": d.reason} for d in dropped]}
+
+
+def _counts(items) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def question_lines(listing: dict) -> list[str]:
+    """The listing as text: each question and its key, then per kind how many were asked and dropped."""
+    lines = []
+    for q in listing["questions"]:
+        lines += [f"[{q['kind']}] {q['id']}", f"  Q: {q['text']}", f"  key: {q['key']}"]
+        if q["accepted_too"]:
+            lines.append(f"  also accepted: {q['accepted_too']}")
+    lines.append("")
+    for kind, n in listing["per_kind"].items():
+        total = n["asked"] + n["dropped"]
+        lines.append(f"{kind}: {n['asked']} asked, {n['dropped']} dropped as uncertain"
+                     + (f" ({n['dropped'] / total:.0%})" if total else ""))
+        lines += [f"  {count} x {reason}" for reason, count in n["reasons"].items()]
+    return lines
 
 
 def summary_lines(suite: RepoSuite, path) -> list[str]:

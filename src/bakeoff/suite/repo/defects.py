@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from bakeoff.checks.repo import DEFECT_KINDS as DESCRIPTIONS
 from bakeoff.suite.repo.facts import RepoFacts, _enclosing, _text, _walk, language_of, parse, syntax_errors
+from bakeoff.suite.repo.packing import COPIED_LIBRARY
+from bakeoff.suite.repo.scopes import CLASS_TYPES
 
 KINDS = tuple(DESCRIPTIONS)
 _SYNONYMS = {"get": "fetch", "fetch": "get", "compute": "calculate", "calculate": "compute", "build": "make",
@@ -186,50 +188,59 @@ def _mutate_operator(kind, texts, facts, rng, free):
                                                  f"{DESCRIPTIONS[kind]}: {_text(op)} became {table[_text(op)]}")
 
 
-def _functions(path: str, text: str) -> list:
+_CLASS_BODY = {"python": "block", "ruby": "body_statement", "javascript": "class_body", "typescript": "class_body",
+               "tsx": "class_body"}
+
+
+def _members(path: str, text: str) -> list[tuple]:
+    """(class node, its methods) for each class or module of a file that has at least one method
+    of two or more lines: where a duplicated method can be placed among the others."""
     lang = language_of(path)
     tree = parse(path, text)
     out = []
     for node in _walk(tree.root_node):
-        if node.type in ("function_definition", "method") and lang in ("python", "ruby") or \
-                node.type == "function_declaration":
-            if node.parent is not None and node.parent.type == "decorated_definition":
-                continue
-            if node.end_point[0] - node.start_point[0] >= 2:
-                out.append(node)
+        if node.type not in CLASS_TYPES[lang]:
+            continue
+        body = node.child_by_field_name("body")
+        if body is None:
+            continue
+        methods = [c.child_by_field_name("definition") if c.type == "decorated_definition" else c
+                   for c in body.named_children if c.type in (*_FUNCS[lang], "decorated_definition")]
+        methods = [m for m in methods if m is not None and m.type in _FUNCS[lang]
+                   and m.end_point[0] - m.start_point[0] >= 2]
+        if methods:
+            out.append((node, methods))
     return out
 
 
 def _mutate_duplicate(kind, texts, facts, rng, free):
+    """A method copied, under a new name, into a class or module of another file, after that
+    class's last method and at its indentation: inside existing code, never past the file's end."""
     cands = []
     for p in free:
-        targets = [q for q in free if q != p and language_of(q) == language_of(p)]
+        targets = [q for q in free if q != p and language_of(q) == language_of(p) and _members(q, texts[q])]
         if targets:
-            cands += [(p, node, targets) for node in _functions(p, texts[p])]
+            cands += [(p, m, targets) for _, methods in _members(p, texts[p]) for m in methods]
     if not cands:
         return None
     path, node, targets = rng.choice(cands)
     same_dir = [q for q in targets if q.rsplit("/", 1)[0] == path.rsplit("/", 1)[0]]
     target = rng.choice(same_dir or targets)
+    cls, methods = rng.choice(_members(target, texts[target]))
     lines = texts[path].split("\n")[node.start_point[0]: node.end_point[0] + 1]
-    lines[0] = lines[0][node.start_point[1]:]
-    indent = min((len(_indent(ln)) for ln in lines[1:] if ln.strip()), default=0)
-    body_indent = len(_indent(texts[path].split("\n")[node.start_point[0]]))
-    cut = min(indent, body_indent)
-    block = [lines[0]] + [ln[cut:] for ln in lines[1:]]
+    cut = len(_indent(texts[path].split("\n")[node.start_point[0]]))
+    last = methods[-1]
+    old = texts[target].split("\n")
+    indent = _indent(old[last.start_point[0]])
+    block = [indent + ln[cut:] if ln.strip() else "" for ln in lines]
     name = _text(node.child_by_field_name("name"))
     renamed = new_name(name)
-    block[0] = re.sub(rf"\b{re.escape(name)}\b", renamed, block[0], count=1)
-    old = texts[target].rstrip("\n").split("\n")
-    n = len(old)
-    lead = ["", ""] if language_of(target) == "python" else [""]
-    new_text = "\n".join(old + lead + block) + "\n"
-    start = n + len(lead) + 1
-    original = texts[target]
-    last = len(original.split("\n"))
-    return {target: new_text}, Mutation(kind, target, [start], (n + 1, last),
-                                        f"{DESCRIPTIONS[kind]}: {name} of {path} copied as {renamed}",
-                                        also=[(path, node.start_point[0] + 1)])
+    block[0] = re.sub(rf"(?<![\w]){re.escape(name)}(?![\w?!])", renamed, block[0], count=1)
+    after = last.end_point[0] + 1  # the line the last method ends on
+    new_text = "\n".join(old[:after] + [""] + block + old[after:])
+    return {target: new_text}, Mutation(kind, target, [after + 2], (after + 1, after),
+                                        f"{DESCRIPTIONS[kind]}: {name} of {path} copied as {renamed} into "
+                                        f"{_text(cls.child_by_field_name('name'))}", also=[(path, node.start_point[0] + 1)])
 
 
 def _mutate_renamed_call(kind, texts, facts, rng, free):
@@ -239,7 +250,7 @@ def _mutate_renamed_call(kind, texts, facts, rng, free):
             continue
         if d.name in ("initialize", "constructor", "perform", "call", "change", "main") or len(d.name) < 4:
             continue
-        callers = sorted({p for p, c in facts.calls.get(d.name, set()) if p in free and c != d.name})
+        callers = sorted({s.path for s in facts.calls.get(d.qualified, set()) if s.path in free and s.caller != d.qualified})
         if callers:
             cands.append((d, callers))
     if not cands:
@@ -264,6 +275,20 @@ def _mutate_renamed_call(kind, texts, facts, rng, free):
 
 
 _MIGRATION_FILE = re.compile(r"(^|/)db/migrate/\d+_\w+\.rb$")
+_NOT_APPLICATION = re.compile(r"(^|/)(tests?|spec|specs|__tests__|test_helpers?|fixtures|migrations|migrate|versions|"
+                              r"alembic|seeds?|scripts?|bin|config|docs?|examples?)/|(^|/)(test_[^/]*|[^/]*_(test|spec)"
+                              r"\.\w+|[^/]*\.(test|spec)\.\w+|conftest\.py|setup\.py|manage\.py|schema\.rb)$")
+
+
+# A library copied in under its versioned name (jquery-3.6.1-ui-1.13.2.js): not the application's code.
+_COPIED_LIBRARY = re.compile(r"(^|/)[^/]*[-.]v?\d+\.\d+[^/]*\.(js|css)$|(^|/)(jquery|bootstrap|lodash|moment|d3|select2)"
+                             r"[^/]*\.js$")
+
+
+def application_file(path: str) -> bool:
+    """Code of the application itself: not a test, a migration (data migrations included), a
+    fixture, a script, configuration or a copied library, where a seeded defect would be out of place."""
+    return not _NOT_APPLICATION.search(path) and not COPIED_LIBRARY.search(path)
 _COLUMN = re.compile(r"^\s*(?:t\.\w+|add_column\s+:(\w+),)\s*:(\w+)")
 
 
@@ -337,7 +362,7 @@ def seed_defects(texts: dict[str, str], facts: RepoFacts, n: int, seed: int,
     done: list[Mutation] = []
     used: set[str] = set()
     # Migrations are history: only the migration kind adds to them, nothing edits them.
-    sources = sorted(p for p in texts if language_of(p) and not _MIGRATION_FILE.search(p)
+    sources = sorted(p for p in texts if language_of(p) and not _MIGRATION_FILE.search(p) and application_file(p)
                      and (allowed is None or p in allowed))
     attempts = 0
     while len(done) < n and attempts < n * len(order) * 2:
