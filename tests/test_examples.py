@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bakeoff.checks.judge import is_judge_error
 from conftest import ROOT, bakeoff, report_json, trial_rows
 
 EXAMPLES = ROOT / "examples"
@@ -47,12 +48,12 @@ COMMANDS = {
     "cloud": ".venv/bin/bakeoff run examples/cloud/suite.yaml --db examples.db",
 }
 
-# The examples whose command CI runs (about 2 minutes together on 2 cores; cloud without keys, so
+# The examples whose command CI runs (about 1-2 minutes together on 2 cores; cloud without keys, so
 # only its message); examples/README.md says so.
-CI_RUNS = ["images", "conversations", "quant", "cloud"]
+CI_RUNS = ["images", "conversations", "judge", "quant", "cloud"]
 
 # trials each quick run makes: cases x sweep variants
-EXPECTED_TRIALS = {"images": 2 * 2, "conversations": 2, "quant": 3 * 3}
+EXPECTED_TRIALS = {"images": 2 * 2, "conversations": 2, "judge": 2, "quant": 3 * 3}
 
 NO_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
@@ -124,6 +125,13 @@ def test_quick_example_runs(name, tmp_path, smollm2):
         (group,) = report["variants"]
         assert [v["sweep"]["quant"] for v in group["variants"]] == ["Q8_0", "Q4_0", "Q2_K"]
         assert group["variants"][0]["file_mb"] > group["variants"][2]["file_mb"]
+    if name == "judge":  # both judge checks graded by the packaged judge, its raw replies kept
+        conn = sqlite3.connect(db)
+        verdicts = list(conn.execute("SELECT passed, detail FROM check_results WHERE kind = 'judge'"))
+        replies = conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0]
+        conn.close()
+        assert len(verdicts) == 2 and replies == 2, verdicts
+        assert all(passed in (0, 1) and not is_judge_error("judge", detail) for passed, detail in verdicts), verdicts
     if name == "conversations":
         conn = sqlite3.connect(db)
         turns = dict(conn.execute("SELECT t.case_id, COUNT(*) FROM turns u JOIN trials t ON t.id = u.trial_id"
