@@ -88,7 +88,8 @@ def run(
     from bakeoff.suite.standard import load_named, select_cases, selection_label
 
     thresholds = Thresholds(parse_pass_rate(fail_under) if fail_under is not None else None, max_ttft_ms, max_e2e_ms)
-    loaded = load_named(str(suite)) if suite else load_default_suite()
+    # -c replaces the suite's contenders: theirs are checked as specs, not for models or keys.
+    loaded = load_named(str(suite), contenders_ready=not contender) if suite else load_default_suite()
     loaded.cases = select_cases(loaded.cases, limit, sample, seed, tag, skip_tag)
     suite_name = (str(suite) if suite else "built-in quick-start suite") + selection_label(limit, sample, seed, tag, skip_tag)
     if contender:

@@ -111,13 +111,13 @@ def select_cases(cases: list[Case], limit: int | None = None, sample: int | None
     return cases
 
 
-def load_named(text: str) -> Suite:
-    """``std:NAME`` is a standard suite; anything else a suite file."""
+def load_named(text: str, contenders_ready: bool = True) -> Suite:
+    """``std:NAME`` is a standard suite; anything else a suite file (see load_suite)."""
     if is_standard(text):
         return load_standard(text)
     from bakeoff.suite.loader import load_suite
 
-    return load_suite(text)
+    return load_suite(text, contenders_ready)
 
 
 def selection_label(limit: int | None, sample: int | None, seed: int, tags: list[str] | None = None,
