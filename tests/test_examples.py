@@ -118,6 +118,10 @@ def test_quick_example_runs(name, tmp_path, smollm2):
         tokens = [b["image_tokens_per_image"] for b in group["budgets"]]
         assert [b["visual_budget"] for b in group["budgets"]] == [70, 280] and tokens[0] < tokens[1]
         assert all(r["image_count"] in (1, 2) and r["image_encode_ms"] > 0 for r in rows)
+        # A twin's answers are random: no pass rate in the per-variant table either.
+        (variants,) = report["variants"]
+        assert all(v["pass_rate"] is None and v["quality"] for v in variants["variants"])
+        assert "n/a (twin)" in proc.stdout
     if name == "quant":
         (group,) = report["variants"]
         assert [v["sweep"]["quant"] for v in group["variants"]] == ["Q8_0", "Q4_0", "Q2_K"]

@@ -302,7 +302,7 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
             vt.add_column(header, justify="left" if header == "variant" else "right", no_wrap=True)
         for v in group["variants"]:
             name = ", ".join(f"{k}={val}" for k, val in v["sweep"].items()) + (" (ref)" if v["reference"] else "")
-            vt.add_row(name, fmt(v["file_mb"], "f0"), fmt(v["pass_rate"], "pct"), fmt(v["decode_tps_median"], "f1"),
+            vt.add_row(name, fmt(v["file_mb"], "f0"), "n/a (twin)" if v.get("quality") else fmt(v["pass_rate"], "pct"), fmt(v["decode_tps_median"], "f1"),
                        fmt(v["prefill_tps_median"], "f1"), fmt(v["peak_mem_mb"], "f0"),
                        fmt(v["differs_from_reference"], "pct") + f" of {v['compared_with_reference']}")
         console.print(vt)
