@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DB     ?= bakeoff.db
 
-.PHONY: demo test bench install install-dev clean chromium bubblewrap
+.PHONY: demo test bench install install-dev clean chromium bubblewrap docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ install-dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/bakeoff models --assemble
 	$(BIN)/bakeoff run --db $(DB)
-	@echo "results: $(DB)  (bakeoff report --db $(DB) --cases)"
+	$(BIN)/bakeoff report --db $(DB) --html report.html
+	@echo
+	@echo "results: $(DB); the HTML report (matrix, Pareto frontier, charts, cases side by side): report.html"
+	@echo "open it in a browser: xdg-open report.html (Linux) or open report.html (macOS)"
+	@echo "put bakeoff on the PATH for this shell: . $(VENV)/bin/activate   (or call $(BIN)/bakeoff)"
 
 # The report and viewer tests drive Debian's Chromium through Playwright (never `playwright
 # install`, which downloads a browser): installed with apt-get when it is missing (CI runs as root).
@@ -51,6 +55,10 @@ bench: $(VENV)/.installed-dev chromium
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/html.py
+
+# docs/cli.md, the command reference, is generated from the CLI's own help (a test checks it is current).
+docs: $(VENV)/.installed-dev
+	$(BIN)/typer bakeoff.cli utils docs --name bakeoff --output docs/cli.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -37,5 +37,19 @@ def test_speed_json_contract_depth_sweep_and_storage(tmp_path, smollm2):
 def test_speed_bad_lists_are_exit_2(smollm2):
     proc = bakeoff("speed", "smollm2-135m", "-p", "12x")
     assert proc.returncode == 2 and "comma-separated integers" in proc.stderr and "Traceback" not in proc.stderr
-    proc = bakeoff("speed", "smollm2-135m?ctx=256", "-p", "512")
+    proc = bakeoff("speed", "smollm2-135m?ctx=256", "-p", "512", "--no-store")
     assert proc.returncode == 2 and "cannot hold" in proc.stderr
+
+
+def test_speed_stores_in_the_default_database_unless_told_not_to(tmp_path, smollm2):
+    """Like run, load, repo and judge, speed stores into ./bakeoff.db by default, so the report's
+    speed-vs-depth chart has data after the obvious command; --no-store prints only."""
+    proc = bakeoff("speed", "smollm2-135m?threads=1", "-p", "16", "-n", "4", "-r", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    conn = sqlite3.connect(tmp_path / "bakeoff.db")
+    assert conn.execute("SELECT count(*) FROM speed_results").fetchone()[0] == 2
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    proc = bakeoff("speed", "smollm2-135m?threads=1", "-p", "16", "-n", "0", "-r", "1", "--no-store", cwd=other)
+    assert proc.returncode == 0, proc.stderr
+    assert "pp16" in proc.stdout and not (other / "bakeoff.db").exists()

@@ -302,3 +302,26 @@ def test_default_suite_checks_are_fair():
         bad = evaluate(case.checks, wrong, case)
         assert good.passed is True, (case.id, [r.detail for r in good.results])
         assert bad.passed is False, (case.id, [r.detail for r in bad.results])
+
+
+def test_command_line_contenders_replace_the_suites_without_checking_their_keys(tmp_path, monkeypatch, smollm2):
+    """`run suite.yaml -c X` runs X only, so a cloud contender the suite lists needs no key then;
+    validating the suite as it stands still names the missing key, with its line."""
+    from conftest import bakeoff
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = tmp_path / "config"
+    config.mkdir()
+    suite = tmp_path / "bakeoff.yaml"
+    suite.write_text("contenders:\n  - smollm2-135m\n  - openai:gpt-4o-mini\n"
+                     "cases:\n  - id: hi\n    prompt: Say hi.\n    max_tokens: 4\n")
+    env = {"BAKEOFF_CONFIG": str(config), "XDG_CONFIG_HOME": str(config)}
+    validate = bakeoff("validate", suite, env=env)
+    assert validate.returncode == 2 and "OPENAI_API_KEY" in validate.stderr and ":3:" in validate.stderr
+    run = bakeoff("run", suite, "-c", "smollm2-135m?threads=1", "--db", tmp_path / "r.db", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["run"]["ran"] == 1
+    # A spec that is wrong as written is still an error, -c or not.
+    suite.write_text("contenders:\n  - 'openai:gpt-4o-mini?no_such_option=1'\ncases:\n  - id: hi\n    prompt: Say hi.\n")
+    bad = bakeoff("run", suite, "-c", "smollm2-135m", "--db", tmp_path / "r.db", env=env)
+    assert bad.returncode == 2 and "no_such_option" in bad.stderr

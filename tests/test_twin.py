@@ -261,7 +261,7 @@ cases:
 def test_twin_contender_in_speed_and_run_reports_no_quality(home, configs, tmp_path):
     spec = f"twin:{configs['gemma4-moe']}?threads=1"
     speed = bakeoff("speed", spec, "-p", "32", "-n", "4", "-d", "0,64", "-r", "1", "--json",
-                    env=env(home), check=True)
+                    "--no-store", env=env(home), check=True)
     rows = json.loads(speed.stdout)
     assert [(r["test"], r["depth"]) for r in rows] == [("pp32", 0), ("tg4", 0), ("pp32", 64), ("tg4", 64)]
     assert all(r["avg_tps"] > 0 and r["engine_memory"]["kv_mib"] > 0 for r in rows)

@@ -66,6 +66,8 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N cases (after --sample).")] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="N cases drawn at random (the same ones for the same --seed).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of --sample.")] = 0,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only the cases tagged so (a case's tags: in the suite file). Repeatable: a case with any of them runs.")] = None,
+    skip_tag: Annotated[Optional[list[str]], typer.Option("--skip-tag", help="Leave out the cases tagged so. Repeatable.")] = None,
     executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (this machine, one contender at a time) or ray (Ray actors that each hold a loaded contender; this process alone writes the database). Both resume each other's runs.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --executor ray: the cluster to join (auto, or ray://HOST:PORT). Default: start a Ray instance on this machine.")] = None,
     ray_actors: Annotated[int, typer.Option("--ray-actors", min=1, help="With --executor ray: actors per contender, each loading the model once (placed by the contender's num_cpus, num_gpus, memory_mb options).")] = 1,
@@ -86,9 +88,10 @@ def run(
     from bakeoff.suite.standard import load_named, select_cases, selection_label
 
     thresholds = Thresholds(parse_pass_rate(fail_under) if fail_under is not None else None, max_ttft_ms, max_e2e_ms)
-    loaded = load_named(str(suite)) if suite else load_default_suite()
-    loaded.cases = select_cases(loaded.cases, limit, sample, seed)
-    suite_name = (str(suite) if suite else "built-in quick-start suite") + selection_label(limit, sample, seed)
+    # -c replaces the suite's contenders: theirs are checked as specs, not for models or keys.
+    loaded = load_named(str(suite), contenders_ready=not contender) if suite else load_default_suite()
+    loaded.cases = select_cases(loaded.cases, limit, sample, seed, tag, skip_tag)
+    suite_name = (str(suite) if suite else "built-in quick-start suite") + selection_label(limit, sample, seed, tag, skip_tag)
     if contender:
         specs = [parse_contender(text) for text in contender]
     elif loaded.contenders:
@@ -365,7 +368,8 @@ def speed(
     n_gen: Annotated[str, typer.Option("-n", "--n-gen", help="Generation test sizes (comma list; 0 skips).")] = "128",
     depth: Annotated[str, typer.Option("-d", "--depth", help="Tokens already in the KV cache before timing (comma list).")] = "0",
     reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="Timed repetitions after one warm-up.")] = 5,
-    db: Annotated[Optional[Path], typer.Option("--db", help="Also store the results in this database.")] = None,
+    db: DbOption = Path("bakeoff.db"),
+    no_store: Annotated[bool, typer.Option("--no-store", help="Print the results only; store nothing.")] = False,
     sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option, e.g. --sweep quant=Q8_0,Q4_K_M.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print llama-bench-shaped JSON.")] = False,
 ) -> None:
@@ -374,7 +378,8 @@ def speed(
     Random tokens, a warm-up, then R repetitions: mean ± sample stdev of tokens/s, every sample
     kept. -d sweeps the context already in the KV cache, giving the curve of speed against
     context length; each depth is a fresh load with a context just large enough, so the memory
-    column shows what that context costs.
+    column shows what that context costs. Results are stored in the results database (the
+    report's speed-vs-depth chart reads them) unless --no-store is given.
     """
     from bakeoff.run.speed import run_speed, speed_rows_json
     from bakeoff.spec import parse_contender
@@ -385,7 +390,7 @@ def speed(
 
     specs = [spec for spec, _ in expand_sweeps(specs, sweep or [])]
     pp, tg, depths = _int_list(n_prompt, "-p"), _int_list(n_gen, "-n"), _int_list(depth, "-d")
-    database = Database(db) if db else None
+    database = None if no_store else Database(db)
     _interrupt_on_sigterm()
     printed = []
 
@@ -536,6 +541,25 @@ def models(
                       f"{r['parameters'] / 1e6:.0f}M" if r.get("parameters") else "–",
                       (r["sha256"][:12] + "… " + (r.get("sha256_source") or "")) if r.get("sha256") else "–")
     out.print(table)
+
+
+@app.command()
+@user_errors
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write bakeoff.yaml and startchecks.py (made if missing).")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Replace the files if they exist.")] = False,
+) -> None:
+    """Write a starter suite that runs as written: the installed packaged models as contenders and
+    one case per kind of check (contains, equals, number, json, regex, code, python, a
+    conversation, a tool call, a judge), with comments on what to edit next."""
+    from bakeoff.suite.init import write_starter
+
+    written = write_starter(directory, force)
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    suite = written[0]
+    out.print(f"next: bakeoff run {suite}   (then bakeoff report --html report.html); "
+              f"edit the contenders and cases in {suite} to make it yours", highlight=False, soft_wrap=True)
 
 
 @app.command()

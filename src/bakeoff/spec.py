@@ -93,12 +93,15 @@ def parse_spec(text: str) -> ContenderSpec:
     return ContenderSpec(backend=backend, model=model, options=given)
 
 
-def parse_contender(text: str) -> ContenderSpec:
-    """parse_spec, then ask the backend whether the model can work (alias known, file there, key set)."""
+def parse_contender(text: str, ready: bool = True) -> ContenderSpec:
+    """parse_spec and the backend's option check; then, with ``ready``, ask the backend whether
+    the model can work (alias known, file there, key set)."""
     from bakeoff.backends import get_backend
 
     spec = parse_spec(text)
     backend_cls = get_backend(spec.backend)
-    backend_cls.check_model(spec.model)
-    backend_cls.check_ready(spec.model, backend_cls.Options.model_validate(spec.options))
+    options = backend_cls.Options.model_validate(spec.options)
+    if ready:
+        backend_cls.check_model(spec.model)
+        backend_cls.check_ready(spec.model, options)
     return spec

@@ -1,7 +1,7 @@
 """Thinking mode: the ``thinking=on|off|BUDGET`` contender option, and splitting a completion into
 reasoning and answer in each model family's own format.
 
-Formats (what the model writes; see FACTS.md):
+Formats (what the model writes; sources in docs/sources.md):
 
 - Gemma 4: ``<|channel>thought\\n...<channel|>`` before the answer (switched on by ``<|think|>`` at
   the start of the system turn). ``<|channel>`` and ``<channel|>`` are special tokens (ids 100

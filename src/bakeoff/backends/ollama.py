@@ -17,7 +17,7 @@ What is sent:
 - close: ``POST /api/chat`` with no messages and ``keep_alive: 0``, which unloads the model, so the
   next contender's memory is not polluted by this one.
 
-How figures map (DESIGN §5, §7): TTFT, TTFAT, E2E, ITL and client decode tok/s are client-observed:
+How figures map (docs/architecture.md §4, §5): TTFT, TTFAT, E2E, ITL and client decode tok/s are client-observed:
 taken in this process when each NDJSON line arrives. ``message.thinking`` is reasoning,
 ``message.content`` the answer. From the final ``done: true`` object, engine-reported: token counts
 (``prompt_eval_count``, ``eval_count``, labelled ``engine (ollama)``), prefill

@@ -1,4 +1,4 @@
-"""The environment a run is stored with (DESIGN §7 rule 2)."""
+"""The environment a run is stored with (docs/architecture.md §5, rule 2)."""
 
 from __future__ import annotations
 

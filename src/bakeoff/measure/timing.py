@@ -1,4 +1,4 @@
-"""Per-trial figures from a backend's event stream (definitions: DESIGN §5)."""
+"""Per-trial figures from a backend's event stream (definitions: docs/architecture.md §4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Flaky cases: the same case and contender, repeated, with answers that disagree.
 
-DESIGN §1: "the same prompt ten times — one brilliant answer and one confused one is a
+Why it matters: "the same prompt ten times — one brilliant answer and one confused one is a
 failure". A (case, contender) cell is *flaky* when its repeats disagree on the verdict (some
 pass, some fail) or some repeats ended in an error and others did not. Repeats whose verdicts
 agree but whose texts differ are listed apart, as *unstable output*: at a temperature above 0

@@ -1,7 +1,7 @@
 """`bakeoff report --html FILE`: one self-contained HTML file that works offline.
 
 Everything is inlined (Vega, Vega-Lite and vega-embed, styles, the data), nothing is fetched. Model output is
-untrusted (DESIGN §7.6): the template escapes every value (jinja2 autoescape); the data the
+untrusted (docs/architecture.md, rule 6): the template escapes every value (jinja2 autoescape); the data the
 plots read is JSON inside a ``<script type="application/json">`` block with ``<``, ``>``, ``&``
 and U+2028/2029 escaped, so no text can close the block; and a Content-Security-Policy lets
 only the report's own scripts run (their nonce is new for every file), so even a mistake in

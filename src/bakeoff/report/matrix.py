@@ -172,6 +172,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.ratings import win_rates
     from bakeoff.report.repo import repo_figures
     from bakeoff.report.standard import standard_rows
+    from bakeoff.report.tags import tag_rows
     from bakeoff.report.tools import tool_figures
     from bakeoff.store.ratings import ratings
     from bakeoff.store.reads import TrialsOnce
@@ -201,6 +202,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "visual_budgets": budget_rows(db, run_id),  # per visual budget: image tokens, TTFT, prefill, memory, quality
         "thinking": thinking_deltas(db, run_id),  # what thinking buys and costs, per sweep
         "cases": case_rows(db, run_id),
+        "tags": tag_rows(trials),  # pass rate per case tag and contender
         "repeats": repeat_case_rows(trials, checks),
         "drift": drift_rows(db, run_id),  # conversations: accuracy by turn, consistency probes
         "pareto": [p.to_dict() for p in frontier_plots(contenders)],
@@ -263,6 +265,9 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     from bakeoff.report.repo import print_repo
 
     print_repo(data, console)
+    from bakeoff.report.tags import print_tags
+
+    print_tags(data.get("tags", []), console, fmt)
     repeated = [r for r in data["contenders"] if r.get("repeats", 0) > 1]
     if repeated:
         from bakeoff.report.stability import AGREEMENT_LEGEND
@@ -297,7 +302,7 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
             vt.add_column(header, justify="left" if header == "variant" else "right", no_wrap=True)
         for v in group["variants"]:
             name = ", ".join(f"{k}={val}" for k, val in v["sweep"].items()) + (" (ref)" if v["reference"] else "")
-            vt.add_row(name, fmt(v["file_mb"], "f0"), fmt(v["pass_rate"], "pct"), fmt(v["decode_tps_median"], "f1"),
+            vt.add_row(name, fmt(v["file_mb"], "f0"), "n/a (twin)" if v.get("quality") else fmt(v["pass_rate"], "pct"), fmt(v["decode_tps_median"], "f1"),
                        fmt(v["prefill_tps_median"], "f1"), fmt(v["peak_mem_mb"], "f0"),
                        fmt(v["differs_from_reference"], "pct") + f" of {v['compared_with_reference']}")
         console.print(vt)

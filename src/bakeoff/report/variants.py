@@ -36,6 +36,8 @@ def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]
     if not trials:
         return []
     paths = {c["spec"]: c["model_path"] for c in db.contenders()}
+    # Architecture twins (random weights): speed and memory are real, quality is not applicable.
+    twins = {c["spec"]: (json.loads(c["facts"] or "{}").get("twin") or {}).get("quality") for c in db.contenders()}
     groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     points: dict[str, dict] = {}
     for t in trials:
@@ -60,6 +62,8 @@ def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]
                 "differs_from_reference": differ / len(compared) if compared else None,
                 "compared_with_reference": len(compared),
             })
+            if twins.get(spec):
+                variants[-1].update(passed=None, pass_rate=None, pass_rate_ci=None, quality=twins[spec])
         variants.sort(key=lambda v: _reference_rank(v["sweep"]))
         out.append({"base": base, "reference": reference, "variants": variants})
     return out

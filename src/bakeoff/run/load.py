@@ -11,8 +11,8 @@ streamed chunk.
 - request throughput: completed requests / duration
 - output throughput: output tokens of the completed requests / duration
 - total token throughput: (prompt + output tokens of the completed requests) / duration
-- TTFT: send -> first streamed token (reasoning or content, DESIGN §5)
-- E2E latency: send -> last streamed token (DESIGN §5; vLLM's "E2EL")
+- TTFT: send -> first streamed token (reasoning or content, docs/architecture.md §4)
+- E2E latency: send -> last streamed token (docs/architecture.md §4; vLLM's "E2EL")
 - TPOT, per request: (E2E - TTFT) / (output tokens - 1), for requests with more than one token
 - ITL: every gap between successive streamed chunks of every completed request, pooled
 - mean, sample-free std (numpy's np.std), p50/p90/p99 with numpy's linear interpolation

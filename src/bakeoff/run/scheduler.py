@@ -205,6 +205,7 @@ def _base_row(run_id: str, trial: Trial, started: str) -> dict:
         "id": trial.id, "run_id": run_id, "spec": trial.spec.canonical, "case_id": trial.case.id,
         "repeat": trial.repeat, "sweep": trial.sweep, "case_json": trial.case.identity(),
         "started_at": started,
+        "tags": json.dumps(trial.case.tags) if trial.case.tags else None,  # per-tag figures in the report
         # on every row, error trials too: the visual-budget report finds image trials by it
         "image_count": count_images(trial.case.messages) or None,
     }

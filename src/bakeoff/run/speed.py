@@ -1,4 +1,4 @@
-"""The speed protocol (llama-bench's method, DESIGN §5): prompt processing (pp) and generation
+"""The speed protocol (llama-bench's method, docs/architecture.md §4): prompt processing (pp) and generation
 (tg) measured apart, at each depth of tokens already in the KV cache, a warm-up and then R
 repetitions reported as mean ± sample stdev with every sample.
 

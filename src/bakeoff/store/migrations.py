@@ -326,3 +326,10 @@ def m011_images(conn: sqlite3.Connection) -> None:
         ALTER TABLE trials ADD COLUMN image_decode_ms REAL;
         """
     )
+
+
+@migration
+def m012_case_tags(conn: sqlite3.Connection) -> None:
+    # The case's tags (a JSON list; NULL: none) on each trial, for per-tag pass rates. Not part of
+    # the trial's identity: retagging a case does not make its finished trials run again.
+    conn.execute("ALTER TABLE trials ADD COLUMN tags TEXT")

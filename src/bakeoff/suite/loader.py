@@ -75,8 +75,10 @@ for _first in list("yYnNoO"):
 _YamlLoader.yaml_implicit_resolvers = {k: v for k, v in _YamlLoader.yaml_implicit_resolvers.items() if v}
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Load and validate a suite file; raise InputError (``file:line: message``) if it is wrong."""
+def load_suite(path: str | Path, contenders_ready: bool = True) -> Suite:
+    """Load and validate a suite file; raise InputError (``file:line: message``) if it is wrong.
+    ``contenders_ready=False`` (the command line names its own contenders) checks the suite's
+    contender specs but not whether their models or keys are there."""
     label = str(path)
     p = Path(path)
     try:
@@ -97,7 +99,7 @@ def load_suite(path: str | Path) -> Suite:
     if len(data) > MAX_BYTES:
         raise InputError(f"suite file is larger than {MAX_BYTES // (1024 * 1024)} MiB", label)
     text = _decode(data, label)
-    return parse_suite(text, label, base_dir=p.resolve().parent)
+    return parse_suite(text, label, base_dir=p.resolve().parent, contenders_ready=contenders_ready)
 
 
 def load_default_suite() -> Suite:
@@ -107,10 +109,11 @@ def load_default_suite() -> Suite:
         return load_suite(path)
 
 
-def parse_suite(text: str, path: str = "<suite>", base_dir: Path | None = None) -> Suite:
+def parse_suite(text: str, path: str = "<suite>", base_dir: Path | None = None,
+                contenders_ready: bool = True) -> Suite:
     """Load a suite from text. ``path`` names it in errors; ``base_dir`` is where python
     checks and schema files are looked up (default: the current directory)."""
-    loader = _SuiteLoader(text, path, base_dir)
+    loader = _SuiteLoader(text, path, base_dir, contenders_ready)
     if not _CATCH_ALL:
         return loader.load()
     try:
@@ -142,8 +145,9 @@ def _decode(data: bytes, label: str) -> str:
 
 
 class _SuiteLoader:
-    def __init__(self, text: str, path: str, base_dir: Path | None):
+    def __init__(self, text: str, path: str, base_dir: Path | None, contenders_ready: bool = True):
         self.text = text
+        self.contenders_ready = contenders_ready
         self.path = path
         self.base_dir = base_dir
         self.root: Node | None = None
@@ -331,7 +335,7 @@ class _SuiteLoader:
         line = self.line_at(("contenders", i))
         self.line = line
         try:
-            spec = parse_contender(raw)
+            spec = parse_contender(raw, ready=self.contenders_ready)
         except InputError as exc:
             msg = exc.message
             if raw.strip() not in msg:

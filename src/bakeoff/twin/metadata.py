@@ -145,8 +145,9 @@ def extra_tensors(arch: Arch) -> list[tuple[str, list[int]]]:
 
 
 def rope_freqs(n_pairs: int) -> list[float]:
-    """Values of the ``rope_freqs.weight`` tensor (one per rotary pair of the global head). FACTS.md:
-    1.0 for the first quarter of the head dimension, 1e30 after (rotation off: proportional RoPE)."""
+    """Values of the ``rope_freqs.weight`` tensor (one per rotary pair of the global head), as
+    llama.cpp's Gemma 4 loader reads it (docs/sources.md): 1.0 for the first quarter of the head
+    dimension, 1e30 after (rotation off: proportional RoPE)."""
     return [1.0] * (n_pairs // 4) + [1e30] * (n_pairs - n_pairs // 4)
 
 

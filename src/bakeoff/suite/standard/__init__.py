@@ -88,28 +88,42 @@ def jsonl_items(path: Path) -> list[tuple[int, dict]]:
 
 
 def select_cases(cases: list[Case], limit: int | None = None, sample: int | None = None,
-                 seed: int = 0) -> list[Case]:
-    """``--sample N --seed S``: N cases drawn at random (the same N for the same seed), kept in
-    suite order; then ``--limit N``: the first N."""
+                 seed: int = 0, tags: list[str] | None = None, skip_tags: list[str] | None = None) -> list[Case]:
+    """``--tag T`` keeps the cases that carry any of the tags, ``--skip-tag T`` drops those that
+    carry any; then ``--sample N --seed S``: N cases drawn at random (the same N for the same
+    seed), kept in suite order; then ``--limit N``: the first N."""
+    known = {t for c in cases for t in c.tags}
+    unknown = [t for t in (tags or []) + (skip_tags or []) if t not in known]
+    if unknown:
+        raise InputError(f"no case is tagged {', '.join(map(repr, unknown))}; the suite's tags: "
+                         f"{', '.join(sorted(known)) or 'none'}")
+    if tags:
+        cases = [c for c in cases if set(c.tags) & set(tags)]
+    if skip_tags:
+        cases = [c for c in cases if not set(c.tags) & set(skip_tags)]
     if sample is not None and sample < len(cases):
         keep = set(random.Random(seed).sample(range(len(cases)), sample))
         cases = [c for i, c in enumerate(cases) if i in keep]
     if limit is not None:
         cases = cases[:limit]
+    if not cases:
+        raise InputError("no case left to run after --tag/--skip-tag")
     return cases
 
 
-def load_named(text: str) -> Suite:
-    """``std:NAME`` is a standard suite; anything else a suite file."""
+def load_named(text: str, contenders_ready: bool = True) -> Suite:
+    """``std:NAME`` is a standard suite; anything else a suite file (see load_suite)."""
     if is_standard(text):
         return load_standard(text)
     from bakeoff.suite.loader import load_suite
 
-    return load_suite(text)
+    return load_suite(text, contenders_ready)
 
 
-def selection_label(limit: int | None, sample: int | None, seed: int) -> str:
+def selection_label(limit: int | None, sample: int | None, seed: int, tags: list[str] | None = None,
+                    skip_tags: list[str] | None = None) -> str:
     """How the cases were chosen, for the run's stored suite name (a report says it)."""
-    parts = ([f"--sample {sample} --seed {seed}"] if sample is not None else []) + \
+    parts = [f"--tag {t}" for t in tags or []] + [f"--skip-tag {t}" for t in skip_tags or []] + \
+        ([f"--sample {sample} --seed {seed}"] if sample is not None else []) + \
         ([f"--limit {limit}"] if limit is not None else [])
     return f" ({' '.join(parts)})" if parts else ""

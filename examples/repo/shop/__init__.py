@@ -1,0 +1,1 @@
+"""A tiny shop: prices, carts, orders and notifications."""
