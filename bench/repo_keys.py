@@ -1,0 +1,87 @@
+"""The comprehension questions `bakeoff repo` generates for an application, with their answer keys
+and the files each prompt holds, for checking every key by hand against the code
+(bench/repo-keys.md records the verdicts). Fetches nothing and runs no model: it builds the suite
+with bakeoff's own API (no defects, no depths) and prints it.
+
+    python bench/repo_keys.py APP_DIR [-c SPEC] [--questions N] [--seed S] [--json]
+
+SPEC is the contender whose tokenizer and context decide what each prompt holds (default
+qwen2.5-coder-1.5b?ctx=32768). The key of a question is meant to hold for exactly the files in its
+prompt, so each question is printed with the list of those files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+HEADER = re.compile(r"^=== (.+?) \(\d+ lines\) ===$", re.M)
+
+
+def build(app: Path, spec_text: str, questions: int, seed: int) -> dict:
+    from bakeoff.spec import parse_spec
+    from bakeoff.suite.repo import build_repo_suite
+
+    spec = parse_spec(spec_text)
+    started = time.monotonic()
+    suite = build_repo_suite(app, [spec], questions=questions, defects=0, seed=seed)
+    seconds = time.monotonic() - started
+    cases = {c.id: c for c in suite.cases[spec.canonical]}
+    rows = []
+    for q in suite.questions:
+        case = cases.get(f"repo/q/{q.id}")
+        prompt = case.messages[0]["content"] if case else ""
+        rows.append({"id": q.id, "kind": q.kind, "question": q.text, "key": list(q.answer), "match": q.match,
+                     "evidence": list(q.evidence), "prompt_files": HEADER.findall(prompt)})
+    out = {"app": str(app), "contender": spec.canonical, "seed": seed, "files": len(suite.repository.files),
+           "skipped": len(suite.repository.skipped), "seconds": round(seconds, 1),
+           "asked": dict(Counter(r["kind"] for r in rows)), "questions": rows, "notes": suite.notes,
+           "budget": {k: v for k, v in suite.budgets[spec.canonical].items() if k != "left_out"}}
+    try:  # every question the repository offers, and those dropped as uncertain, per kind with the reason
+        from bakeoff.suite.repo import list_questions
+    except ImportError:
+        return out
+    listing = list_questions(app)
+    out["per_kind"] = listing["per_kind"]
+    return out
+
+
+def markdown(data: dict) -> str:
+    lines = [f"# {data['app']}", "",
+             f"{data['files']} files read ({data['skipped']} left out), contender {data['contender']}, "
+             f"seed {data['seed']}, built in {data['seconds']} s", "",
+             "| # | kind | question | key | files in the prompt |", "|---|---|---|---|---|"]
+    for i, r in enumerate(data["questions"], 1):
+        key = ", ".join(f"`{k}`" for k in r["key"]) or "(none)"
+        lines.append(f"| {i} | {r['kind']} | {r['question'].replace('|', '/')} | {key} | {len(r['prompt_files'])} |")
+    if "per_kind" in data:
+        lines += ["", "| kind | offered | dropped as uncertain | share dropped | why |", "|---|---|---|---|---|"]
+        for kind, n in data["per_kind"].items():
+            total = n["asked"] + n["dropped"]
+            why = "; ".join(f"{count} x {reason}" for reason, count in n["reasons"].items()) or "-"
+            share = f"{n['dropped'] / total:.0%}" if total else "-"
+            lines.append(f"| {kind} | {total} | {n['dropped']} | {share} | {why} |")
+    lines += [f"note: {n}" for n in data["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("app", type=Path)
+    parser.add_argument("-c", "--contender", default="qwen2.5-coder-1.5b?ctx=32768")
+    parser.add_argument("--questions", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON (with each prompt's file list)")
+    args = parser.parse_args()
+    data = build(args.app, args.contender, args.questions, args.seed)
+    print(json.dumps(data, indent=1, default=str) if args.json else markdown(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
