@@ -21,6 +21,40 @@ from collections import Counter
 from pathlib import Path
 
 HEADER = re.compile(r"^=== (.+?) \(\d+ lines\) ===$", re.M)
+# The generator gives each dropped question its own reason (naming the name, the files); these
+# patterns group them into the reasons of a kind, in the generator's words.
+REASONS = [
+    (r"is also used where the receiver is not known", "the name is also used where the receiver is not known to be "
+     "the defining class or function (or as an association, attribute, column, symbol or callback)"),
+    (r"is called by the framework too", "the method is called by the framework too (an action, callback or hook)"),
+    (r"^the name .* is defined \d+ times|is defined \d+ times$", "the name is defined more than once"),
+    (r"is defined in \d+ files", "the name is defined in more than one file"),
+    (r"^called outside any named function", "called outside any named function"),
+    (r"^two callers share a method", "two callers share a method name"),
+    (r"computed (path|name)", "a require or import of a computed path or name"),
+    (r"names a package, not a module", "`from . import ...` names a package, not a module"),
+    (r"in a way not tied to", "a file names the model in a way not tied to it (an unresolved constant, a star "
+     "import, a template not parsed)"),
+    (r"shares the table of", "an STI subclass: shares its parent's table"),
+    (r"^another model shares the table", "another model shares the table"),
+    (r"table_name is not a plain string", "self.table_name is not a plain string"),
+    (r"is not pluralized by the regular rules", "the table name is not pluralized by the regular rules"),
+    (r"is created by no migration", "its table is created by no migration here"),
+]
+
+
+def reason_group(reason: str) -> str:
+    for pattern, group in REASONS:
+        if re.search(pattern, reason):
+            return group
+    return reason
+
+
+def grouped_reasons(reasons: dict[str, int]) -> dict[str, int]:
+    counts: Counter = Counter()
+    for reason, n in reasons.items():
+        counts[reason_group(reason)] += n
+    return dict(counts.most_common())
 
 
 def build(app: Path, spec_text: str, questions: int, seed: int) -> dict:
@@ -63,7 +97,7 @@ def markdown(data: dict) -> str:
         lines += ["", "| kind | offered | dropped as uncertain | share dropped | why |", "|---|---|---|---|---|"]
         for kind, n in data["per_kind"].items():
             total = n["asked"] + n["dropped"]
-            why = "; ".join(f"{count} x {reason}" for reason, count in n["reasons"].items()) or "-"
+            why = "; ".join(f"{count} x {reason}" for reason, count in grouped_reasons(n["reasons"]).items()) or "-"
             share = f"{n['dropped'] / total:.0%}" if total else "-"
             lines.append(f"| {kind} | {total} | {n['dropped']} | {share} | {why} |")
     lines += [f"note: {n}" for n in data["notes"]]
