@@ -40,6 +40,10 @@ REASONS = [
     (r"table_name is not a plain string", "self.table_name is not a plain string"),
     (r"is not pluralized by the regular rules", "the table name is not pluralized by the regular rules"),
     (r"is created by no migration", "its table is created by no migration here"),
+    (r"^tasks are routed to queues", "the tasks are routed to queues in the settings (task_routes), so the "
+     "decorator's options are not the whole answer"),
+    (r"^migrations touch .* in ways not read here", "a migration touches the table in a way not read here (a table "
+     "name in a string or a loop)"),
 ]
 
 
@@ -82,6 +86,20 @@ def build(app: Path, spec_text: str, questions: int, seed: int) -> dict:
         return out
     listing = list_questions(app)
     out["per_kind"] = listing["per_kind"]
+    # A kind with certain questions none of which was asked: say how large its evidence is (its
+    # files must all fit the contender's context for the question to be asked).
+    from bakeoff.suite.repo.packing import render_file
+    from bakeoff.suite.repo.tokens import budget_for
+
+    by_path = {f.path: f for f in suite.repository.files}
+    count = budget_for(spec).count
+    out["certain_not_asked"] = {}
+    for kind, n in listing["per_kind"].items():
+        if n["asked"] and kind not in out["asked"]:
+            sizes = sorted((sum(count(render_file(by_path[p])) for p in q["evidence"] if p in by_path), q["id"])
+                           for q in listing["questions"] if q["kind"] == kind)
+            out["certain_not_asked"][kind] = {"certain": n["asked"], "smallest_evidence_tokens": sizes[0][0],
+                                              "question": sizes[0][1]}
     return out
 
 
@@ -100,6 +118,9 @@ def markdown(data: dict) -> str:
             why = "; ".join(f"{count} x {reason}" for reason, count in grouped_reasons(n["reasons"]).items()) or "-"
             share = f"{n['dropped'] / total:.0%}" if total else "-"
             lines.append(f"| {kind} | {total} | {n['dropped']} | {share} | {why} |")
+    for kind, n in data.get("certain_not_asked", {}).items():
+        lines.append(f"note: {kind}: {n['certain']} certain, none asked; the smallest ({n['question']}) needs "
+                     f"{n['smallest_evidence_tokens']} tokens of files")
     lines += [f"note: {n}" for n in data["notes"]]
     return "\n".join(lines) + "\n"
 
