@@ -40,8 +40,10 @@ REASONS = [
     (r"table_name is not a plain string", "self.table_name is not a plain string"),
     (r"is not pluralized by the regular rules", "the table name is not pluralized by the regular rules"),
     (r"is created by no migration", "its table is created by no migration here"),
-    (r"^tasks are routed to queues", "the tasks are routed to queues in the settings (task_routes), so the "
-     "decorator's options are not the whole answer"),
+    (r"^tasks are routed to queues|^routed to a queue in", "the task is routed to a queue in the settings "
+     "(task_routes), so the decorator's options are not the whole answer"),
+    (r"which the question does not name", "the decorator sets another option the question does not name "
+     "(e.g. base)"),
     (r"^migrations touch .* in ways not read here", "a migration touches the table in a way not read here (a table "
      "name in a string or a loop)"),
 ]
