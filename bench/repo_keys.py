@@ -44,6 +44,9 @@ REASONS = [
      "(task_routes), so the decorator's options are not the whole answer"),
     (r"which the question does not name", "the decorator sets another option the question does not name "
      "(e.g. base)"),
+    (r"names its table .* in a way not read here", "another migration names the table in a way not read here "
+     "(e.g. AlterModelTable onto it)"),
+    (r"is also another app's model's", "its db_table is another app's model's table"),
     (r"^migrations touch .* in ways not read here", "a migration touches the table in a way not read here (a table "
      "name in a string or a loop)"),
 ]
