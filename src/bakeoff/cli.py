@@ -76,6 +76,12 @@ def run(
     are results, not errors: the exit code is 0 when the run completed. With --fail-under,
     --max-ttft-ms or --max-e2e-ms, every trial of the plan is held to them once stored, and the
     exit code is 1 (with a summary of what fell short) if any contender misses one.
+
+    No cached prompt prefix answers a timed trial: in-process the KV cache is cleared, llama-server
+    is sent cache_prompt=false, vLLM a fresh cache_salt; servers that cannot be told are labelled
+    with what they report reusing, and the spec option cache=bust starts each prompt with a unique
+    marker. Conversations reuse their own earlier turns (warm, labelled); cold_turns=true also asks
+    each later turn's prompt cold. Only cold trials enter the TTFT and prefill medians.
     """
     from bakeoff.models import default_aliases, model_status
     from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate
