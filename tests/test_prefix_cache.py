@@ -15,6 +15,7 @@ import pytest
 from conftest import bakeoff, report_json, trial_rows
 from test_conversations import turn_rows
 from test_openai_compat import server  # noqa: F401 - llama-cpp-python's server, one per module
+from test_prefix_cache_standins import said
 
 SYSTEM = "The quick brown fox jumps over the lazy dog. " * 100  # about 1,000 tokens
 SMOL = "smollm2-135m?threads=1&ctx=2048"
@@ -53,7 +54,7 @@ def test_repeats_and_a_shared_system_prompt_on_llama_cpp_python_server(tmp_path,
     db = tmp_path / "default.db"
     proc = bakeoff("run", suite, "-c", f"openai-compat:{server}#smollm2", "--db", db, "--repeat", "3")
     assert proc.returncode == 0, proc.stderr
-    assert (proc.stdout + proc.stderr).count("takes no per-request switch") == 1  # said once per run
+    assert said(proc).count("takes no per-request switch") == 1  # said once per run
     rows = trial_rows(db)
     assert len(rows) == 6 and all(r["status"] == "ok" for r in rows)
     _cold_or_labelled(rows)
@@ -71,12 +72,12 @@ def test_repeats_and_a_shared_system_prompt_on_llama_cpp_python_server(tmp_path,
     assert c["cache"]["cold"] == 1 and c["cache"]["possibly cached"] == 5
     labels = {(t["case_id"], t["repeat"]): t["label"] for t in data["cache"]["trials"]}
     assert len(labels) == 6 and "may be prefix-cached" in labels[("b", 0)]
-    text = bakeoff("report", "--db", db, check=True).stdout
+    text = said(bakeoff("report", "--db", db, check=True))
     assert "prompt cache" in text and "may be prefix-cached" in text
 
     # cache=bust: a unique marker starts every prompt, so every trial is measured cold.
     db2 = tmp_path / "bust.db"
-    proc = bakeoff("run", suite, "-c", f"openai-compat:{server}#smollm2?cache=bust", "--db", db2, "--repeat", "3")
+    proc = bakeoff("run", suite, "-c", f"openai-compat:{server}#smollm2?cache=bust", "--db", db2, "--repeat", "2")
     assert proc.returncode == 0, proc.stderr
     rows = trial_rows(db2)
     assert all(r["cache_cold"] == 1 and r["cache_bust"] for r in rows), [r["cache_label"] for r in rows]
@@ -87,7 +88,7 @@ def test_repeats_and_a_shared_system_prompt_on_llama_cpp_python_server(tmp_path,
 
 def _conversation_suite(path, turns: int = 10):
     lines = ["defaults: {max_tokens: 6, temperature: 0}", "cases:", "  - id: chat",
-             f"    system: '{SYSTEM[: len(SYSTEM) * 2 // 3]}'", "    turns:"]
+             f"    system: '{SYSTEM[: len(SYSTEM) // 4]}'", "    turns:"]
     lines += [f"      - 'Give me word number {i}.'" for i in range(1, turns + 1)]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -110,7 +111,7 @@ def _warm_below_cold(db, turns: int = 10, conversations: int = 1) -> list:
     assert len(shown) == (turns - 1) * conversations and all(u["cold_ttft_ms"] and u["ttft_ms"] for u in shown)
     c = data["contenders"][0]["cache"]
     assert c["warm_ttft_ms_median"] < c["cold_replay_ttft_ms_median"]
-    text = bakeoff("report", "--db", db, check=True).stdout
+    text = said(bakeoff("report", "--db", db, check=True))
     assert "warm TTFT beside the same prompt asked cold" in text
     return rows
 
@@ -124,7 +125,7 @@ def test_a_ten_turn_conversation_is_warm_in_process(tmp_path):
     firsts = [t for t in rows if t["turn"] == 1]
     assert len(firsts) == 2 and all(t["cached_tokens"] == 0 for t in firsts)
     # Later turns: the engine's own count of reused tokens covers the long system prompt.
-    assert all(t["cached_tokens"] > 600 for t in rows if t["turn"] > 1)
+    assert all(t["cached_tokens"] > 250 for t in rows if t["turn"] > 1)
 
 
 def test_a_ten_turn_conversation_is_warm_on_the_server(tmp_path, server):

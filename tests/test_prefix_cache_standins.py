@@ -25,6 +25,11 @@ from bakeoff.measure.cache import Ledger, classify
 SYSTEM = " ".join(f"rule{i}" for i in range(300))  # a long shared system prompt (300 stand-in tokens)
 
 
+def said(proc) -> str:
+    """What the CLI printed, its line wrapping undone."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
 def _suite(path, repeat_cases: int = 2, conversation: bool = False):
     lines = ["defaults: {max_tokens: 8, temperature: 0}", "cases:"]
     for i in range(repeat_cases):
@@ -109,7 +114,7 @@ def test_ollama_cache_hits_are_read_from_prompt_eval_count_and_cache_bust_makes_
     with StandInServer(ollama_app(state, load_s=0.0), state) as server:
         suite = _suite(tmp_path / "s.yaml", repeat_cases=1)
         db, rows, proc = _run(tmp_path, f"ollama:gemma4:e4b?base_url={server.url}", suite, "--repeat", "3")
-        assert proc.stdout.count("takes no per-request switch") + proc.stderr.count("takes no per-request switch") == 1
+        assert said(proc).count("takes no per-request switch") == 1
         first, *repeats = sorted(rows, key=lambda r: r["repeat"])
         assert first["cache_cold"] == 1 and first["cache_label"].startswith("cache: not reported; no earlier")
         for r in repeats:
@@ -145,7 +150,7 @@ def test_openai_reports_cached_tokens_and_anthropic_cache_reads(tmp_path):
         db, rows, proc = _run(tmp_path, f"openai:gpt-4o-mini?base_url={server.url}/v1", suite,
                               env={"OPENAI_API_KEY": "sk-test", "BAKEOFF_CONFIG": str(tmp_path / "cfg")})
         bodies = [r.body for r in server.posted("/chat/completions")]
-    assert "takes no per-request switch" in proc.stdout + proc.stderr
+    assert "takes no per-request switch" in said(proc)
     assert all("cache_prompt" not in b and "cache_salt" not in b for b in bodies)  # OpenAI takes neither
     a, b = sorted(rows, key=lambda r: r["case_id"])
     assert a["cached_tokens"] == 0 and a["cache_cold"] == 1

@@ -148,7 +148,7 @@ def classify(event: dict[str, Any] | None, prompt_tokens: int | None, text: str,
     if control != NO_CONTROL:
         return CacheFigures(control, None, None, f"cache: not reported; asked not to reuse ({control})", True)
     if text and shared >= SHARED_LIMIT * len(text):
-        pct = round(100 * shared / len(text))
+        pct = 100 * shared // len(text)
         return CacheFigures(control, None, None,
                             f"cache: not reported; may be prefix-cached: {pct}% of the prompt was sent earlier "
                             f"in this run (left out of the cold medians)", False)
