@@ -125,7 +125,7 @@ def test_a_ten_turn_conversation_is_warm_in_process(tmp_path):
     firsts = [t for t in rows if t["turn"] == 1]
     assert len(firsts) == 2 and all(t["cached_tokens"] == 0 for t in firsts)
     # Later turns: the engine's own count of reused tokens covers the long system prompt.
-    assert all(t["cached_tokens"] > 250 for t in rows if t["turn"] > 1)
+    assert all(t["cached_tokens"] > 200 for t in rows if t["turn"] > 1)
 
 
 def test_a_ten_turn_conversation_is_warm_on_the_server(tmp_path, server):
