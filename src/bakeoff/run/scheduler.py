@@ -130,6 +130,8 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
         raise
     finally:
         db.finish_run(run_id, _now(), summary.status)
+        for key in [k for k in _LEDGERS if k[0] == run_id]:
+            del _LEDGERS[key]
     return summary
 
 
