@@ -45,14 +45,17 @@ def suite(path: Path, system: str) -> Path:
 
 
 def run(spec: str, suite_path: Path, db: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "bakeoff", "run", str(suite_path), "-c", spec, "--db", str(db)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "bakeoff", "run", str(suite_path), "-c", spec, "--db", str(db),
+                           "--timeout", "3600"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"bakeoff run failed: {proc.stderr[-2000:]}")
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     rows = {r["turn"]: dict(r) for r in conn.execute("SELECT * FROM turns")}
+    errors = [r["error"] for r in conn.execute("SELECT error FROM trials WHERE status = 'error'")]
     conn.close()
+    if errors or len(rows) < 2:
+        raise SystemExit(f"the conversation did not finish: {errors}")
     return {"turn1_cold_ttft_ms": rows[1]["ttft_ms"], "warm_ttft_ms": rows[2]["ttft_ms"],
             "cold_ttft_ms": rows[2]["cold_ttft_ms"], "prompt_tokens": rows[2]["prompt_tokens"],
             "cached_tokens": rows[2]["cached_tokens"], "warm_label": rows[2]["cache_label"],
