@@ -184,5 +184,17 @@ def test_labels_for_what_a_server_does_not_say():
     assert busted.cold and "cache-busting prefix" in busted.label
     told = classify({"control": "cache_salt fresh per trial"}, 10, "<system>" + "x" * 1000 + "<user>a", ledger)
     assert told.cold and "asked not to reuse" in told.label
+    # Ollama: only what it evaluated. A prompt first sent when its prefix was already cached gives
+    # a lower bound on a later repeat's cached tokens, not a count of its prompt.
+    ollama = Ledger()
+    event = {"source": "ollama prompt_eval_count"}
+    assert classify({**event, "evaluated_tokens": 300}, 300, "<s>" + "y" * 500 + "a", ollama).cold
+    assert not classify({**event, "evaluated_tokens": 20}, 20, "<s>" + "y" * 500 + "b", ollama).cold
+    lower = classify({**event, "evaluated_tokens": 1}, 1, "<s>" + "y" * 500 + "b", ollama)
+    assert lower.cached_tokens == 19 and lower.label.startswith("prefix-cached: at least 19 prompt tokens")
+    exact = classify({**event, "evaluated_tokens": 1}, 1, "<s>" + "y" * 500 + "a", ollama)
+    assert exact.label.startswith("prefix-cached: 299 of 300 prompt tokens")
+    again = classify({**event, "evaluated_tokens": 300}, 300, "<s>" + "y" * 500 + "a", ollama)
+    assert again.cold and again.cached_tokens == 0
     warm = classify({"cached_tokens": 90, "source": "s"}, 100, "t", None, warm=True)
     assert warm.warm and not warm.cold and warm.label == "warm: 90 of 100 prompt tokens cached (s)"

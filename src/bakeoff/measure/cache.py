@@ -88,7 +88,7 @@ class Ledger:
     each prompt (the prompt's full token count)."""
 
     sent: list[str] = field(default_factory=list)  # sorted
-    evaluated: dict[str, int] = field(default_factory=dict)
+    evaluated: dict[str, tuple[int, bool]] = field(default_factory=dict)  # (tokens, first time was cold)
 
     def shared_with_earlier(self, text: str) -> int:
         """The longest prefix of ``text`` (characters) already sent in an earlier request: in sorted
@@ -129,16 +129,24 @@ def classify(event: dict[str, Any] | None, prompt_tokens: int | None, text: str,
     cached, source = event.get("cached_tokens"), event.get("source")
     prompt_tokens = event.get("prompt_tokens") or prompt_tokens  # llama-server: prompt_n + cache_n
     evaluated = event.get("evaluated_tokens")
+    shared = ledger.shared_with_earlier(text) if ledger is not None else 0
+    suspect = bool(text) and shared >= SHARED_LIMIT * len(text)  # a prefix of it was sent before
+    at_least = ""
     if cached is None and evaluated is not None and ledger is not None:
         # Ollama counts only the prompt tokens it evaluated: fewer than it evaluated for the same
-        # prompt before means the rest came from its cache.
-        full = ledger.evaluated.get(text)
+        # prompt before means the rest came from its cache. When that first time may itself have
+        # been served partly from the cache, the full count is unknown and N is a lower bound.
+        full, exact = ledger.evaluated.get(text, (None, not suspect))
         if full is not None and evaluated < full:
-            cached, prompt_tokens = full - evaluated, full
+            cached = full - evaluated
+            prompt_tokens = full if exact else None
+            at_least = "" if exact else "at least "
             source = f"{source}: {evaluated} evaluated, {full} when this prompt was first sent"
-        ledger.evaluated[text] = max(full or 0, evaluated)
+        elif full is not None and exact:  # evaluated in full again: nothing came from the cache
+            cached, prompt_tokens = 0, evaluated
+            source = f"{source}: the whole prompt evaluated again"
+        ledger.evaluated[text] = (max(full or 0, evaluated), exact)
     of = f" of {prompt_tokens}" if prompt_tokens is not None else ""
-    shared = ledger.shared_with_earlier(text) if ledger is not None and cached is None else 0
     if ledger is not None:
         ledger.add(text)
     if warm:
@@ -146,7 +154,8 @@ def classify(event: dict[str, Any] | None, prompt_tokens: int | None, text: str,
                   else "cache: not reported")
         return CacheFigures(control, cached, source, f"warm: {detail}", False, True)
     if cached is not None and cached > 0:
-        return CacheFigures(control, cached, source, f"prefix-cached: {cached}{of} prompt tokens ({source})", False)
+        return CacheFigures(control, cached, source, f"prefix-cached: {at_least}{cached}{of} prompt tokens ({source})",
+                            False)
     if cached is not None:
         return CacheFigures(control, 0, source, f"cold: 0{of} prompt tokens cached ({source})", True)
     if bust:
@@ -154,7 +163,7 @@ def classify(event: dict[str, Any] | None, prompt_tokens: int | None, text: str,
                                                  "cache-busting prefix", True)
     if control != NO_CONTROL:
         return CacheFigures(control, None, None, f"cache: not reported; asked not to reuse ({control})", True)
-    if text and shared >= SHARED_LIMIT * len(text):
+    if suspect:
         pct = 100 * shared // len(text)
         return CacheFigures(control, None, None,
                             f"cache: not reported; may be prefix-cached: {pct}% of the prompt was sent earlier "
