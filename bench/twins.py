@@ -4,6 +4,7 @@ and `bakeoff fit --measure` (estimate vs measured memory, speed) at each context
     .venv/bin/python bench/twins.py                       # Gemma 4 E2B, E4B, 26B-A4B, 31B at 4K and 32K
     .venv/bin/python bench/twins.py --models gemma4-e2b --ctx 4096 --json
     .venv/bin/python bench/twins.py --gpu-layers -1 -H h100   # layers on the GPU (a CUDA build)
+    .venv/bin/python bench/twins.py --models gemma4-26b-a4b --cpu-moe -H rtx-3060-12gb   # experts in RAM
 
 Each twin is built into a fresh folder (so the build time is a build, not a cache hit) unless
 --cache is given. Memory is measured with mmap off; see bakeoff/estimate/twin_measure.py for what
@@ -54,7 +55,9 @@ def main() -> int:
     ap.add_argument("--quant", default="Q4_K_M")
     ap.add_argument("--ctx", default="4096,32768", help="contexts to measure at; empty: build only")
     ap.add_argument("--threads", type=int)
-    ap.add_argument("--gpu-layers", type=int, default=0)
+    ap.add_argument("--gpu-layers", type=int, help="default 0, or -1 with --cpu-moe / --n-cpu-moe")
+    ap.add_argument("--cpu-moe", action="store_true", help="every layer's experts in host RAM, the rest on the GPU")
+    ap.add_argument("--n-cpu-moe", type=int, help="the experts of the first N layers in host RAM")
     ap.add_argument("-H", "--hardware", action="append", help="profile whose bandwidth bounds a GPU run")
     ap.add_argument("--no-swa-full", action="store_true", help="window + ubatch sliding cache (fits 32K in less RAM)")
     ap.add_argument("-p", type=int, default=512)
@@ -93,9 +96,13 @@ def _bench(args) -> int:
               f"params; types {twin.by_type}; estimate-port mismatches: {len(row['estimate_type_mismatches'])}",
               file=sys.stderr, flush=True)
         for ctx in (int(c) for c in args.ctx.split(",") if c):
+            placed = args.cpu_moe or bool(args.n_cpu_moe)
+            ngl = args.gpu_layers if args.gpu_layers is not None else (-1 if placed else 0)
             result = fit(model, quant=args.quant, ctx=ctx, swa_full=not args.no_swa_full,
-                         hardware=args.hardware or ["this-machine"])
-            m = measure_twin(result, model, args.quant, args.threads, args.gpu_layers, args.p, args.n, args.r)
+                         hardware=args.hardware or ["this-machine"], engine="llama-cpp-python",
+                         gpu_layers=ngl if ngl else None, cpu_moe=args.cpu_moe, n_cpu_moe=args.n_cpu_moe)
+            m = measure_twin(result, model, args.quant, args.threads, ngl, args.p, args.n, args.r,
+                             cpu_moe=args.cpu_moe, n_cpu_moe=args.n_cpu_moe)
             row["contexts"].append({"ctx": ctx, "estimate_total_cpu_bytes": result["total_bytes"], **m})
             mem = "; ".join(f"{r['figure']} {r['error_pct']:+.1f}%" for r in m["memory"] if r["error_pct"] is not None)
             s = m["speed"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,8 +15,11 @@ import pytest
 
 from bakeoff.errors import InputError
 from bakeoff.measure.cost import (
+    DEFAULT_CLOUD_MODELS,
+    PackagePrices,
     CostConfig,
     break_even,
+    cpu_power,
     cloud_cost_per_mtok,
     find_price,
     load_cost_config,
@@ -22,6 +27,7 @@ from bakeoff.measure.cost import (
     local_cost_from_power,
     local_cost_per_mtok,
     local_usage_from_db,
+    package_prices,
 )
 from bakeoff.measure.energy import EnergySample
 
@@ -99,10 +105,27 @@ def test_local_cost_from_power():
 
 def test_default_config_loads_with_sources():
     c = load_cost_config()
-    assert c.currency == "USD" and c.cpu_tdp_watts is None
+    assert c.currency == "USD" and c.cpu_tdp_watts is None and c.cpu_watts_per_core == 4
     for key in ("electricity_price_per_kwh", "hardware_price", "lifetime_years", "hours_per_day", "utilisation",
-                "cpu_tdp_watts", "currency"):
+                "cpu_tdp_watts", "cpu_watts_per_core", "currency"):
         assert c.sources[key].startswith("default: ")
+
+
+def test_cpu_power_for_an_estimate(tmp_path):
+    """Default: the per-core figure × logical cores, saying so; a TDP in cost.yaml replaces it;
+    cpu_watts_per_core: null turns the estimate off."""
+    watts, source = cpu_power(load_cost_config(), logical_cores=16, cpu_model="AMD Ryzen 7 7700")
+    assert watts == 64
+    assert source == ("assumed: 4 W per logical core × 16 logical cores of AMD Ryzen 7 7700 (cpu_watts_per_core, "
+                      "bakeoff's default (cost_defaults.yaml says why)); set cpu_tdp_watts in cost.yaml to replace it")
+    p = tmp_path / "cost.yaml"
+    p.write_text("cpu_tdp_watts: 28\n")
+    watts, source = cpu_power(load_cost_config(p), logical_cores=16, cpu_model="x")
+    assert watts == 28 and source == f"cpu_tdp_watts, {p}:1"
+    p.write_text("cpu_watts_per_core: null\n")
+    assert cpu_power(load_cost_config(p), logical_cores=16, cpu_model="x") == (None, None)
+    p.write_text("cpu_watts_per_core: 2.5\n")
+    assert cpu_power(load_cost_config(p), logical_cores=4, cpu_model="x")[0] == 10
 
 
 def test_user_config_overrides_some_keys(tmp_path):
@@ -154,17 +177,118 @@ REQUIRED = {"openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4.1", "openai:gpt
             "google:gemini-2.5-pro", "google:gemini-2.5-flash"}
 
 
-def test_price_table_entries_are_sourced_and_dated():
+def _named_cloud_models() -> set[str]:
+    """Cloud specs the backends' documentation and the README name (gemini: is Google's API)."""
+    texts = [p.read_text() for p in (ROOT / "src/bakeoff/backends").glob("*.py")] + [(ROOT / "README.md").read_text()]
+    found = set()
+    for text in texts:
+        for provider, model in re.findall(r"\b(openai|anthropic|gemini):([a-z0-9][a-z0-9.\-]*[a-z0-9])", text):
+            found.add(f"{'google' if provider == 'gemini' else provider}:{model}")
+    return found
+
+
+def test_every_default_cloud_model_has_a_dated_sourced_price():
     prices = load_prices()
-    assert REQUIRED <= set(prices)
-    for key, e in prices.items():
-        assert e.source.startswith("https://"), key
+    named = _named_cloud_models()
+    assert named and named <= set(DEFAULT_CLOUD_MODELS), named - set(DEFAULT_CLOUD_MODELS)
+    assert REQUIRED <= set(DEFAULT_CLOUD_MODELS)
+    for key in DEFAULT_CLOUD_MODELS:
+        e = find_price(key, prices)
+        assert e.key == key
+        assert e.source.startswith("https://") and "genai-prices" in e.source, key
         assert len(e.as_of) in (7, 10) and e.as_of[:2] == "20", key
-        assert e.checked_via, f"{key}: no page the figures were checked against"
-        assert e.input > 0 and e.output > 0 and e.currency == "USD"
-        assert set(e.unconfirmed) <= {"input", "output", "cached_input"}
-        if e.cached_input is None:
-            assert "cached_input" in e.unconfirmed
+        assert e.input > 0 and e.output > 0 and e.currency == "USD", key
+
+
+# Figures as the providers' pricing pages state them, as genai-prices 0.2.3 records them
+# (USD per 1M tokens: input, cached input, output).
+PAGE_FIGURES = {
+    "openai:gpt-4o": (2.50, 1.25, 10.00),
+    "openai:gpt-4o-mini": (0.15, 0.075, 0.60),
+    "openai:gpt-4.1": (2.00, 0.50, 8.00),
+    "anthropic:claude-sonnet-4-5": (3.00, 0.30, 15.00),
+    "anthropic:claude-haiku-4-5": (1.00, 0.10, 5.00),
+    "anthropic:claude-opus-4-1": (15.00, 1.50, 75.00),
+    "google:gemini-2.5-pro": (1.25, 0.125, 10.00),
+    "google:gemini-2.5-flash": (0.30, 0.03, 2.50),
+}
+
+
+@pytest.mark.parametrize("key", sorted(PAGE_FIGURES))
+def test_package_prices_match_the_providers_pages(key):
+    e = load_prices()[key]
+    assert (e.input, e.cached_input, e.output) == pytest.approx(PAGE_FIGURES[key])
+    assert e.origin.startswith("genai-prices ")
+
+
+def test_package_price_in_force_on_a_date():
+    """A price the package announces for later is not used before its date; the date a price took
+    effect is kept; the snapshot's date is its newest price change already in force."""
+    from datetime import date
+
+    now = PackagePrices(today=date(2026, 12, 3))
+    assert now.snapshot_date == "2026-12-01"
+    flash = now.lookup("google", "gemini-3.6-flash")            # 1.5 / 7.5 from 2027-01-01
+    assert (flash.input, flash.output, flash.effective_from) == (0.75, 3.75, None)
+    assert flash.as_of == "2026-12-01"
+    later = PackagePrices(today=date(2027, 1, 2)).lookup("google", "gemini-3.6-flash")
+    assert (later.input, later.output, later.effective_from) == (1.5, 7.5, "2027-01-01")
+    o3 = now.lookup("openai", "o3")                              # cut from 10 / 40 on 2025-06-10
+    assert (o3.input, o3.output, o3.effective_from) == (2.0, 8.0, "2025-06-10")
+    assert now.lookup("openai", "no-such-model") is None
+
+
+def test_long_prompt_tiers_are_noted():
+    e = load_prices()["google:gemini-2.5-pro"]
+    assert "long prompts are priced higher" in e.notes and "2.5 above 200,000 input tokens" in e.notes
+
+
+def test_bakeoff_keeps_no_entry_the_package_covers():
+    from importlib import resources
+
+    import yaml
+
+    own = yaml.safe_load(resources.files("bakeoff").joinpath("data/prices.yaml").read_text())["models"]
+    pkg = package_prices()
+    for key in own:
+        provider, _, model = key.partition(":")
+        assert provider not in ("openai", "anthropic", "google") or pkg.lookup(provider, model) is None, key
+
+
+def test_price_package_works_without_network(tmp_path):
+    """The price table loads and prices under `unshare -n` (no network namespace), and nothing
+    even tries to connect or resolve a name."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root for a network namespace")
+    code = (
+        "import socket\n"
+        "tries = []\n"
+        "def refuse(*a, **k):\n"
+        "    tries.append(a)\n"
+        "    raise OSError('network use refused by the test')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "import genai_prices\n"
+        "from bakeoff.measure.cost import load_prices, find_price, cloud_cost_per_mtok\n"
+        "p = load_prices()\n"
+        "f = cloud_cost_per_mtok(find_price('anthropic:claude-haiku-4-5', p), 1e6, 1e6, p)\n"
+        "assert abs(f.value - 6.0) < 1e-9, f\n"
+        "assert not tries, tries\n"
+        "print('offline ok', f.assumptions['as_of'])\n")
+    env = os.environ | {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(ROOT / "src")}
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -n refused here: {probe.stderr.decode()[:200]}")
+    r = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True,
+                       env=env, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "offline ok" in r.stdout
+    # and the namespace really had no network
+    r = subprocess.run(["unshare", "-n", sys.executable, "-c",
+                        "import socket; s = socket.socket(); s.settimeout(2); s.connect(('1.1.1.1', 443))"],
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode != 0 and ("unreachable" in r.stderr.lower() or "OSError" in r.stderr)
 
 
 def test_find_price_accepts_specs_and_aliases():
@@ -174,7 +298,7 @@ def test_find_price_accepts_specs_and_aliases():
     assert find_price("anthropic:claude-sonnet-4-5-20250929", prices).key == "anthropic:claude-sonnet-4-5"
     assert find_price("gemini:gemini-2.5-flash", prices).key == "google:gemini-2.5-flash"
     assert find_price("OpenAI:GPT-4.1", prices).key == "openai:gpt-4.1"
-    with pytest.raises(InputError, match="no price for 'gpt-9'.*known: anthropic:claude-haiku-4-5"):
+    with pytest.raises(InputError, match="no price for 'gpt-9'.*anthropic:claude-haiku-4-5"):
         find_price("gpt-9", prices)
 
 
@@ -190,7 +314,8 @@ def test_user_price_file_overrides_and_extends(tmp_path):
     assert prices["openai:gpt-4o"].cached_input is None          # replaced as a whole
     small = prices["mistral:mistral-small"]
     assert small.source.startswith("your price file") and len(small.as_of) == 10
-    assert prices["openai:gpt-4.1"].input == 2.0                 # untouched packaged entry
+    assert prices["openai:gpt-4.1"].input == 2.0                 # untouched package entry
+    assert prices["openai:gpt-4.1"].origin.startswith("genai-prices")
 
 
 def test_price_file_errors_have_file_and_line(tmp_path):
@@ -211,7 +336,8 @@ def test_cloud_cost_hand_arithmetic():
     f = cloud_cost_per_mtok("openai:gpt-4o", 2e6, 1e6, prices)
     assert f.value == pytest.approx(15.0) and f.label == "price table"
     assert f.parts == {"input": pytest.approx(5.0), "output": pytest.approx(10.0)}
-    assert f.assumptions["as_of"] == prices["openai:gpt-4o"].as_of and "platform.openai.com" in f.source
+    assert f.assumptions["as_of"] == prices["openai:gpt-4o"].as_of and "openai.com" in f.source
+    assert "genai-prices" in f.source and f"as of {f.assumptions['as_of']}" in f.source
     assert cloud_cost_per_mtok("gpt-4o", 2e6, 1e6, prices, per="total").value == pytest.approx(5.0)
 
 
@@ -286,6 +412,20 @@ def test_local_usage_from_db(tmp_path):
         local_usage_from_db(tmp_path / "none.db")
 
 
+def test_local_usage_names_the_recorded_meter(tmp_path):
+    p = tmp_path / "b.db"
+    _db(p, energy=True)
+    meter = {"cpu": {"method": "estimate", "tdp_watts": 8.0, "tdp_source": "assumed: 4 W per logical core × 2"},
+             "gpu": {"method": None}}
+    with sqlite3.connect(p) as conn:
+        conn.execute("CREATE TABLE contenders (run_id TEXT, spec TEXT, facts TEXT)")
+        conn.execute("INSERT INTO contenders VALUES ('r', 'llamacpp:m1', ?)", (json.dumps({"energy_meter": meter}),))
+    conn.close()
+    m1 = next(u for u in local_usage_from_db(p) if u.spec == "llamacpp:m1")
+    assert m1.energy_source == ("sum over 2 trials; CPU estimated: 8 W × this process's share of the cores "
+                                "(assumed: 4 W per logical core × 2); no GPU counted")
+
+
 def _cli(*args: str, env_home: Path) -> subprocess.CompletedProcess:
     env = os.environ | {"XDG_CONFIG_HOME": str(env_home)}
     return subprocess.run([sys.executable, "-m", "bakeoff", "cost", *args], capture_output=True, text=True, check=False,
@@ -323,6 +463,11 @@ def test_cli_cost_with_db_and_break_even(tmp_path):
     text = _cli("--db", str(p), "--cloud", "gpt-4o-mini", env_home=tmp_path / "xdg")
     assert text.returncode == 0
     assert "Break-even" in text.stdout and "fixed: hardware 1500 USD / (3 years × 12)" in text.stdout
+    tokens = (1500 / 36) / ((cloud - 0.0075) / 1e6)
+    assert "  llamacpp:m1: 100 tokens/s measured (output tokens / busy seconds)" in text.stdout
+    assert f"    vs openai:gpt-4o-mini  {tokens:,.0f} tokens/month\n" in text.stdout
+    assert "0.15 in / 0.6 out per 1M, 0.4 input tokens per output token; price as of 20" in text.stdout
+    assert "via genai-prices" in text.stdout
 
 
 def test_cli_cost_bad_input(tmp_path):

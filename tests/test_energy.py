@@ -375,3 +375,146 @@ def test_start_stop_are_cheap_without_nvml(powercap):
             meter.start()
             meter.stop()
         assert (time.perf_counter() - t) / 200 < 1e-3
+
+
+# -------------------------------------------------------- estimates say where their power comes from
+
+
+class PowerNVML(FakeNVML):
+    """A GPU without a total-energy counter (before Volta) that reports its draw, or only its limit."""
+
+    def __init__(self, draws_mw: list[int] | None, limit_mw: int = 250_000):
+        super().__init__([[0]], names=["Tesla P100-PCIE-16GB"], unsupported={0})
+        self.draws, self.limit = draws_mw, limit_mw
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        if self.draws is None:
+            raise self.NVMLError("Not Supported")
+        return self.draws.pop(0)
+
+    def nvmlDeviceGetPowerManagementLimit(self, h):
+        return self.limit
+
+
+def _clocked(meter: EnergyMeter, seconds: float, cpu_seconds: float = 0.0) -> EnergySample:
+    walls, cpus = iter([0.0, seconds]), iter([0.0, cpu_seconds])
+    meter._wall, meter._cpu_clock = (lambda: next(walls)), (lambda: next(cpus))
+    meter.start()
+    return meter.stop()
+
+
+def test_estimate_names_its_tdp_source(tmp_path):
+    meter = EnergyMeter.detect(tdp_watts=8, tdp_source="assumed: 4 W per logical core × 2", powercap_root=str(tmp_path),
+                               nvml=_no_gpu())
+    meter.logical_cores = 2
+    s = _clocked(meter, 2.0, 2.0)                 # one of two cores busy for 2 s: 8 W × 2 s × 0.5
+    assert s.label == "estimated" and s.joules == pytest.approx(8.0)
+    assert "TDP 8 W (assumed: 4 W per logical core × 2) × 2.000 s × CPU share 0.500" in s.source
+    desc = meter.describe()
+    assert desc["cpu"]["tdp_source"].startswith("assumed")
+    assert energy.meter_basis(desc) == ("CPU estimated: 8 W × this process's share of the cores "
+                                        "(assumed: 4 W per logical core × 2); no GPU counted")
+
+
+def test_gpu_without_counter_is_estimated_from_its_power_readings():
+    meter = EnergyMeter.detect(powercap_root="/nonexistent", nvml=PowerNVML([30_000, 90_000, 130_000]))
+    assert meter.gpus == [] and [g.name for g in meter.power_gpus] == ["Tesla P100-PCIE-16GB"]
+    assert meter.label == "estimated"
+    s = _clocked(meter, 2.0)                      # detect read 30 W; start 90 W, stop 130 W: mean 110 W × 2 s
+    assert s.label == "estimated" and s.parts == {"gpu": pytest.approx(220.0)}
+    assert "GPU estimated (no energy counter): GPU0 Tesla P100-PCIE-16GB 110.0 W (power reading) × 2.000 s" in s.source
+    assert "CPU not measured" in s.source
+    assert "GPU estimated from NVML power readings: GPU0" in energy.meter_basis(meter.describe())
+
+
+def test_gpu_without_power_reading_uses_its_power_limit():
+    meter = EnergyMeter.detect(powercap_root="/nonexistent", nvml=PowerNVML(None, limit_mw=250_000))
+    s = _clocked(meter, 1.0)
+    assert s.joules == pytest.approx(250.0) and "250.0 W (power limit)" in s.source
+
+
+def test_meter_basis_of_measured_and_missing():
+    assert energy.meter_basis(None) == "the energy meter was not recorded"
+    assert energy.meter_basis({"cpu": {"method": "RAPL"}, "gpu": {"method": "NVML"}}) == \
+        "CPU measured (RAPL); GPU measured (NVML energy counter)"
+    assert energy.meter_basis({"cpu": {"method": None}, "gpu": {"method": None}}) == "CPU not counted; no GPU counted"
+
+
+# ------------------------------------------------------------------------------- Apple Silicon
+
+
+class FakeZeusAppleSilicon:
+    """Stands in for the `zeus_apple_silicon` module (macOS only; not on this machine): same
+    names, each window returning the next AppleEnergyMetrics from a list. The readings are
+    stand-ins in the library's shape (mJ per window, None where a chip has no such counter),
+    not recorded on Apple hardware."""
+
+    class AppleEnergyMetrics:
+        def __init__(self, **mj):
+            for attr in ("cpu_total_mj", "efficiency_cores_mj", "performance_cores_mj", "dram_mj", "gpu_mj",
+                         "gpu_sram_mj", "ane_mj"):
+                setattr(self, attr, mj.get(attr))
+
+    def __init__(self, windows: list[dict], fail: str | None = None):
+        self.windows, self.fail, self.keys = list(windows), fail, []
+        fake = self
+
+        class AppleEnergyMonitor:
+            def __init__(self):
+                if fake.fail:
+                    raise RuntimeError(fake.fail)
+
+            def begin_window(self, key):
+                fake.keys.append(("begin", key))
+
+            def end_window(self, key):
+                fake.keys.append(("end", key))
+                return FakeZeusAppleSilicon.AppleEnergyMetrics(**fake.windows.pop(0))
+
+        self.AppleEnergyMonitor = AppleEnergyMonitor
+
+
+# One second of decoding on an M-series laptop, in the library's units (mJ).
+APPLE_WINDOW = {"cpu_total_mj": 4200, "efficiency_cores_mj": [50, 40], "performance_cores_mj": [2000, 1900],
+                "dram_mj": 600, "gpu_mj": 9000, "gpu_sram_mj": 100, "ane_mj": None}
+
+
+def test_apple_silicon_counters_are_measured():
+    zas = FakeZeusAppleSilicon([APPLE_WINDOW, {**APPLE_WINDOW, "cpu_total_mj": 1000}])
+    meter = EnergyMeter.detect(powercap_root="/nonexistent", nvml=_no_gpu(), apple=zas)
+    assert meter.label == "measured"
+    meter.start()
+    s = meter.stop()
+    assert s.label == "measured"
+    assert s.parts == {"cpu": pytest.approx(4.2), "gpu": pytest.approx(9.1), "dram": pytest.approx(0.6)}
+    assert s.joules == pytest.approx(13.9)
+    assert "Apple SoC energy counters (zeus-apple-silicon): cpu_total, gpu, gpu_sram, dram" in s.source
+    assert "not yet verified on Apple hardware" in s.source
+    meter.start()
+    assert meter.stop().parts["cpu"] == pytest.approx(1.0)
+    assert zas.keys == [("begin", "bakeoff-1"), ("end", "bakeoff-1"), ("begin", "bakeoff-2"), ("end", "bakeoff-2")]
+    desc = meter.describe()
+    assert desc["cpu"]["verified_on_hardware"] is False
+    assert energy.meter_basis(desc).startswith("CPU, GPU, DRAM and Neural Engine measured (Apple SoC")
+
+
+def test_apple_silicon_without_a_cpu_figure_is_unavailable():
+    meter = EnergyMeter.detect(powercap_root="/nonexistent", nvml=_no_gpu(),
+                               apple=FakeZeusAppleSilicon([{"gpu_mj": 10}]))
+    meter.start()
+    s = meter.stop()
+    assert s.joules is None and s.label == "unavailable" and "no CPU figure" in s.source
+
+
+def test_apple_silicon_refused_falls_back_to_the_estimate(tmp_path):
+    meter = EnergyMeter.detect(tdp_watts=20, powercap_root=str(tmp_path), nvml=_no_gpu(),
+                               apple=FakeZeusAppleSilicon([], fail="IOReport channel not found"))
+    assert meter.apple is None and meter.label == "estimated"
+    assert "IOReport channel not found" in meter.cpu_reason
+
+
+def test_off_apple_silicon_the_library_is_not_used(powercap):
+    """Off Apple Silicon the library is not even imported: RAPL (or the estimate) is used."""
+    meter = EnergyMeter.detect(powercap_root=str(powercap["root"]), nvml=_no_gpu())
+    assert meter.apple is None and meter.rapl
+    assert energy.find_apple_monitor() == (None, "not Apple Silicon")

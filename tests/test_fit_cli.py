@@ -31,12 +31,13 @@ def fit_json(*args: str) -> dict:
 
 
 def test_gemma4_moe_json_contract_and_roofline():
-    moe = fit_json("gemma4-26b-a4b", "--ctx", "32768", "-H", "rtx-3060-12gb", "-H", "rtx-4090", "-H", "m4-max")
-    dense = fit_json("gemma4-31b", "--ctx", "32768", "-H", "rtx-3060-12gb", "-H", "rtx-4090", "-H", "m4-max")
+    inproc = ("--engine", "llama-cpp-python")
+    moe = fit_json("gemma4-26b-a4b", "--ctx", "32768", "-H", "rtx-3060-12gb", "-H", "rtx-4090", "-H", "m4-max", *inproc)
+    dense = fit_json("gemma4-31b", "--ctx", "32768", "-H", "rtx-3060-12gb", "-H", "rtx-4090", "-H", "m4-max", *inproc)
     for r in (moe, dense):
         assert {"weights_bytes", "kv_bytes", "total_bytes", "hardware"} <= set(r)
         assert r["total_bytes"] > r["weights_bytes"] + r["kv_bytes"] > 0
-        assert r["label"] == "estimated" and r["kind"] == "catalog" and "FACTS" in r["source"]
+        assert r["label"] == "estimated" and r["kind"] == "catalog" and "transformers" in r["source"]
         for h in r["hardware"]:
             assert CONTRACT_HW <= set(h)
     # sensible numbers: ~15.6 GiB of Q4_K_M weights, 7.2 GiB of full-size-window KV at 32K (6.25 GiB on the
@@ -92,8 +93,8 @@ def test_config_json_matches_catalog(tmp_path):
     }
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"model_type": "gemma4", "text_config": text_config}))
-    from_cfg = fit_json(str(cfg), "--ctx", "32768", "-H", "rtx-4090")
-    from_cat = fit("gemma4-26b-a4b", ctx=32768, hardware=["rtx-4090"])
+    from_cfg = fit_json(str(cfg), "--ctx", "32768", "-H", "rtx-4090", "--engine", "llama-cpp-python")
+    from_cat = fit("gemma4-26b-a4b", ctx=32768, hardware=["rtx-4090"], engine="llama-cpp-python")
     assert from_cfg["kind"] == "hf-config"
     for key in ("weights_bytes", "kv_bytes"):
         assert from_cfg[key] == from_cat[key]
@@ -117,7 +118,7 @@ def test_hardware_profiles_user_file_and_given(tmp_path, monkeypatch):
     (tmp_path / "bakeoff" / "hardware.yaml").write_text(
         "my-box:\n  name: My box\n  kind: gpu\n  memory_gib: 16\n  bandwidth_gbs: 448\n  source: my spec sheet\n")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    r = fit("gemma4-e4b", ctx=8192, hardware=["my-box"], memory_gb=8, bandwidth_gbs=100, kind="unified")
+    r = fit("gemma4-e4b", ctx=8192, hardware=["my-box"], memory_gb=8, bandwidth_gbs=100, kind="unified", engine="llama-cpp-python")
     mine, given = r["hardware"]
     assert mine["name"] == "My box" and mine["memory_bytes"] == 16 * GIB and mine["source"] == "my spec sheet"
     assert given["bandwidth_label"] == "given" and given["kind"] == "unified"
@@ -125,7 +126,7 @@ def test_hardware_profiles_user_file_and_given(tmp_path, monkeypatch):
     assert mine["fits"] == (mine["total_bytes"] <= 16 * GIB - GIB // 2)
     extra = tmp_path / "extra.yaml"
     extra.write_text("tiny:\n  kind: cpu\n  memory_gib: 1\n  bandwidth_gbs: 10\n")
-    r = fit("gemma4-e4b", hardware=["tiny"], hardware_file=extra)
+    r = fit("gemma4-e4b", hardware=["tiny"], hardware_file=extra, engine="llama-cpp-python")
     assert r["hardware"][0]["fits"] is False
 
 
@@ -194,7 +195,7 @@ def test_measured_runs_give_an_efficiency(tmp_path, smollm2):
 def test_runs_on_another_host_show_no_efficiency(tmp_path, smollm2):
     db = tmp_path / "other.db"
     _db_with_runs(db, smollm2, "some-other-host")
-    for m in fit("smollm2-135m", db=db, hardware=["rtx-4090"])["measured"]:
+    for m in fit("smollm2-135m", db=db, hardware=["rtx-4090"], engine="llama-cpp-python")["measured"]:
         assert m["this_host"] is False and "efficiency" not in m
 
 

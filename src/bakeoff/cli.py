@@ -585,12 +585,15 @@ def fit(
     kind: Annotated[str, typer.Option("--kind", help="Kind of the --memory-gb hardware: gpu, unified or cpu.")] = "gpu",
     hardware_file: Annotated[Optional[Path], typer.Option("--hardware-file", help="YAML file of extra hardware profiles (as $XDG_CONFIG_HOME/bakeoff/hardware.yaml).")] = None,
     kv_type: Annotated[str, typer.Option("--kv-type", help="KV cache type: f16, q8_0 or q4_0.")] = "f16",
-    swa_full: Annotated[bool, typer.Option("--swa-full/--no-swa-full", help="Full-size sliding-window cache (llama-cpp-python's default, what bakeoff's backend gets) or window + ubatch cells (llama-server, Ollama).")] = True,
+    engine: Annotated[Optional[list[str]], typer.Option("--engine", "-e", help="Runtime whose memory rules apply, repeatable: llama-server, ollama, llama-cpp-python, vllm. Default: llama-server with llama-cpp-python (bakeoff's in-process backend) beside it.")] = None,
+    swa_full: Annotated[Optional[bool], typer.Option("--swa-full/--no-swa-full", help="Override the engine's sliding-window cache: full-size (llama-cpp-python's default) or window-sized (llama-server, Ollama).")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Results database with measured runs of the GGUF (default: ./bakeoff.db if it exists).")] = None,
-    flash_attn: Annotated[bool, typer.Option("--flash-attn/--no-flash-attn", help="Flash attention (off in bakeoff's llamacpp backend and llama-cpp-python; llama-server's auto turns it on). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = False,
+    flash_attn: Annotated[Optional[bool], typer.Option("--flash-attn/--no-flash-attn", help="Override the engine's flash attention (off in llama-cpp-python, on in llama-server's auto). Off, llama.cpp pads every layer's V cache to the widest layer's.")] = None,
     measure: Annotated[bool, typer.Option("--measure", help="Also build MODEL's architecture twin (random weights; see `bakeoff twin`) and measure its weights, KV cache, peak memory and speed here at --ctx, beside the estimate.")] = False,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="With --measure: CPU threads (default: physical cores).")] = None,
-    gpu_layers: Annotated[int, typer.Option("--gpu-layers", min=-1, help="With --measure: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")] = 0,
+    gpu_layers: Annotated[Optional[int], typer.Option("--gpu-layers", min=-1, help="Layers on the GPU, as llama.cpp's -ngl (-1 = all): the estimate's placement on GPU profiles, and with --measure the twin's (default there: 0, or -1 with --cpu-moe / --n-cpu-moe; needs a GPU build of llama-cpp-python).")] = None,
+    cpu_moe: Annotated[bool, typer.Option("--cpu-moe", help="Keep every layer's expert tensors in system RAM (llama.cpp's --cpu-moe); the rest on the GPU.")] = False,
+    n_cpu_moe: Annotated[Optional[int], typer.Option("--n-cpu-moe", min=0, help="Keep the expert tensors of the first N layers in system RAM (llama.cpp's --n-cpu-moe N).")] = None,
     n_prompt: Annotated[int, typer.Option("-p", "--n-prompt", min=1, help="With --measure: prompt-processing test size.")] = 512,
     n_gen: Annotated[int, typer.Option("-n", "--n-gen", min=1, help="With --measure: generation test size.")] = 32,
     reps: Annotated[int, typer.Option("-r", "--repetitions", min=1, help="With --measure: timed repetitions after one warm-up.")] = 2,
@@ -607,14 +610,20 @@ def fit(
 
     if db is None and Path("bakeoff.db").is_file():
         db = Path("bakeoff.db")
+    if measure and engine and "llama-cpp-python" not in engine:
+        engine = [*engine, "llama-cpp-python"]  # the twin is measured in bakeoff's in-process backend
     result = estimate_fit(model, quant=quant, ctx=ctx, kv_type=kv_type, swa_full=swa_full, hardware=hardware,
                           memory_gb=memory_gb, bandwidth_gbs=bandwidth_gbs, kind=kind,
-                          hardware_file=hardware_file, db=db, flash_attn=flash_attn)
+                          hardware_file=hardware_file, db=db, flash_attn=flash_attn, engine=engine,
+                          gpu_layers=gpu_layers, cpu_moe=cpu_moe, n_cpu_moe=n_cpu_moe)
     if measure:
         from bakeoff.estimate.twin_measure import measure_twin
 
         _interrupt_on_sigterm()
-        result["twin_measurement"] = measure_twin(result, model, quant, threads, gpu_layers, n_prompt, n_gen, reps)
+        placed = cpu_moe or bool(n_cpu_moe)
+        ngl = gpu_layers if gpu_layers is not None else (-1 if placed else 0)
+        result["twin_measurement"] = measure_twin(result, model, quant, threads, ngl, n_prompt, n_gen, reps,
+                                                  cpu_moe=cpu_moe, n_cpu_moe=n_cpu_moe)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
     else:

@@ -117,7 +117,8 @@ class SubprocessBackend(Backend):
     def load(self) -> dict[str, Any]:
         self._start()
         self._send({"op": "load", "engine": self.engine, "model_path": self.model_file(),
-                    "options": self.engine_options(), "tdp_watts": self.tdp_watts})
+                    "options": self.engine_options(), "tdp_watts": self.tdp_watts,
+                    "tdp_source": self.tdp_source})
         msg = self._read(time.monotonic() + self.load_timeout_s, "loading the model")
         if msg["type"] == "error":
             self._kill()

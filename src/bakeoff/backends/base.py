@@ -99,6 +99,7 @@ class Backend(ABC):
         self.options = options
         self.trial_timeout_s = trial_timeout_s
         self.tdp_watts: float | None = None  # lets a worker estimate energy where no meter exists
+        self.tdp_source: str | None = None   # where tdp_watts comes from (said in every estimate)
         self.load_info: dict[str, Any] = {}  # load time and memory, where the backend measures them
 
     @classmethod

@@ -62,6 +62,9 @@ class LlamaCppOptions(BackendOptions):
     threads: int | None = Field(None, gt=0, description="CPU threads (default: physical cores)")
     batch: int = Field(512, gt=0, description="prompt-processing batch size")
     gpu_layers: int = Field(0, ge=-1, description="layers offloaded to the GPU (-1 = all)")
+    cpu_moe: bool = Field(False, description="keep every layer's MoE expert tensors in host RAM (llama.cpp's --cpu-moe)")
+    n_cpu_moe: int | None = Field(None, ge=0, description="keep the MoE expert tensors of the first N layers in host RAM "
+                                                          "(llama.cpp's --n-cpu-moe N)")
     mmap: bool = Field(False, description="memory-map the file (off: RSS then counts the weights)")
     min_p: float | None = Field(None, ge=0, le=1)
     repeat_penalty: float | None = Field(None, gt=0)
@@ -205,13 +208,18 @@ def engine_memory(log: str) -> dict[str, Any]:
     """Sizes llama.cpp reports when it allocates (MiB, summed over devices): weights, KV, compute."""
     sizes: dict[str, float] = {}
     devices: set[str] = set()
+    by_device: dict[str, dict[str, float]] = {}
     for device, kind, mib in _BUFFER_LINE.findall(log):
+        devices.add(device.split("_")[0])
         key = {"model": "weights_mib", "KV": "kv_mib", "compute": "compute_mib", "output": "output_mib"}[kind]
         sizes[key] = sizes.get(key, 0.0) + float(mib)
-        devices.add(device.split("_")[0])
+        # CPU, CPU_Mapped, CPU_REPACK and CUDA_Host buffers are host memory; CUDA0, Metal... a device's
+        host = device.startswith("CPU") or device.endswith("_Host")
+        dev = by_device.setdefault("host" if host else device, {})
+        dev[key] = dev.get(key, 0.0) + float(mib)
     if not sizes:
         return {}
-    return {**sizes, "devices": sorted(devices), "swa_full": "full-size SWA cache" in log,
+    return {**sizes, "devices": sorted(devices), "by_device": by_device, "swa_full": "full-size SWA cache" in log,
             "source": "engine-reported (llama.cpp allocation log)"}
 
 
@@ -313,6 +321,66 @@ def _reusable_prefix(llm, tokens: list[int]) -> int:
     return 0
 
 
+# llama.cpp's --cpu-moe / --n-cpu-moe (common/common.h, LLM_FFN_EXPS_REGEX), plus the fused gate_up
+# tensor of newer conversions
+EXPS_REGEX = r"\.ffn_(up|down|gate|gate_up)_(ch|)exps"
+
+
+def expert_patterns(cpu_moe: bool, n_cpu_moe: int | None) -> list[str]:
+    """Tensor-name patterns whose tensors go to the CPU buffer, as llama.cpp's options write them."""
+    if cpu_moe:
+        return [EXPS_REGEX]
+    return [rf"blk\.{i}{EXPS_REGEX}" for i in range(n_cpu_moe or 0)]
+
+
+class _TensorOverrides:
+    """llama_model_params.tensor_buft_overrides for llama-cpp-python, whose ``Llama`` does not expose
+    it: a NULL-terminated array of {pattern, buffer type} with ggml's CPU buffer type (from the
+    ggml-cpu library llama_cpp ships, which its binding does not wrap), set on the default model
+    params for the one ``Llama`` constructed next (``install``: the patched function restores the
+    original on its first call; ``uninstall`` after the load makes sure)."""
+
+    def __init__(self, patterns: list[str]):
+        import ctypes
+        import glob
+
+        import llama_cpp
+
+        class Override(ctypes.Structure):
+            _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+        libdir = Path(llama_cpp.__file__).parent / "lib"
+        libs = sorted(glob.glob(str(libdir / "*ggml-cpu*")))
+        if not libs:
+            raise ValueError(f"cpu_moe: no ggml-cpu library in {libdir} (llama-cpp-python build without one)")
+        cpu = ctypes.CDLL(libs[0])
+        cpu.ggml_backend_cpu_buffer_type.restype = ctypes.c_void_p
+        buft = cpu.ggml_backend_cpu_buffer_type()
+        self._patterns = [p.encode() for p in patterns]  # kept alive: C holds pointers into them
+        self.array = (Override * (len(patterns) + 1))()
+        for i, pat in enumerate(self._patterns):
+            self.array[i].pattern = pat
+            self.array[i].buft = buft
+        self.address = ctypes.addressof(self.array)
+
+    def install(self) -> _TensorOverrides:
+        from llama_cpp import llama_cpp as low
+
+        self._low, self._default = low, low.llama_model_default_params
+
+        def params():
+            self.uninstall()
+            p = self._default()
+            p.tensor_buft_overrides = self.address
+            return p
+
+        low.llama_model_default_params = params
+        return self
+
+    def uninstall(self) -> None:
+        self._low.llama_model_default_params = self._default
+
+
 class LlamaCppEngine:
     def __init__(self, model_path: str, options: dict[str, Any]):
         self.model_path = model_path
@@ -325,6 +393,8 @@ class LlamaCppEngine:
 
         o = self.options
         self._log = _LogCapture()
+        patterns = expert_patterns(o.get("cpu_moe", False), o.get("n_cpu_moe"))
+        self._overrides = _TensorOverrides(patterns).install() if patterns else None
         self.llm = Llama(
             model_path=self.model_path, n_ctx=o["ctx"], n_threads=o["threads"],
             n_threads_batch=o["threads"], n_batch=o["batch"], n_gpu_layers=o["gpu_layers"],
@@ -332,6 +402,10 @@ class LlamaCppEngine:
             seed=o.get("seed") or 0, verbose=False,
             lora_path=str(Path(o["lora"]).expanduser()) if o.get("lora") else None,
         )
+        if self._overrides:
+            self._overrides.uninstall()
+        load_log = "".join(self._log.lines)
+        overridden = re.findall(r"tensor (\S+) \(.*?\) buffer type overridden to (\S+)", load_log)
         if o.get("lora") and not self.llm._lora_adapter:
             # llama-cpp-python 0.3.36 tests the adapter with `is None`, but a failed load returns
             # a NULL ctypes pointer (falsy, not None): it would set a NULL adapter and crash the
@@ -404,6 +478,8 @@ class LlamaCppEngine:
             "n_ctx": min(self.llm.n_ctx(), len(self.llm.input_ids)),
             "threads": o["threads"],
             "gpu_layers": o["gpu_layers"],
+            "tensor_overrides": {"patterns": patterns, "tensors": len(overridden),
+                                 "buffers": sorted({b for _, b in overridden})} if patterns else None,
             "mmap": o["mmap"],
             "lora": o.get("lora"),
             "lora_sha256": _sha256(o["lora"]) if o.get("lora") else None,

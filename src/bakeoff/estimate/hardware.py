@@ -30,6 +30,7 @@ from bakeoff.errors import InputError
 
 GIB = 2**30
 KINDS = ("gpu", "unified", "cpu")
+PCIE_LANE_GBS = {3: 8 * 128 / 130 / 8, 4: 16 * 128 / 130 / 8, 5: 32 * 128 / 130 / 8}
 
 
 @dataclass
@@ -43,6 +44,23 @@ class Profile:
     bandwidth_label: str = "spec"  # spec | measured | given | unavailable
     memory_label: str = "spec"  # spec | detected | given
     usable_fraction: float | None = None
+    # a discrete GPU's host: system RAM, its bandwidth and the PCIe link (for offloaded weights)
+    ram_bytes: int | None = None
+    ram_bandwidth_gbs: float | None = None
+    pcie_gen: int | None = None
+    pcie_lanes: int | None = None
+
+    @property
+    def pcie_gbs(self) -> float | None:
+        """PCIe bandwidth per direction in GB/s: lanes × the per-lane rate after line coding
+        (gen 3: 8 GT/s, gen 4: 16, gen 5: 32, all 128b/130b: 0.985, 1.969, 3.938 GB/s per lane)."""
+        if not self.pcie_gen or not self.pcie_lanes:
+            return None
+        return PCIE_LANE_GBS.get(self.pcie_gen, 0) * self.pcie_lanes or None
+
+    @property
+    def ram_usable_bytes(self) -> int | None:
+        return None if self.ram_bytes is None else usable_bytes("cpu", self.ram_bytes)
 
     @property
     def usable_bytes(self) -> int:
@@ -60,7 +78,9 @@ class Profile:
         return {"id": self.id, "name": self.name, "kind": self.kind, "memory_bytes": self.memory_bytes,
                 "memory_label": self.memory_label, "usable_bytes": self.usable_bytes,
                 "usable_rule": self.usable_rule, "bandwidth_gbs": self.bandwidth_gbs,
-                "bandwidth_label": self.bandwidth_label, "source": self.source}
+                "bandwidth_label": self.bandwidth_label, "source": self.source,
+                "ram_bytes": self.ram_bytes, "ram_bandwidth_gbs": self.ram_bandwidth_gbs,
+                "pcie_gen": self.pcie_gen, "pcie_lanes": self.pcie_lanes, "pcie_gbs": self.pcie_gbs}
 
 
 def usable_bytes(kind: str, memory: int, fraction: float | None = None) -> int:
@@ -83,13 +103,23 @@ def _profile(pid: str, d: dict, where: str) -> Profile:
         memory = float(d["memory_gib"]) * GIB
         bandwidth = float(d["bandwidth_gbs"]) if d.get("bandwidth_gbs") is not None else None
         usable = float(d["usable"]) if d.get("usable") is not None else None
+        host = {k: (float(d[k]) if d.get(k) is not None else None)
+                for k in ("ram_gib", "ram_bandwidth_gbs", "pcie_gen", "pcie_lanes")}
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{where}: hardware profile {pid!r} needs numeric memory_gib and bandwidth_gbs ({exc})") from None
     if memory <= 0 or (bandwidth is not None and bandwidth <= 0) or (usable is not None and not 0 < usable <= 1):
         raise InputError(f"{where}: hardware profile {pid!r}: memory and bandwidth must be positive, usable in (0, 1]")
+    if any(v is not None and v <= 0 for v in host.values()) or (host["pcie_gen"] and host["pcie_gen"] not in PCIE_LANE_GBS):
+        raise InputError(f"{where}: hardware profile {pid!r}: ram_gib, ram_bandwidth_gbs and pcie_lanes must be "
+                         f"positive, pcie_gen one of {', '.join(map(str, PCIE_LANE_GBS))}")
     return Profile(id=pid, name=str(d.get("name", pid)), kind=kind, memory_bytes=int(memory),
-                   bandwidth_gbs=bandwidth, source=str(d.get("source", where)),
-                   bandwidth_label="spec" if bandwidth else "unavailable", usable_fraction=usable)
+                   bandwidth_gbs=bandwidth, source=str(d.get("source", where))
+                   + (f"; host: {d['host_source']}" if d.get("host_source") else ""),
+                   bandwidth_label="spec" if bandwidth else "unavailable", usable_fraction=usable,
+                   ram_bytes=int(host["ram_gib"] * GIB) if host["ram_gib"] else None,
+                   ram_bandwidth_gbs=host["ram_bandwidth_gbs"],
+                   pcie_gen=int(host["pcie_gen"]) if host["pcie_gen"] else None,
+                   pcie_lanes=int(host["pcie_lanes"]) if host["pcie_lanes"] else None)
 
 
 def _read_profiles(text: str, where: str) -> dict[str, Profile]:

@@ -1,4 +1,4 @@
-"""KV-cache bytes (DESIGN §6).
+"""KV-cache bytes (docs/estimates.md).
 
 KV bytes = Σ over layers that own a cache of cells × KV heads × (d_k + d_v) × bytes per element.
 
@@ -113,14 +113,23 @@ def v_widths(arch: Arch, flash_attn: bool = False) -> list[int]:
 
 
 def kv_cache(arch: Arch, ctx: int, kv_type: str = "f16", swa_full: bool = True, ubatch: int = UBATCH,
-             flash_attn: bool = False) -> KVCache:
+             flash_attn: bool = False, n_seq: int = 1, v_pad: bool | None = None, pad_to: int = 256,
+             swa_extra: int | None = None) -> KVCache:
+    """``n_seq``: sequences sharing one (unified) cache: a sliding layer then keeps a window per
+    sequence (llama-kv-cache-iswa.cpp: n_swa × n_seq_max + n_ubatch; llama-server's default is 4
+    slots over a unified cache). ``v_pad``: pad V to the widest layer (default: when flash
+    attention is off, as llama.cpp does; engines with a tensor per layer never pad).
+    ``pad_to``, ``swa_extra``: cell rounding and the cells a sliding layer keeps beyond its
+    windows (llama.cpp: 256 and the ubatch)."""
     bpe = kv_bytes_per_element(kv_type)
-    widths = v_widths(arch, flash_attn)
+    widths = v_widths(arch, flash_attn if v_pad is None else not v_pad)
     ubatch = effective_ubatch(ctx, ubatch)
-    cells_global = pad(ctx)
+    extra = ubatch if swa_extra is None else swa_extra
+    cells_global = pad(ctx, pad_to)
     cells_sliding = None
     if arch.n_swa:
-        cells_sliding = cells_global if swa_full or not arch.window else pad(min(cells_global, arch.window + ubatch))
+        cells_sliding = cells_global if swa_full or not arch.window else pad(
+            min(cells_global, arch.window * n_seq + extra), pad_to)
     layers = []
     for layer in arch.layers:
         if not layer.owns_kv:
@@ -134,12 +143,17 @@ def kv_cache(arch: Arch, ctx: int, kv_type: str = "f16", swa_full: bool = True, 
     return KVCache(ctx, cells_global, cells_sliding, kv_type, bpe, swa_full, layers, ubatch, flash_attn)
 
 
-def kv_read_per_token(arch: Arch, depth: int, kv_type: str = "f16") -> float:
-    """Bytes of KV cache one decoded token reads with ``depth`` tokens already in the cache."""
+def kv_read_by_layer(arch: Arch, depth: int, kv_type: str = "f16") -> list[float]:
+    """Bytes of KV cache each layer reads per decoded token with ``depth`` tokens in the cache."""
     bpe = kv_bytes_per_element(kv_type)
-    total = 0.0
+    out = []
     for layer in arch.layers:
         src = arch.layers[layer.kv_source]
         cells = min(depth, arch.window) if (src.swa and arch.window) else depth
-        total += cells * src.n_head_kv * (src.head_k + src.head_v) * bpe
-    return total
+        out.append(cells * src.n_head_kv * (src.head_k + src.head_v) * bpe)
+    return out
+
+
+def kv_read_per_token(arch: Arch, depth: int, kv_type: str = "f16") -> float:
+    """Bytes of KV cache one decoded token reads with ``depth`` tokens already in the cache."""
+    return sum(kv_read_by_layer(arch, depth, kv_type))

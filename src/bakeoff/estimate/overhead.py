@@ -94,10 +94,23 @@ def compute_cpu_touched(arch: Arch, prompt_tokens: int, ctx_cells: int, swa_cell
     return int(worst)
 
 
-def compute_reserved(arch: Arch, ctx_cells: int, swa_cells: int | None, ubatch: int = UBATCH) -> int:
+def compute_reserved(arch: Arch, ctx_cells: int, swa_cells: int | None, ubatch: int = UBATCH,
+                     flash_attn: bool = False, logit_rows: int | None = None) -> int:
+    """The reserved compute buffer. With flash attention the attention scores are never
+    materialised: the attention phase keeps its 5.5 × hidden activations and an f16 mask per mask
+    (2 B × cells), an estimate not yet checked against a log. ``logit_rows``: rows of logits
+    the worst case computes (default the ubatch, as llama.cpp reserves)."""
     head_cells, mask_cells = _kv_in_view(arch, ctx_cells, ctx_cells, swa_cells)
+    logits = (ubatch if logit_rows is None else logit_rows) * 4 * arch.n_vocab + ubatch * 4 * 3 * arch.n_embd
+    if flash_attn:
+        attention = ubatch * (2 * mask_cells + 4 * 5.5 * arch.n_embd)
+    else:
+        attention = ubatch * 4 * (head_cells + mask_cells + 5.5 * arch.n_embd)
+    return int(max(logits, attention, compute_ffn(arch, ubatch)))
+
+
+def compute_ffn(arch: Arch, ubatch: int = UBATCH) -> int:
+    """The FFN phase of the reserved buffer: what a backend computing only the FFN (the experts,
+    when they are kept in host RAM) needs."""
     n_ff = max([layer.n_ff for layer in arch.layers] + [arch.n_expert_used * arch.n_ff_exp])
-    logits = ubatch * 4 * (arch.n_vocab + 3 * arch.n_embd)
-    attention = ubatch * 4 * (head_cells + mask_cells + 5.5 * arch.n_embd)
-    ffn = ubatch * 4 * (2 * n_ff + 2 * arch.n_embd)
-    return int(max(logits, attention, ffn))
+    return int(ubatch * 4 * (2 * n_ff + 2 * arch.n_embd))

@@ -112,23 +112,17 @@ def print_fit(r: dict, out: Console) -> None:
               f"trial measures)\n", highlight=False)
 
     rl = r["roofline"]
-    table = Table(title=f"fit at {r['ctx']:,} tokens and decode roofline (tok/s ≤ bandwidth / bytes per token: "
-                        f"{size(rl['active_weight_bytes'])} weights + {size(rl['kv_read_bytes'])} KV read at depth "
-                        f"{rl['depth']:,})", title_justify="left")
-    for col in ("hardware", "memory", "usable", "needs", "fits", "bandwidth GB/s", "tok/s at ctx", "tok/s, empty"):
-        table.add_column(col, overflow="fold")
-    for h in r["hardware"]:
-        table.add_row(escape(h["name"]) + ("" if h["memory_label"] == "spec" else f" [{h['memory_label']}]"),
-                      size(h["memory_bytes"]), size(h["usable_bytes"]), size(h["total_bytes"]),
-                      "[green]yes[/green]" if h["fits"] else "[red]no[/red]",
-                      "–" if h["bandwidth_gbs"] is None else f"{h['bandwidth_gbs']:,.1f} ({h['bandwidth_label']})",
-                      _tps(h["decode_tps_roofline"]), _tps(h["decode_tps_roofline_empty"]))
-    out.print(table)
-    rules = sorted({f"{h['kind']}: {h['usable_rule']}" for h in r["hardware"]})
-    out.print("usable memory: " + "; ".join(rules), highlight=False)
+    print_hardware_table(r, out)
     for h in r["hardware"]:
         if h["bandwidth_label"] == "measured":
             out.print(f"{escape(h['name'])}: {escape(h['source'])}", highlight=False)
+    rules = sorted({f"{h['kind']}: {h['usable_rule']}" for h in r["hardware"] if h.get("usable_rule")})
+    out.print("usable memory: " + "; ".join(rules), highlight=False)
+    out.print(f"decode roofline: tok/s ≤ bandwidth / bytes per token ({size(rl['active_weight_bytes'])} weights + "
+              f"{size(rl['kv_read_bytes'])} KV read at depth {rl['depth']:,}); with an offload, time per token = "
+              "GPU bytes / GPU bandwidth + RAM bytes / RAM bandwidth (+ PCIe bytes / PCIe bandwidth)", highlight=False)
+    for e in r.get("engines", {}).values():
+        out.print(f"[dim]{escape(e['runtime_model'])}; KV {size(e['kv_bytes'])}[/dim]", highlight=False)
 
     if r["measured"]:
         mt = Table(title="measured in the results database (bakeoff's llamacpp backend)", title_justify="left")
@@ -177,3 +171,36 @@ def print_twin_measurement(m: dict, out: Console) -> None:
                   f"({escape(s['bandwidth_source'])}): {s['roofline_decode_tps']:.2f} tok/s; efficiency "
                   f"{s['efficiency']:.0%} of the roofline", highlight=False)
     out.print(f"[dim]quality: {m['quality']}[/dim]")
+
+
+def _offload_cell(h: dict) -> str:
+    o = h.get("offload")
+    if not o:
+        return "–"
+    if not o.get("placement"):
+        return escape(o.get("note", "no offload fits"))
+    verdict = "fits" if o["fits"] else "does not fit"
+    ram = f", RAM {size(o['ram_bytes'])}" if o.get("ram_bytes") else ""
+    return (f"{verdict} with {escape(o['placement'])}: VRAM {size(o['vram_bytes'])}{ram}, "
+            f"~{_tps(o['decode_tps_roofline'])} tok/s")
+
+
+def print_hardware_table(r: dict, out: Console) -> None:
+    """One row per hardware profile and engine: the whole model on the device, and where it does not
+    fit (or a placement was given), the smallest offload that fits and its roofline."""
+    table = Table(title=f"fit at {r['ctx']:,} tokens, per engine (estimated)", title_justify="left")
+    for col in ("hardware", "engine", "needs", "usable", "fits", "tok/s at ctx", "tok/s, empty", "with offload"):
+        table.add_column(col, overflow="fold")
+    engines = r.get("engines") or {r.get("engine", "llama-cpp-python"): {"hardware": r["hardware"]}}
+    n_profiles = len(r["hardware"])
+    for i in range(n_profiles):
+        for eid, e in engines.items():
+            h = e["hardware"][i]
+            name = escape(h["name"]) + ("" if h["memory_label"] == "spec" else f" [{h['memory_label']}]")
+            if h.get("supported") is False:
+                table.add_row(name, eid, "–", "–", "n/a", "–", "–", escape(h.get("note", "")))
+                continue
+            table.add_row(name, eid, size(h["total_bytes"]), size(h["usable_bytes"]),
+                          "[green]yes[/green]" if h["fits"] else "[red]no[/red]",
+                          _tps(h["decode_tps_roofline"]), _tps(h["decode_tps_roofline_empty"]), _offload_cell(h))
+    out.print(table)

@@ -1,4 +1,4 @@
-"""Decode roofline (DESIGN §6): tok/s ≤ memory bandwidth / bytes read per decoded token.
+"""Decode roofline (docs/estimates.md): tok/s ≤ memory bandwidth / bytes read per decoded token.
 
 Bytes read per token = active weights (bakeoff.estimate.weights: all weights but row lookups,
 and for an MoE only experts_used / experts of the routed experts) + the KV cache read at that

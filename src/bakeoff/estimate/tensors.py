@@ -43,6 +43,8 @@ def tensor_shapes(arch: Arch) -> list[tuple[str, list[int]]]:
                     (b + "post_ffw_norm.weight", [e])]
             if loads_kv:
                 out.append((b + "attn_k_norm.weight", [layer.head_k]))
+        if arch.family in ("qwen3", "qwen3moe"):  # Qwen3's per-head Q/K RMS norms
+            out += [(b + "attn_q_norm.weight", [layer.head_k]), (b + "attn_k_norm.weight", [layer.head_k])]
         out.append((b + "ffn_norm.weight", [e]))
         if layer.n_ff:
             out += [(b + "ffn_gate.weight", [e, layer.n_ff]), (b + "ffn_up.weight", [e, layer.n_ff]),

@@ -1,4 +1,4 @@
-"""Weight bytes: Σ over tensors of elements / block size × block bytes (DESIGN §6).
+"""Weight bytes: Σ over tensors of elements / block size × block bytes (docs/estimates.md).
 
 Block sizes and bytes come from gguf-py's GGML_QUANT_SIZES (Q4_K 256 elements in 144 bytes,
 Q8_0 32 in 34, F16 1 in 2, ...). The same walk splits the weights into what a decoded token
@@ -13,6 +13,7 @@ reads (for the roofline) and what it does not:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
@@ -103,3 +104,52 @@ def weigh(tensors: list[tuple[str, list[int], int]]) -> Weights:
         elif "_exps." in name:
             w.experts += nbytes
     return w
+
+
+@dataclass
+class LayerWeights:
+    """The weights split the way llama.cpp places them (bakeoff.estimate.placement): per repeating
+    layer, the part a token reads whole (attention, norms, dense or shared FFN, router) and the
+    routed experts (``*_exps``); outside the layers, the input-layer lookups (always in host RAM),
+    the output head and the other tensors read once per token."""
+
+    dense: list[int]
+    experts: list[int]
+    token_embd: int = 0
+    output_weight: int = 0  # a separate output head; 0 when the head is the tied token embedding
+    per_layer_lookup: int = 0  # Gemma 4's per_layer_token_embd
+    other: int = 0  # output_norm and other tensors outside the layers
+
+    @property
+    def tied(self) -> bool:
+        return self.output_weight == 0
+
+    @property
+    def head(self) -> int:
+        """Bytes of the output head a token reads (the token embedding when tied)."""
+        return self.output_weight or self.token_embd
+
+
+_BLK = re.compile(r"^blk\.(\d+)\.")
+
+
+def by_layer(tensors: list[tuple[str, list[int], int]], n_layer: int) -> LayerWeights:
+    lw = LayerWeights(dense=[0] * n_layer, experts=[0] * n_layer)
+    for name, dims, ttype in tensors:
+        nbytes = tensor_bytes(dims, ttype)
+        m = _BLK.match(name)
+        if m and int(m.group(1)) < n_layer:
+            i = int(m.group(1))
+            if "_exps." in name:
+                lw.experts[i] += nbytes
+            else:
+                lw.dense[i] += nbytes
+        elif name == "token_embd.weight":
+            lw.token_embd += nbytes
+        elif name == "output.weight":
+            lw.output_weight += nbytes
+        elif name == "per_layer_token_embd.weight":
+            lw.per_layer_lookup += nbytes
+        else:
+            lw.other += nbytes
+    return lw

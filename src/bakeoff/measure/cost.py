@@ -1,4 +1,4 @@
-"""Cost per 1M tokens, local and cloud, and the break-even between them (DESIGN §5).
+"""Cost per 1M tokens, local and cloud, and the break-even between them.
 
 Local::
 
@@ -6,8 +6,10 @@ Local::
                           + hardware price / lifetime hours × hours used) / tokens × 1e6
     lifetime hours     = lifetime_years × 365 × hours_per_day × utilisation
 
-Cloud: the price table (``bakeoff/data/prices.yaml``, dated and sourced; a user file
-``$XDG_CONFIG_HOME/bakeoff/prices.yaml`` replaces or adds entries). Priced on the same
+Cloud: the price table: the ``genai-prices`` package's bundled snapshot (read offline, never
+updated from the network), ``bakeoff/data/prices.yaml`` for models it lacks, and a user file
+``$XDG_CONFIG_HOME/bakeoff/prices.yaml`` that replaces or adds entries; every entry has a date
+and a source. Priced on the same
 workload as the local figure: (input tokens × input price + output tokens × output price) per
 1M *output* tokens, so both sides divide the same bill by the same tokens.
 
@@ -23,6 +25,7 @@ Every figure is a :class:`CostFigure` with a label (``measured``, ``estimated``,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -36,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bakeoff.errors import InputError
+from bakeoff.measure.energy import meter_basis
 
 HOURS_PER_YEAR = 365 * 24
 DAYS_PER_MONTH = 365 / 12
@@ -113,6 +117,7 @@ class CostConfig(BaseModel):
     hours_per_day: float = Field(gt=0, le=24)
     utilisation: float = Field(1.0, gt=0, le=1)
     cpu_tdp_watts: float | None = Field(None, gt=0, le=5000)
+    cpu_watts_per_core: float | None = Field(None, gt=0, le=100)
     sources: dict[str, str] = Field(default_factory=dict)   # key -> where its value comes from
 
     @property
@@ -132,7 +137,7 @@ class CostConfig(BaseModel):
     def assumptions(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in ("currency", "electricity_price_per_kwh", "hardware_price", "lifetime_years",
-                    "hours_per_day", "utilisation", "cpu_tdp_watts"):
+                    "hours_per_day", "utilisation", "cpu_tdp_watts", "cpu_watts_per_core"):
             out[key] = {"value": getattr(self, key), "from": self.sources.get(key, "")}
         out["lifetime_hours"] = {"value": self.lifetime_hours,
                                  "from": "lifetime_years × 365 × hours_per_day × utilisation"}
@@ -182,6 +187,31 @@ def load_cost_config(path: str | os.PathLike | None = None) -> CostConfig:
         if user_path.is_file():
             _raise_validation(exc, str(user_path), lines)
         raise InputError(f"packaged cost defaults are invalid: {exc}") from None
+
+
+def cpu_power(config: CostConfig, logical_cores: int | None = None, cpu_model: str | None = None
+              ) -> tuple[float | None, str | None]:
+    """The CPU power (W at full load) an energy estimate uses where no counter exists, and where
+    it comes from: ``cpu_tdp_watts`` if set, else ``cpu_watts_per_core`` × logical cores (the
+    default, so a first run has a figure), else (None, None): energy is then unavailable.
+    Computed where the run starts: Ray actors on other machines are given the same figure."""
+    def origin(key: str) -> str:
+        said = config.sources.get(key) or "cost config"
+        return "bakeoff's default (cost_defaults.yaml says why)" if said.startswith("default: ") else said
+
+    if config.cpu_tdp_watts:
+        return config.cpu_tdp_watts, f"cpu_tdp_watts, {origin('cpu_tdp_watts')}"
+    if not config.cpu_watts_per_core:
+        return None, None
+    n = logical_cores or os.cpu_count() or 1
+    if cpu_model is None:
+        from bakeoff.measure.hardware import _cpu_model
+
+        cpu_model = _cpu_model()
+    watts = config.cpu_watts_per_core * n
+    return watts, (f"assumed: {config.cpu_watts_per_core:g} W per logical core × {n} logical cores of {cpu_model} "
+                   f"(cpu_watts_per_core, {origin('cpu_watts_per_core')}); set cpu_tdp_watts in cost.yaml to "
+                   f"replace it")
 
 
 # ------------------------------------------------------------------------------------ figures
@@ -236,7 +266,8 @@ def local_cost_per_mtok(energy_j: Any, tokens: float, seconds: float, config: Co
     energy = kwh * config.electricity_price_per_kwh / tokens * 1e6
     value = energy + hardware
     source = (f"({kwh:.6g} kWh × {config.electricity_price_per_kwh:g} {cur}/kWh + {config.hardware_price:g} {cur} / "
-              f"{config.lifetime_hours:.0f} h × {hours_used:.6g} h) / {tokens:,.0f} tokens × 1e6; energy {energy_label}")
+              f"{config.lifetime_hours:.0f} h × {hours_used:.6g} h) / {tokens:,.0f} tokens × 1e6; energy {energy_label}"
+              + (f": {energy_source}" if energy_source else ""))
     return CostFigure(value, energy_label, cur, {"energy": energy, "hardware": hardware}, assumptions, source)
 
 
@@ -265,6 +296,7 @@ class PriceEntry(BaseModel):
     checked_via: list[str] = Field(default_factory=list)
     unconfirmed: list[str] = Field(default_factory=list)
     notes: str | None = None
+    effective_from: str | None = None   # the date the price took effect, where the source says
     key: str = ""                       # filled in: "openai:gpt-4o"
     origin: str = ""                    # filled in: the file the entry came from
 
@@ -320,8 +352,146 @@ def _read_price_file(text: str, path: str, user: bool, mtime: float | None = Non
     return out
 
 
-def load_prices(user_path: str | os.PathLike | None = None) -> dict[str, PriceEntry]:
-    """The packaged price table, with the user's file (``user_path``, else
+# The providers bakeoff's cloud backends talk to, as genai-prices names them (spec prefix -> id).
+_PROVIDER_ALIASES = {"gemini": "google", "google-genai": "google", "vertex": "google", "claude": "anthropic"}
+_PACKAGE_PROVIDERS = ("openai", "anthropic", "google")
+
+# The cloud models `bakeoff cost` prices when no --cloud is given: those the cloud backends'
+# documentation and the README name as examples (a test checks each has a dated, sourced price).
+DEFAULT_CLOUD_MODELS = (
+    "openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4.1", "openai:gpt-4.1-mini", "openai:gpt-5",
+    "openai:gpt-5-mini", "openai:o4-mini",
+    "anthropic:claude-sonnet-4-5", "anthropic:claude-haiku-4-5", "anthropic:claude-opus-4-1",
+    "google:gemini-2.5-pro", "google:gemini-2.5-flash",
+)
+
+
+class PackagePrices:
+    """Prices from the ``genai-prices`` package's bundled snapshot (offline, never updated from
+    the network by bakeoff: a newer snapshot comes with a newer package version).
+
+    ``as_of`` of its entries is the snapshot's date: the newest price change it records that is
+    already in force (its data is at least that recent); ``effective_from`` is the date the
+    price took effect where the package records one.
+    """
+
+    def __init__(self, today: date | None = None):
+        from importlib.metadata import version
+
+        from genai_prices import data_snapshot   # the bundled data only; UpdatePrices is never started
+        from genai_prices.types import StartDateConstraint
+
+        self.version = version("genai-prices")
+        self.today = today or date.today()
+        self._snapshot = data_snapshot.get_snapshot()
+        starts = [c.constraint.start_date for p in self._snapshot.providers for m in p.models
+                  if isinstance(m.prices, list) for c in m.prices
+                  if isinstance(c.constraint, StartDateConstraint) and c.constraint.start_date <= self.today]
+        self.snapshot_date = max(starts).isoformat() if starts else None
+        self.origin = f"genai-prices {self.version} (offline snapshot)"
+
+    def _price_in_force(self, model: Any) -> tuple[Any, str | None]:
+        prices = model.prices
+        if not isinstance(prices, list):
+            return prices, None
+        best, when = None, None
+        for c in prices:
+            start = getattr(c.constraint, "start_date", None) if c.constraint is not None else None
+            if start is not None and start > self.today:
+                continue                     # a price announced for later
+            if best is None or (start is not None and (when is None or start >= when)):
+                best, when = c.prices, start
+        return best, when.isoformat() if when else None
+
+    @staticmethod
+    def _base(value: Any) -> tuple[float | None, str | None]:
+        if value is None:
+            return None, None
+        base = getattr(value, "base", None)
+        if base is not None:                 # TieredPrices: the base rate, tiers noted
+            tiers = ", ".join(f"{float(t.price):g} above {t.start:,} input tokens" for t in value.tiers)
+            return float(base), tiers
+        return float(value), None
+
+    def lookup(self, provider: str, model: str) -> PriceEntry | None:
+        """The entry for ``model`` at ``provider`` (one of _PACKAGE_PROVIDERS), or None."""
+        try:
+            prov, info = self._snapshot.find_provider_model(model, None, provider, None)
+        except LookupError:
+            return None
+        if prov.id != provider:
+            return None
+        price, effective = self._price_in_force(info)
+        if price is None:
+            return None
+        inp, in_tiers = self._base(getattr(price, "input_mtok", None))
+        out, out_tiers = self._base(getattr(price, "output_mtok", None))
+        cached, _ = self._base(getattr(price, "cache_read_mtok", None))
+        if inp is None or out is None:
+            return None                      # not priced per token (a subscription, a free model)
+        notes = []
+        if in_tiers or out_tiers:
+            notes.append(f"long prompts are priced higher: input {in_tiers or 'flat'}; output {out_tiers or 'flat'}")
+        if info.price_comments:
+            notes.append(info.price_comments[:400])
+        page = (prov.pricing_urls or [""])[0]
+        entry = PriceEntry(input=inp, output=out, cached_input=cached, currency="USD",
+                           source=f"{page} via {self.origin}" if page else self.origin,
+                           as_of=self.snapshot_date or self.today.isoformat(), provider_page=False,
+                           effective_from=effective, notes=" ".join(notes) or None)
+        entry.key = f"{provider}:{info.id}"
+        entry.origin = self.origin
+        return entry
+
+
+_PACKAGE: PackagePrices | None = None
+
+
+def package_prices() -> PackagePrices | None:
+    """The genai-prices snapshot (loaded once, ~0.5 s), or None if the package is missing."""
+    global _PACKAGE
+    if _PACKAGE is None:
+        try:
+            _PACKAGE = PackagePrices()
+        except ImportError:
+            return None
+    return _PACKAGE
+
+
+class PriceTable:
+    """Cloud prices: the user's file first, then bakeoff's own entries (models genai-prices lacks),
+    then the genai-prices snapshot. Indexable by ``provider:model``."""
+
+    def __init__(self, entries: dict[str, PriceEntry], package: PackagePrices | None):
+        self.entries = entries
+        self.package = package
+
+    def get(self, key: str) -> PriceEntry | None:
+        key = key.lower()
+        if key in self.entries:
+            return self.entries[key]
+        provider, _, model = key.partition(":")
+        if self.package is not None and provider in _PACKAGE_PROVIDERS and model:
+            return self.package.lookup(provider, model)
+        return None
+
+    def __getitem__(self, key: str) -> PriceEntry:
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def known(self) -> list[str]:
+        """Keys to suggest: bakeoff's and the user's entries and the default cloud models."""
+        return sorted(set(self.entries) | set(DEFAULT_CLOUD_MODELS))
+
+
+def load_prices(user_path: str | os.PathLike | None = None) -> PriceTable:
+    """The price table: the genai-prices snapshot, bakeoff's own entries for models it lacks
+    (``bakeoff/data/prices.yaml``), and the user's file (``user_path``, else
     ``$XDG_CONFIG_HOME/bakeoff/prices.yaml`` if present) replacing or adding entries."""
     packaged = resources.files("bakeoff").joinpath("data/prices.yaml").read_text()
     prices = _read_price_file(packaged, "bakeoff/data/prices.yaml", user=False)
@@ -334,13 +504,10 @@ def load_prices(user_path: str | os.PathLike | None = None) -> dict[str, PriceEn
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", str(path)) from None
         prices.update(_read_price_file(text, str(path), user=True, mtime=path.stat().st_mtime))
-    return prices
+    return PriceTable(prices, package_prices())
 
 
-_PROVIDER_ALIASES = {"gemini": "google", "google-genai": "google", "vertex": "google", "claude": "anthropic"}
-
-
-def find_price(spec_or_model: str, prices: dict[str, PriceEntry] | None = None) -> PriceEntry:
+def find_price(spec_or_model: str, prices: PriceTable | None = None) -> PriceEntry:
     """The entry for ``openai:gpt-4o``, ``gpt-4o``, a spec with options (``openai:gpt-4o?temperature=0``)
     or a dated model id (``claude-sonnet-4-5-20250929``). InputError names the known ones."""
     prices = prices if prices is not None else load_prices()
@@ -351,18 +518,26 @@ def find_price(spec_or_model: str, prices: dict[str, PriceEntry] | None = None) 
     provider = _PROVIDER_ALIASES.get(provider, provider)
     candidates = [model, re.sub(r"-\d{4}-?\d{2}-?\d{2}$", "", model), re.sub(r"-latest$", "", model)]
     for m in candidates:
-        if provider and f"{provider}:{m}" in prices:
-            return prices[f"{provider}:{m}"]
-        matches = [e for k, e in prices.items() if k.split(":", 1)[-1] == m]
+        if provider:
+            entry = prices.get(f"{provider}:{m}")
+            if entry is not None:
+                return entry
+            continue
+        matches = [e for k, e in prices.entries.items() if k.split(":", 1)[-1] == m]
         if len(matches) == 1:
             return matches[0]
-    known = ", ".join(sorted(prices))
-    raise InputError(f"no price for {spec_or_model!r} in the price table; known: {known}. "
-                     f"Add it to {default_prices_path()}")
+        found = [e for p in _PACKAGE_PROVIDERS if (e := prices.get(f"{p}:{m}")) is not None]
+        if len(found) == 1:
+            return found[0]
+    known = ", ".join(prices.known())
+    package = (f"genai-prices' snapshot for {', '.join(_PACKAGE_PROVIDERS)}" if prices.package is not None
+               else "genai-prices is not installed: pip install genai-prices")
+    raise InputError(f"no price for {spec_or_model!r} in the price table ({package}; bakeoff's own entries); "
+                     f"e.g. {known}. Add it to {default_prices_path()}")
 
 
 def cloud_cost_per_mtok(spec_or_model: str | PriceEntry, input_tokens: float, output_tokens: float,
-                        prices: dict[str, PriceEntry] | None = None, per: str = "output") -> CostFigure:
+                        prices: PriceTable | None = None, per: str = "output") -> CostFigure:
     """What the cloud would charge for a workload, per 1M output tokens (``per="output"``, the
     unit of the local figure) or per 1M tokens in + out (``per="total"``)."""
     entry = spec_or_model if isinstance(spec_or_model, PriceEntry) else find_price(spec_or_model, prices)
@@ -485,6 +660,24 @@ class LocalUsage:
         return self.output_tokens / self.seconds if self.seconds > 0 else None
 
 
+def _recorded_meters(conn: sqlite3.Connection, run_id: str | None) -> dict[str, dict]:
+    """Each contender's energy meter as its worker described it (the latest load), if recorded."""
+    try:
+        rows = conn.execute("SELECT spec, facts FROM contenders" + (" WHERE run_id = ?" if run_id else "") +
+                            " ORDER BY rowid", (run_id,) if run_id else ()).fetchall()
+    except sqlite3.Error:
+        return {}
+    out = {}
+    for r in rows:
+        try:
+            meter = json.loads(r["facts"] or "{}").get("energy_meter")
+        except (ValueError, AttributeError):
+            continue
+        if meter:
+            out[r["spec"]] = meter
+    return out
+
+
 def local_usage_from_db(path: str | os.PathLike, run_id: str | None = None) -> list[LocalUsage]:
     """Per contender: successful trials' tokens, busy seconds (sum of E2E) and energy, read
     read-only. Works on databases from before energy columns existed (energy unavailable)."""
@@ -505,6 +698,7 @@ def local_usage_from_db(path: str | os.PathLike, run_id: str | None = None) -> l
              (", energy_source" if "energy_source" in cols else "")
     where = "status = 'ok' AND output_tokens > 0 AND e2e_ms > 0" + (" AND run_id = ?" if run_id else "")
     rows = conn.execute(f"SELECT {select} FROM trials WHERE {where} ORDER BY spec", (run_id,) if run_id else ()).fetchall()
+    meters = _recorded_meters(conn, run_id)
     conn.close()
     by_spec: dict[str, list[sqlite3.Row]] = {}
     for r in rows:
@@ -529,7 +723,10 @@ def local_usage_from_db(path: str | os.PathLike, run_id: str | None = None) -> l
                 joules = sum(r["energy_j"] for r in rs)
                 label = "measured" if all(x == "measured" for x in labels) else "estimated"
                 srcs = sorted({r["energy_source"] for r in rs if has_source and r["energy_source"]})
-                src = f"sum over {len(rs)} trials" + (f" ({srcs[0]}{' …' if len(srcs) > 1 else ''})" if srcs else "")
+                if spec in meters:
+                    src = f"sum over {len(rs)} trials; {meter_basis(meters[spec])}"
+                else:
+                    src = f"sum over {len(rs)} trials" + (f" ({srcs[0]}{' …' if len(srcs) > 1 else ''})" if srcs else "")
         out.append(LocalUsage(spec, len(rs), prompt, output, seconds, joules, label, src))
     return out
 
@@ -547,7 +744,7 @@ def cost_report(cloud: list[str] | None = None, db: str | os.PathLike | None = N
         raise InputError("--input-per-output must be >= 0")
     config = load_cost_config(config_path)
     prices = load_prices(prices_path)
-    entries = [find_price(m, prices) for m in cloud] if cloud else sorted(prices.values(), key=lambda e: e.key)
+    entries = [find_price(m, prices) for m in (cloud or DEFAULT_CLOUD_MODELS)]
     locals_: list[dict[str, Any]] = []
     if local_tps is not None:
         fig = local_cost_from_power(local_watts, local_tps, config)
@@ -606,12 +803,61 @@ def format_cost_report(data: dict[str, Any]) -> str:
             tps = loc["tokens_per_second"]
             out.append(f"  {loc['spec']}: {val} [{c['label']}] ({parts}); "
                        f"{'–' if tps is None else f'{tps:.3g}'} tokens/s; {c['source']}")
-        out.append("")
-        out.append("Break-even (tokens/month above which local is cheaper)")
-        for pair in data["break_even"]:
-            out.append(f"  {pair['local']} vs {pair['cloud']}:")
-            out.extend("    " + line for line in pair["lines"])
+        out.extend(_format_break_even(data))
     else:
         out.append("")
         out.append("No local figure: pass --db PATH (measured trials) or --local-tps X --local-watts W for a break-even.")
     return "\n".join(out) + "\n"
+
+
+def _short_verdict(be: dict[str, Any]) -> str:
+    """The break-even in a few words: the volume, never, beyond capacity, or unavailable."""
+    tokens, capacity = be["tokens_per_month"], be["capacity_tokens_per_month"]
+    if tokens is None:
+        if be["verdict"].startswith("local is never"):
+            return "never (local energy alone costs more)"
+        return be["verdict"]
+    text = f"{tokens:,.0f} tokens/month"
+    if capacity is not None and tokens > capacity:
+        text += " (more than this machine can generate: the cloud is cheaper at any volume it serves)"
+    return text
+
+
+def _format_break_even(data: dict[str, Any]) -> list[str]:
+    """Break-even per local contender against each cloud model, from the run's own tokens/s."""
+    cur = data["currency"]
+    pairs = data["break_even"]
+    if not pairs:
+        return []
+    first = pairs[0]["break_even"]
+    a = first["assumptions"]
+    out = ["", "Break-even: tokens per month above which local is cheaper than the cloud model",
+           "  (local: fixed hardware cost per month + its energy per token; cloud: its price per token on the same "
+           "workload, input tokens per output token as in the local trials)",
+           f"  fixed: hardware {a['hardware_price']:g} {cur} / ({a['lifetime_years']:g} years × 12) = "
+           f"{first['fixed_per_month']:.2f} {cur}/month"]
+    width = max(len(p["cloud"]) for p in pairs)
+    for loc in data["local"]:
+        mine = [p for p in pairs if p["local"] == loc["spec"]]
+        if not mine:
+            continue
+        be0 = mine[0]["break_even"]
+        tps = loc["tokens_per_second"]
+        energy = be0["local_variable_per_mtok"]
+        head = f"  {loc['spec']}: "
+        head += "tokens/s unknown" if tps is None else f"{tps:.3g} tokens/s measured (output tokens / busy seconds)"
+        if be0["capacity_tokens_per_month"] is not None:
+            head += (f", at most {be0['capacity_tokens_per_month']:,.0f} tokens/month ({a['hours_per_day']:g} h/day × "
+                     f"utilisation {a['utilisation']:g})")
+        head += (f"; energy {_num(energy, f' {cur}/1M output tokens')} "
+                 f"[{be0['assumptions']['local_energy_label']}]")
+        out.append(head)
+        for pair in mine:
+            be, cloud = pair["break_even"], pair["cloud_cost"]
+            ca = cloud["assumptions"]
+            out.append(f"    vs {pair['cloud']:<{width}}  {_short_verdict(be)}")
+            out.append(f"       {' ' * width}  cloud {_num(cloud['value'], f' {cur}/1M output tokens')}: "
+                       f"{ca['input_price']:g} in / {ca['output_price']:g} out per 1M, "
+                       f"{be['assumptions']['input_per_output']:.3g} input tokens per output token; "
+                       f"price as of {ca['as_of']}, {ca['price_source']}")
+    return out

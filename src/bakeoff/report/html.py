@@ -140,6 +140,7 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "trial_count": len(trials),
         "legend": LEGEND,
         "pareto": pareto,
+        "numbers": numbers,  # the matrix's row number of each contender
         "speed": speed,
         "sweeps": sweeps,
         "budgets": budgets,

@@ -10,6 +10,7 @@ from typing import Any
 
 from bakeoff.errors import InputError
 from bakeoff.measure.cost import CostFigure, cloud_cost_per_mtok, load_cost_config, local_cost_per_mtok
+from bakeoff.measure.energy import meter_basis
 from bakeoff.report.drift import drift_rows
 from bakeoff.report.stability import repeat_case_rows, stability_figures
 from bakeoff.report.stats import summarise_trials
@@ -56,7 +57,8 @@ def _one_of(values, default: str) -> str:
     return " / ".join(seen) if seen else default
 
 
-def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str) -> dict[str, str]:
+def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str,
+                    energy_basis: str | None = None) -> dict[str, str]:
     """Where each figure of a contender came from: client-observed, engine-reported or not measured."""
     client = ("client-observed (bakeoff's HTTP client, network included)" if runs_in != "in-process"
               else "client-observed (clock in the model's worker process)")
@@ -70,12 +72,12 @@ def _figure_sources(runs_in: str, ok: list, energy_label: str, cost_source: str)
         "prefill_tps_median": f"engine-reported ({engine})" if engine else "unavailable (the engine reports no timings)",
         "peak_mem_mb": ("measured (worker peak RSS above its pre-load baseline)" if runs_in == "in-process"
                         else "not measured (the model runs in the server's process; see the contender's load facts)"),
-        "energy_j": f"{energy_label} (sum over the successful trials)",
+        "energy_j": f"{energy_label} (sum over the successful trials{'; ' + energy_basis if energy_basis else ''})",
         "cost_per_mtok": cost_source,
     }
 
 
-def _cost(spec: str, runs_in: str, ok: list, energy_j, energy_label: str, cost_config):
+def _cost(spec: str, runs_in: str, ok: list, energy_j, energy_label: str, cost_config, energy_basis: str | None = None):
     """Cloud contenders: the price table on the tokens they used; others: the local formula."""
     if runs_in == "cloud":
         try:
@@ -87,7 +89,7 @@ def _cost(spec: str, runs_in: str, ok: list, energy_j, energy_label: str, cost_c
     cost = local_cost_per_mtok(
         energy_j, tokens=sum(t["output_tokens"] or 0 for t in ok),
         seconds=sum((t["e2e_ms"] or 0) for t in ok) / 1000, config=cost_config,
-        energy_label=energy_label if energy_j is not None else None)
+        energy_label=energy_label if energy_j is not None else None, energy_source=energy_basis)
     return cost, ("local: (energy kWh x price + hardware price / lifetime hours x hours used) "
                   "/ output tokens x 1e6; inputs in cost_per_mtok.assumptions")
 
@@ -107,9 +109,11 @@ def contender_rows(db: Database, run_id: str | None = None,
     for spec, ts in by_spec.items():
         ok = [t for t in ts if t["status"] == "ok"]
         c = facts.get(spec)
-        runs_in = json.loads(c["facts"] or "{}").get("runs_in", "in-process") if c else "in-process"
+        contender_facts = json.loads(c["facts"] or "{}") if c else {}
+        runs_in = contender_facts.get("runs_in", "in-process")
         energy_j, energy_label = _energy(ok)
-        cost, cost_source = _cost(spec, runs_in, ok, energy_j, energy_label, cost_config)
+        basis = meter_basis(contender_facts.get("energy_meter")) if "energy_meter" in contender_facts else None
+        cost, cost_source = _cost(spec, runs_in, ok, energy_j, energy_label, cost_config, basis)
         load = json.loads(c["load"] or "{}") if c else {}
         rows.append({
             "spec": spec,
@@ -122,7 +126,7 @@ def contender_rows(db: Database, run_id: str | None = None,
             "energy_j": energy_j,
             "energy_label": energy_label,
             "cost_per_mtok": cost.to_dict(),
-            "figure_sources": {**_figure_sources(runs_in, ok, energy_label, cost_source),
+            "figure_sources": {**_figure_sources(runs_in, ok, energy_label, cost_source, basis),
                                "server_mem_mb": load.get("memory_source", "unavailable (not reported by the server)")},
         })
         twin = json.loads(c["facts"] or "{}").get("twin") if c else None

@@ -77,12 +77,13 @@ class ContenderActor:
     """One loaded contender on a Ray worker (an async actor: a server contender's trials share
     its event loop and client; an in-process model answers one trial at a time)."""
 
-    def __init__(self, spec, timeout: float, tdp_watts: float | None):
+    def __init__(self, spec, timeout: float, tdp_watts: float | None, tdp_source: str | None = None):
         from bakeoff.backends import make_backend
 
         self.spec = spec
         self.backend = make_backend(spec, timeout)
         self.backend.tdp_watts = tdp_watts
+        self.backend.tdp_source = tdp_source
 
     async def load(self, run_id: str) -> dict[str, Any]:
         """Load the model; the contender's row as writes, or the load error."""
@@ -180,15 +181,16 @@ class RayExecutor:
     def shutdown(self) -> None:
         self.ray.shutdown()
 
-    def __call__(self, db, run_id, trials, timeout, summary, progress, tdp_watts=None) -> None:
+    def __call__(self, db, run_id, trials, timeout, summary, progress, tdp_watts=None, tdp_source=None) -> None:
         _suite_modules_by_value()
-        ContenderRun(self, db, run_id, trials, timeout, summary, progress, tdp_watts).run()
+        ContenderRun(self, db, run_id, trials, timeout, summary, progress, tdp_watts, tdp_source).run()
 
 
 class ContenderRun:
     """One contender's trials on its actors: the driver's queue, dispatch and replay."""
 
-    def __init__(self, executor: RayExecutor, db, run_id, trials, timeout, summary, progress, tdp_watts):
+    def __init__(self, executor: RayExecutor, db, run_id, trials, timeout, summary, progress, tdp_watts,
+                 tdp_source=None):
         self.ray, self.executor = executor.ray, executor
         self.db, self.run_id, self.summary, self.progress = db, run_id, summary, progress
         self.spec = trials[0].spec
@@ -199,7 +201,7 @@ class ContenderRun:
         self.server = False
         self.contender_recorded = False
         self.make = lambda: executor.remote_actor.options(**placement(self.spec), max_concurrency=256).remote(
-            self.spec, timeout, tdp_watts)
+            self.spec, timeout, tdp_watts, tdp_source)
 
     def run(self) -> None:
         try:

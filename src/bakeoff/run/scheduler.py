@@ -25,7 +25,7 @@ from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.measure.cache import Ledger, bust_prefix, classify, prompt_text, with_bust
-from bakeoff.measure.cost import load_cost_config
+from bakeoff.measure.cost import cpu_power, load_cost_config
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.models.packaged import file_sha256
@@ -114,14 +114,15 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
     done = db.finished_trial_ids()
     pending = [t for t in plan if t.id not in done]
     summary.skipped = len(plan) - len(pending)
-    tdp_watts = load_cost_config().cpu_tdp_watts
+    # Where no energy counter exists, the worker estimates from this CPU power (cost config).
+    tdp_watts, tdp_source = cpu_power(load_cost_config())
     db.start_run(run_id, _now(), suite_name, argv, __version__, environment())
     progress.start(len(plan), summary.skipped)
     try:
         for spec_str, group in groupby(pending, key=lambda t: t.spec.canonical):
             trials = list(group)
             progress.contender(spec_str, len(trials))
-            run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts)
+            run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts, tdp_source)
         # Judges grade after every contender ran, so they never disturb timing or memory.
         summary.notes.extend(run_judge_phase(db, {t.id for t in plan}, run_id, trial_timeout_s, progress).notes)
         summary.status = "completed"
@@ -136,13 +137,15 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
 
 
 def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: float,
-                   summary: RunSummary, progress: Progress, tdp_watts: float | None = None) -> None:
+                   summary: RunSummary, progress: Progress, tdp_watts: float | None = None,
+                   tdp_source: str | None = None) -> None:
     spec = trials[0].spec
     backend = make_backend(spec, timeout)
     if isinstance(backend, ServerBackend):
         asyncio.run(_run_server_contender(db, run_id, trials, backend, summary, progress))
         return
     backend.tdp_watts = tdp_watts
+    backend.tdp_source = tdp_source
     model_path = sha = None
     try:
         try:

@@ -80,7 +80,8 @@ def main() -> int:
                 engine = engine_cls(msg["model_path"], msg["options"])
                 facts = engine.load()
                 load_ms = (time.perf_counter() - t0) * 1000
-                meter = EnergyMeter.detect(tdp_watts=msg.get("tdp_watts"), pid=os.getpid())
+                meter = EnergyMeter.detect(tdp_watts=msg.get("tdp_watts"), tdp_source=msg.get("tdp_source"),
+                                           pid=os.getpid())
                 facts["energy_meter"] = meter.describe()
                 send({"type": "loaded", "facts": facts, "load_ms": load_ms,
                       "baseline_mb": baseline / 2**20,
