@@ -53,7 +53,7 @@ def _interrupt_on_sigterm() -> None:
 @user_errors
 def run(
     suite: Annotated[Optional[Path], typer.Argument(help="Suite file (bakeoff.yaml), or a standard suite: std:humaneval, std:gsm8k, std:ifbench. Default: the built-in quick-start suite.")] = None,
-    contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c smollm2-135m -c 'llamacpp:qwen2.5-coder-0.5b?ctx=8192'. Overrides the suite's list.")] = None,
+    contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c smollm2-135m -c 'llamacpp:qwen2.5-coder-0.5b?ctx=8192'. Overrides the suite's list. Prompt caches: a server spec takes cache=bust (a unique marker starts every prompt, for servers that cannot be told not to reuse a cached prefix); any spec takes cold_turns=true (conversations: each later turn's prompt asked again cold).")] = None,
     repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="Run every case N times (repeat index is part of the trial identity).")] = 1,
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take before its worker is killed and the trial recorded as an error.")] = 300.0,
