@@ -74,11 +74,12 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
-def start_server(model_path: str, threads: int, alias: str, fast: bool = False) -> tuple[subprocess.Popen, str]:
+def start_server(model_path: str, threads: int, alias: str, fast: bool = False,
+                 ctx: int = 2048) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = ([sys.executable, "-c", FAST_SERVER, str(port), alias] if fast else
                [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
-                "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", "2048",
+                "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(ctx),
                 "--model_alias", alias, "--interrupt_requests", "False", "--verbose", "False"])
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"

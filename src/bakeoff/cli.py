@@ -53,7 +53,7 @@ def _interrupt_on_sigterm() -> None:
 @user_errors
 def run(
     suite: Annotated[Optional[Path], typer.Argument(help="Suite file (bakeoff.yaml), or a standard suite: std:humaneval, std:gsm8k, std:ifbench. Default: the built-in quick-start suite.")] = None,
-    contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c smollm2-135m -c 'llamacpp:qwen2.5-coder-0.5b?ctx=8192'. Overrides the suite's list.")] = None,
+    contender: Annotated[Optional[list[str]], typer.Option("--contender", "-c", help="Contender spec, repeatable, e.g. -c smollm2-135m -c 'llamacpp:qwen2.5-coder-0.5b?ctx=8192'. Overrides the suite's list. Prompt caches: a server spec takes cache=bust (a unique marker starts every prompt, for servers that cannot be told not to reuse a cached prefix); any spec takes cold_turns=true (conversations: each later turn's prompt asked again cold).")] = None,
     repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="Run every case N times (repeat index is part of the trial identity).")] = 1,
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take before its worker is killed and the trial recorded as an error.")] = 300.0,
@@ -78,6 +78,12 @@ def run(
     are results, not errors: the exit code is 0 when the run completed. With --fail-under,
     --max-ttft-ms or --max-e2e-ms, every trial of the plan is held to them once stored, and the
     exit code is 1 (with a summary of what fell short) if any contender misses one.
+
+    No cached prompt prefix answers a timed trial: in-process the KV cache is cleared, llama-server
+    is sent cache_prompt=false, vLLM a fresh cache_salt; servers that cannot be told are labelled
+    with what they report reusing, and the spec option cache=bust starts each prompt with a unique
+    marker. Conversations reuse their own earlier turns (warm, labelled); cold_turns=true also asks
+    each later turn's prompt cold. Only cold trials enter the TTFT and prefill medians.
     """
     from bakeoff.models import default_aliases, model_status
     from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate

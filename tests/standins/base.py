@@ -45,6 +45,32 @@ class StandInState:
     scripted: deque = field(default_factory=deque)
     forever: dict | None = None
 
+    # Prefix caching as the servers do it (off unless a test turns it on): each prompt's tokens
+    # (the stand-ins count words) are kept, and a later prompt's longest shared prefix with a kept
+    # one is what the server reports as cached.
+    prefix_cache: bool = False
+    seen_prompts: list = field(default_factory=list)  # (cache key, tokens)
+
+    def cached_prefix(self, tokens: list[str], key: str | None = None, previous_only: bool = False) -> int:
+        """Tokens of ``tokens`` a server would take from its cache: the longest prefix shared with an
+        earlier prompt of the same key (only the previous prompt: one slot, as llama-server and
+        Ollama with one parallel request), never the whole prompt (its last token is evaluated)."""
+        if not self.prefix_cache:
+            return 0
+        earlier = [t for k, t in self.seen_prompts if k == key]
+        if previous_only:
+            earlier = earlier[-1:]
+        self.seen_prompts.append((key, tokens))
+        best = 0
+        for old in earlier:
+            n = 0
+            for a, b in zip(old, tokens):
+                if a != b:
+                    break
+                n += 1
+            best = max(best, n)
+        return min(best, max(0, len(tokens) - 1))
+
     def next_fault(self) -> str:
         return self.faults.popleft() if self.faults else "ok"
 

@@ -65,6 +65,11 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
 
 
+def _prompt_words(messages: list[dict[str, Any]]) -> list[str]:
+    """The prompt as the stand-in's tokens: per message 4 template tokens, then its words."""
+    return [w for m in messages for w in [f"<{m.get('role')}>"] * 4 + str(m.get("content", "")).split()]
+
+
 def _object_or_text(arguments: str) -> Any:
     try:
         return json.loads(arguments)
@@ -180,7 +185,9 @@ def make_app(state: StandInState, models: tuple[str, ...] = MODELS, load_s: floa
                 yield _line({"model": name, "created_at": _now(), "done": False, "message": {
                     "role": "assistant", "content": "", "tool_calls": [
                         {"function": {"name": c["name"], "arguments": _object_or_text(c["arguments"])}} for c in calls]}})
+            # Ollama evaluates only the prompt tokens its slot did not have cached (one slot here).
             n_prompt = prompt_tokens(body.get("messages") or [])
+            n_prompt -= state.cached_prefix(_prompt_words(body.get("messages") or []), previous_only=True)
             n_out = len(pieces)
             final = {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""},
                      "done": True,

@@ -39,11 +39,31 @@ def _error(status: int, message: str, type_: str, code: str | None, google: bool
     return JSONResponse(body, status_code=status, headers={**RATE_HEADERS, **(headers or {})})
 
 
-def make_app(state: StandInState, models: list[str], google: bool = False, prefix: str = "/v1") -> Starlette:
+OWNERS = {"openai": "system", "llama-server": "llamacpp", "vllm": "vllm"}
+
+
+def cached_tokens(state: StandInState, server: str, body: dict, tokens: list[str]) -> int:
+    """What each server reports as taken from its prefix cache (with ``state.prefix_cache`` on):
+    llama-server: its slot's prefix, unless the request says ``cache_prompt: false``; vLLM: whole
+    16-token blocks shared with an earlier request of the same ``cache_salt``; OpenAI: prompts of
+    1,024+ tokens, cached in steps of 128 from 1,024."""
+    if server == "llama-server":
+        n = state.cached_prefix(tokens, previous_only=True)  # the slot keeps the prompt either way
+        return n if body.get("cache_prompt", True) else 0
+    if server == "vllm":
+        return state.cached_prefix(tokens, key=body.get("cache_salt")) // 16 * 16
+    n = state.cached_prefix(tokens)
+    return n // 128 * 128 if n >= 1024 else 0
+
+
+def make_app(state: StandInState, models: list[str], google: bool = False, prefix: str = "/v1",
+             server: str = "openai") -> Starlette:
+    """``server``: openai, llama-server (models owned by "llamacpp", ``timings`` with ``cache_n``
+    in the last chunk) or vllm (owned by "vllm", ``cache_salt`` partitions the prefix cache)."""
     async def list_models(request: Request):
         await record(state, request)
         return JSONResponse({"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1715367049, "owned_by": "google" if google else "system"}
+            {"id": m, "object": "model", "created": 1715367049, "owned_by": "google" if google else OWNERS[server]}
             for m in models]})
 
     async def chat(request: Request):
@@ -69,11 +89,13 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
         calls = scripted.get("tool_calls") or []
         words = [] if calls else state.words(scripted.get("content"))
         thinking = [w if i == 0 else " " + w for i, w in enumerate(state.reasoning.split(" "))] if state.reasoning else []
+        tokens = [w for m in body["messages"] for w in text_of(m.get("content")).split()]
+        cached = cached_tokens(state, server, body, tokens)
 
-        def chunk(delta: dict, finish: str | None = None) -> str:
+        def chunk(delta: dict, finish: str | None = None, **extra) -> str:
             obj = {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion.chunk",
                    "created": created, "model": name, "system_fingerprint": "fp_44709d6fcb",
-                   "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+                   "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
             if (body.get("stream_options") or {}).get("include_usage"):
                 obj["usage"] = None
             return f"data: {json.dumps(obj)}\n\n"
@@ -99,15 +121,22 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
                     args = call["arguments"]
                     for part in (args[:len(args) // 2], args[len(args) // 2:]):
                         yield chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
-                yield chunk({}, "tool_calls" if calls else "stop")
+                extra = {}
+                if server == "llama-server":  # its last chunk carries the timings, cache_n beside prompt_n
+                    n_out = len(words) + len(thinking)
+                    extra["timings"] = {
+                        "cache_n": cached, "prompt_n": len(tokens) - cached, "prompt_ms": 2.0 * (len(tokens) - cached),
+                        "prompt_per_token_ms": 2.0, "prompt_per_second": 500.0, "predicted_n": n_out,
+                        "predicted_ms": 10.0 * n_out, "predicted_per_token_ms": 10.0, "predicted_per_second": 100.0}
+                yield chunk({}, "tool_calls" if calls else "stop", **extra)
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    prompt_tokens = sum(len(text_of(m.get("content")).split()) for m in body["messages"])
+                    prompt_tokens = len(tokens)
                     usage = {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG", "object": "chat.completion.chunk",
                              "created": created, "model": name, "system_fingerprint": "fp_44709d6fcb",
                              "choices": [], "usage": {
                                  "prompt_tokens": prompt_tokens, "completion_tokens": len(words) + len(thinking),
                                  "total_tokens": prompt_tokens + len(words) + len(thinking),
-                                 "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                                 "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
                                  "completion_tokens_details": {"reasoning_tokens": len(thinking), "audio_tokens": 0,
                                                                "accepted_prediction_tokens": 0,
                                                                "rejected_prediction_tokens": 0}}}

@@ -17,7 +17,7 @@ import random
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,11 @@ class ServerOptions(BackendOptions):
     concurrency: int = Field(1, ge=1, le=256, description="trials in flight at once against this server")
     retries: int = Field(3, ge=0, le=20, description="attempts after the first on 429, 5xx, dropped connections, timeouts")
     connect_timeout: float = Field(10.0, gt=0, description="seconds to wait for the server to accept a connection")
+    cache: Literal["cold", "bust"] = Field(
+        "cold", description="prefix cache: cold (ask the server per request not to reuse a cached prefix where it "
+                            "takes such a switch; else record and label what it reused) or bust (also start each "
+                            "trial's prompt with a unique marker of a few tokens, stored with the trial, for "
+                            "servers that cannot be told)")
 
 
 class Retryable(Exception):
@@ -126,6 +131,22 @@ class ServerBackend(Backend):
     @property
     def concurrency(self) -> int:
         return self.options.concurrency
+
+    def notes(self) -> list[str]:
+        if self.cold_control() is not None or self.options.cache == "bust":
+            return []
+        return [f"{self.name}:{self.model}: the server takes no per-request switch to keep a prompt out of its prefix "
+                "cache; each trial is labelled with what the server reports it reused ('cache: not reported' where it "
+                "says nothing), and a trial whose prompt repeats a prefix sent earlier in the run is left out of the "
+                "cold TTFT and prefill medians. Add cache=bust to the spec to start every prompt with a unique marker "
+                "(a few tokens, stored with the trial) so that no trial reuses another's prefix"]
+
+    def cache_scope(self) -> str:
+        """What shares one prefix cache: the server's address."""
+        try:
+            return self.base_url
+        except InputError:
+            return f"{self.name}:{self.model}"
 
     def key_fact(self) -> dict[str, Any]:
         """Where the key came from, never the key."""

@@ -189,6 +189,10 @@ class AnthropicBackend(ServerBackend):
                 "sampling_sent": sampling if self.sends_sampling else [],
                 "token_counts": "server usage (prompt: input + cache tokens; output includes thinking)"}
 
+    def cold_control(self) -> str | None:
+        # Anthropic caches only the blocks a request marks with cache_control; bakeoff marks none.
+        return "no cache_control blocks marked (Anthropic caches only marked blocks)"
+
     def notes(self) -> list[str]:
         if self.sends_sampling:
             return [f"anthropic:{self.model}: Anthropic takes no seed; repeats are independent draws"]
@@ -205,7 +209,7 @@ class AnthropicBackend(ServerBackend):
         stalled, transport = _transport_errors()
         t_send = time.perf_counter()
         yield {"type": "sent", "t": t_send}
-        prompt_tokens = output_tokens = finish = None
+        prompt_tokens = output_tokens = finish = cache_read = None
         stopped = False
         uses: dict[int, dict[str, Any]] = {}  # tool_use blocks by index: id, name, input JSON so far
         try:
@@ -229,6 +233,7 @@ class AnthropicBackend(ServerBackend):
                     elif kind == "message_start":
                         usage = event.message.usage
                         prompt_tokens = _input_total(usage, None)
+                        cache_read = getattr(usage, "cache_read_input_tokens", None)
                         output_tokens = getattr(usage, "output_tokens", None)
                     elif kind == "message_delta":
                         finish = event.delta.stop_reason or finish
@@ -262,6 +267,8 @@ class AnthropicBackend(ServerBackend):
         for index in sorted(uses):
             use = uses[index]
             yield {"type": "tool_call", **make_call(use["id"], use["name"], use["input"]), "t": time.perf_counter()}
+        yield {"type": "cache", "control": self.cold_control(), "cached_tokens": cache_read,
+               "source": "server usage.cache_read_input_tokens" if cache_read is not None else None}
         if output_tokens is not None:
             yield {"type": "usage", "prompt_tokens": prompt_tokens, "output_tokens": output_tokens,
                    "source": "server usage"}

@@ -36,6 +36,9 @@ class BackendOptions(BaseModel):
     top_k: int | None = None
     seed: int | None = None
     max_tokens: int | None = None
+    cold_turns: bool = Field(False, description="conversations: also ask each later turn's prompt cold (one "
+                                                "token, no cached prefix) after the conversation, so the report "
+                                                "shows cold beside warm TTFT per turn")
     # Ray placement (--executor ray): what one actor of this contender needs. The local executor
     # ignores them, and they are not part of the contender's identity (spec.PLACEMENT_OPTIONS).
     num_cpus: float | None = Field(None, ge=0)
@@ -63,12 +66,20 @@ class GenerationRequest:
     # Tool use: the declared tools {name, description, parameters}; messages may then hold
     # assistant tool_calls and role "tool" results (bakeoff.tools.calls has the neutral form).
     tools: list[dict[str, Any]] | None = None
+    # Prefix caches (bakeoff.measure.cache): a conversation's later turn may reuse the prefix its
+    # own earlier turns left in the cache (warm); every other request is asked cold. cache_salt
+    # keys a conversation's requests together on servers that partition their cache by a salt
+    # (vLLM); None: a fresh one per request.
+    warm: bool = False
+    cache_salt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        for key in ("json_schema", "extra_body", "grammar", "tools"):
+        for key in ("json_schema", "extra_body", "grammar", "tools", "cache_salt"):
             if out.get(key) is None:
                 out.pop(key, None)  # stored requests stay as they were without them
+        if not out.get("warm"):
+            out.pop("warm", None)
         return out
 
 
@@ -118,3 +129,8 @@ class Backend(ABC):
     def notes(self) -> list[str]:
         """Things the user must be told once about this contender (e.g. a fallback template)."""
         return []
+
+    def cold_control(self) -> str | None:
+        """How a request is kept from reusing a cached prompt prefix (bakeoff.measure.cache), or
+        None where the engine cannot be told per request."""
+        return None

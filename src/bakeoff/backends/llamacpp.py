@@ -48,6 +48,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bakeoff.backends._subprocess import SubprocessBackend
 from bakeoff.backends.base import BackendOptions
+from bakeoff.measure.cache import KV_CLEARED, WARM
 from bakeoff.thinking import StreamSplitter, ThinkingOption, plan_for, starts_inside
 
 
@@ -148,6 +149,9 @@ class LlamaCppBackend(SubprocessBackend):
 
             opts["mmproj"], opts["mmproj_facts"] = resolve_mmproj(opts["mmproj"], self.model_file())
         return opts
+
+    def cold_control(self) -> str | None:
+        return KV_CLEARED
 
     def notes(self) -> list[str]:
         fmt = self.facts.get("chat_format", "")
@@ -297,6 +301,24 @@ def _template_message(m: dict[str, Any]) -> dict[str, Any]:
 _FALLBACKS: dict[str, Callable[[list[dict[str, str]]], str]] = {
     "gemma": _gemma_prompt, "gemma4": _gemma4_prompt, "chatml": _chatml_prompt,
 }
+
+
+def _reusable_prefix(llm, tokens: list[int]) -> int:
+    """The prompt tokens llama-cpp-python's ``generate`` will take from the KV cache: the longest
+    prefix shared with what the cache holds, less one when it is the whole prompt (that token is
+    decoded again for fresh logits). The cache's tail is dropped here as ``generate`` drops it;
+    where it cannot be (a recurrent model), the cache is cleared and nothing is reused."""
+    held = llm._input_ids[: llm.n_tokens].tolist()
+    n = 0
+    for a, b in zip(held, tokens):
+        if a != b:
+            break
+        n += 1
+    n = min(n, len(tokens) - 1)
+    if n > 0 and llm._ctx.kv_cache_seq_rm(-1, n, -1):
+        return n
+    llm.reset()
+    return 0
 
 
 # llama.cpp's --cpu-moe / --n-cpu-moe (common/common.h, LLM_FFN_EXPS_REGEX), plus the fused gate_up
@@ -611,13 +633,19 @@ class LlamaCppEngine:
         prompt, add_bos = self._render(messages, req.get("tools"))
         if req.get("tools"):  # gather the answer's text to read its tool calls at the end
             emit = _ContentTap(emit)
-        llm.reset()  # no KV prefix reuse between trials: a timed trial is never served from cache
+        # No KV prefix reuse between trials: a timed trial is never served from cache. A
+        # conversation's later turn (warm) keeps what its own earlier turns left in the cache: the
+        # worker runs one trial at a time, and the conversation's first turn cleared it.
+        warm = bool(req.get("warm")) and not images
+        if not warm:
+            llm.reset()
         C.llama_perf_context_reset(llm._ctx.ctx)
         vision = None
         if images:
             tokens, vision = self._prefill_images(prompt, add_bos, images)
         else:
             tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        cached = _reusable_prefix(llm, tokens) if warm else 0
         # llama.cpp may round the context up; llama-cpp-python's buffers hold what was asked.
         n_ctx = min(llm.n_ctx(), len(llm.input_ids))
         if len(tokens) >= n_ctx:
@@ -628,6 +656,8 @@ class LlamaCppEngine:
         answer_cap = req["max_tokens"]  # with a budget, the answer's own allowance
         max_tokens = min(req["max_tokens"] + (budget or 0), room)
         emit({"type": "prompt", "text": prompt, "tokens": len(tokens), "t": t_send})
+        emit({"type": "cache", "control": WARM if warm else KV_CLEARED, "cached_tokens": cached,
+              "source": "llama.cpp prefix match (in-process)" if warm else "KV cache cleared before the request"})
 
         o = self.options
         sampling = {"temp": req["temperature"]}

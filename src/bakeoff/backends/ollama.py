@@ -352,6 +352,11 @@ class OllamaBackend(ServerBackend):
             raise Retryable("the stream ended before ollama's final (done: true) object")
         for call in calls:
             yield {"type": "tool_call", **call, "t": time.perf_counter()}
+        # Ollama reuses a loaded model's cached prefix and takes no switch; prompt_eval_count counts
+        # only the tokens it evaluated, so fewer than for the same prompt before is a cache hit
+        # (bakeoff.measure.cache compares).
+        yield {"type": "cache", "control": None, "cached_tokens": None, "source": "ollama prompt_eval_count",
+               "evaluated_tokens": final.get("prompt_eval_count")}
         yield {"type": "usage", "prompt_tokens": final.get("prompt_eval_count"),
                "output_tokens": final.get("eval_count"), "source": "engine (ollama)"}
         yield {"type": "engine", "source": "ollama durations",

@@ -27,6 +27,14 @@ tools to the template and returns the model's text) has them read from the conte
 noted so. Tool-use history goes out as assistant ``tool_calls`` (arguments as JSON text) and
 ``role: tool`` messages with their ``tool_call_id``.
 
+Prefix caches (bakeoff.measure.cache): the server is recognised from its ``/models`` list
+(``owned_by``: "llamacpp" is llama-server, "vllm" is vLLM). llama-server is sent ``cache_prompt:
+false`` (true on a conversation's warm turns) and its ``timings.cache_n`` is stored as the cached
+prompt tokens; vLLM is sent a ``cache_salt`` fresh per trial (one per conversation), and
+``usage.prompt_tokens_details.cached_tokens`` is stored where it sends it (OpenAI's own API sends
+it too). Other servers (llama-cpp-python's, LM Studio, ...) take no switch: the run says so once,
+and ``cache=bust`` starts each prompt with a unique marker.
+
 ``openai:`` and ``gemini:`` are this backend with a fixed endpoint and key (their own files).
 """
 
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -63,6 +72,11 @@ class OpenAICompatOptions(ServerOptions):
             raise ValueError("an OpenAI-compatible server takes no token budget for thinking "
                              "(chat_template_kwargs has only enable_thinking); use thinking=on or off")
         return value
+
+
+# /models "owned_by" -> the server, and the per-request switch that keeps a prompt cold there.
+SERVER_OWNERS = {"llamacpp": "llama-server", "vllm": "vllm"}
+COLD_CONTROLS = {"llama-server": "cache_prompt=false", "vllm": "cache_salt fresh per trial"}
 
 
 def split_target(model: str) -> tuple[str, str]:
@@ -118,9 +132,29 @@ class OpenAICompatBackend(ServerBackend):
             # vLLM hands mm_processor_kwargs to the model's Hugging Face processor; Gemma 4's image
             # processor takes its per-image budget as max_soft_tokens (docs/vision.md).
             args["extra_body"] = {**(args.get("extra_body") or {}), "mm_processor_kwargs": {"max_soft_tokens": budget}}
+        cache = self.cache_body(request)
+        if cache:
+            args["extra_body"] = {**(args.get("extra_body") or {}), **cache}
         if request.extra_body:
             args["extra_body"] = {**(args.get("extra_body") or {}), **request.extra_body}
         return args
+
+    def cache_body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The server's per-request prefix-cache switch: llama-server's ``cache_prompt`` (false
+        unless the request is a conversation's warm turn); vLLM's ``cache_salt`` (fresh per
+        request, or the conversation's own, so its turns share blocks with nobody else)."""
+        kind = getattr(self, "server_kind", None)
+        if kind == "llama-server":
+            return {"cache_prompt": bool(request.warm)}
+        if kind == "vllm":
+            return {"cache_salt": request.cache_salt or uuid.uuid4().hex}
+        return {}
+
+    def cold_control(self) -> str | None:
+        return COLD_CONTROLS.get(getattr(self, "server_kind", None))
+
+    def cache_scope(self) -> str:
+        return self.target()[0]
 
     def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         """Structured output as the Chat Completions API takes it (llama-server and vLLM turn the
@@ -137,11 +171,15 @@ class OpenAICompatBackend(ServerBackend):
             base_url=base_url, api_key=self.api_key or "not-needed", max_retries=0,  # retries are ours
             timeout=openai.Timeout(self.trial_timeout_s, connect=self.options.connect_timeout))
         try:
-            served = [m.id async for m in self.client.with_options(timeout=self.options.connect_timeout).models.list()]
+            listed_models = [m async for m in self.client.with_options(timeout=self.options.connect_timeout).models.list()]
         except openai.APIError as exc:  # never echo the key: the SDK's messages do not carry it
             status = getattr(exc, "status_code", None)
             raise BackendError(f"server at {base_url} did not answer /models: {type(exc).__name__}"
                                + (f" (HTTP {status})" if status else "")) from None
+        served = [m.id for m in listed_models]
+        # Who serves: llama-server lists its models as owned by "llamacpp", vLLM by "vllm".
+        owners = {getattr(m, "owned_by", None) for m in listed_models}
+        self.server_kind = next((kind for owner, kind in SERVER_OWNERS.items() if owner in owners), None)
         listed = {name.removeprefix("models/") for name in served}  # Gemini lists "models/NAME"
         if self.check_served and served and self.model_name.removeprefix("models/") not in listed:
             raise BackendError(f"{base_url} does not offer {self.model_name!r}; it lists {len(served)} models, "
@@ -156,6 +194,8 @@ class OpenAICompatBackend(ServerBackend):
                                     verbose=False)
         return {"engine": self.engine_label, "base_url": base_url, "model_name": self.model_name,
                 "served_models": served[:50], "openai_sdk_version": openai.__version__, **self.key_fact(),
+                "server_kind": self.server_kind or "unknown",
+                "prefix_cache_control": self.cold_control() or "none (the server takes no per-request switch)",
                 "token_counts": "server usage when sent; else " + ("tokenizer" if self._tokenizer else "unknown")}
 
     async def astream(self, request: GenerationRequest) -> AsyncIterator[dict[str, Any]]:
@@ -218,6 +258,7 @@ class OpenAICompatBackend(ServerBackend):
             yield {"type": kind, "text": piece, "t": t}
         for call in _tool_calls(pieces, "".join(text), bool(request.tools)):
             yield {"type": "tool_call", **call, "t": time.perf_counter()}
+        yield self.cache_event(usage, timings)
         if usage is not None:
             event = {"type": "usage", "prompt_tokens": usage.get("prompt_tokens"),
                      "output_tokens": usage.get("completion_tokens"), "source": "server usage"}
@@ -236,6 +277,20 @@ class OpenAICompatBackend(ServerBackend):
         if splitter.had_thinking:
             done["thinking_truncated"] = splitter.truncated
         yield done
+
+    def cache_event(self, usage: dict | None, timings: dict | None) -> dict[str, Any]:
+        """What the server says it took from its prefix cache: llama-server's ``timings.cache_n``
+        (beside ``prompt_n``, the tokens it evaluated), else the OpenAI usage field
+        ``prompt_tokens_details.cached_tokens`` (OpenAI, vLLM with --enable-prompt-tokens-details)."""
+        event: dict[str, Any] = {"type": "cache", "control": self.cold_control(), "cached_tokens": None, "source": None}
+        if timings and timings.get("cache_n") is not None:
+            event.update(cached_tokens=timings["cache_n"], source="server timings.cache_n")
+            if timings.get("prompt_n") is not None:
+                event["prompt_tokens"] = timings["prompt_n"] + timings["cache_n"]
+        elif usage and (usage.get("prompt_tokens_details") or {}).get("cached_tokens") is not None:
+            event.update(cached_tokens=usage["prompt_tokens_details"]["cached_tokens"],
+                         source="server usage.prompt_tokens_details.cached_tokens")
+        return event
 
     async def aclose(self) -> None:
         if getattr(self, "client", None) is not None:

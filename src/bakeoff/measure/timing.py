@@ -55,6 +55,7 @@ class StreamMeasure:
     reasoning_tokens: int | None = None  # from the usage event, where the engine counts them
     thinking_truncated: bool | None = None  # from the finish event: ended inside the thinking
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # bakeoff.tools.calls form
+    cache: dict[str, Any] | None = None  # the backend's ``cache`` event (bakeoff.measure.cache)
     _token_times: list[float] = field(default_factory=list)
     _t_first_content: float | None = None
 
@@ -67,7 +68,7 @@ class StreamMeasure:
             # come from the attempt that succeeded; the failure is kept in the retry log.
             self.retries.append({k: event[k] for k in ("attempt", "reason", "wait_s")})
             self.output, self.reasoning, self._token_times, self._t_first_content = "", "", [], None
-            self.tool_calls = []
+            self.tool_calls, self.cache = [], None
             self.figures = TrialFigures()
         elif kind in ("prompt", "sent"):
             self.t_send = t  # taken by the engine when the request reached it
@@ -99,6 +100,8 @@ class StreamMeasure:
                 f.engine_prefill_tps = f.engine_prompt_n / f.engine_prompt_ms * 1000
             if f.engine_eval_n and f.engine_eval_ms:
                 f.engine_decode_tps = f.engine_eval_n / f.engine_eval_ms * 1000
+        elif kind == "cache":
+            self.cache = {k: v for k, v in event.items() if k != "type"}
         elif kind == "memory":
             f.peak_mem_mb = event.get("peak_mb")
             f.memory_method = event.get("method")

@@ -7,7 +7,8 @@ in CI. What counts:
 - pass rate: passed / (judged trials + trials that ended in an error on a case with checks).
   An error is a failed attempt here, unlike in the matrix (where the pass rate is over the
   trials that produced an answer): a gate must not pass because a model crashed.
-- latency: the median TTFT / E2E over the contender's successful trials, as in the matrix.
+- latency: the median TTFT (over the cold trials: no cached prompt prefix) / E2E over the
+  contender's successful trials, as in the matrix.
 
 Only the trials of this invocation's plan count (including those skipped because they were
 already in the database), not whatever else the database holds.
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bakeoff.errors import InputError
-from bakeoff.report.stats import median, wilson_interval
+from bakeoff.report.stats import is_cold, median, wilson_interval
 
 # Lines of detail before the summary says "and N more": one screen.
 MAX_LINES = 20
@@ -108,7 +109,7 @@ def gate_rows(trials) -> list[dict[str, Any]]:
         rows.append({
             "spec": spec, "trials": len(ts), "passed": passed, "attempts": attempts, "errors": len(ts) - len(ok),
             "pass_rate": passed / attempts if attempts else None, "pass_rate_ci": list(ci) if ci else None,
-            "ttft_ms_median": median(t["ttft_ms"] for t in ok), "e2e_ms_median": median(t["e2e_ms"] for t in ok),
+            "ttft_ms_median": median(t["ttft_ms"] for t in ok if is_cold(t)), "e2e_ms_median": median(t["e2e_ms"] for t in ok),
             "failing_cases": failing,
         })
     return rows

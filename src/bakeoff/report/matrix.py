@@ -36,7 +36,8 @@ COLUMNS = [
 ]
 LEGEND = (
     "pass: passed / judged trials (cases with checks), with a 95% Wilson interval. "
-    "TTFT ms, E2E ms: medians, send to first / last token, measured at the client. "
+    "TTFT ms, E2E ms: medians, send to first / last token, measured at the client; TTFT and pp tok/s over "
+    "cold trials only (no cached prompt prefix: see the prompt cache table). "
     "tg tok/s: median client decode speed, (output tokens - 1) / (last - first token time), "
     "tokens counted by the engine. pp tok/s: median prefill speed, engine-reported. "
     "mem MB: peak RSS of the model's worker above its baseline before loading (weights + KV + buffers)."
@@ -167,6 +168,7 @@ def case_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
 
 
 def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
+    from bakeoff.report.cache import cache_rows
     from bakeoff.report.flaky import flaky_cells, flaky_summary
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
@@ -186,7 +188,10 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     human = win_rates(ratings(db, trial_ids))
     tools = tool_figures(trials)  # tool-call and agent-loop figures, for contenders that ran tool cases
     repo = repo_figures(trials)  # repository suites: comprehension, seeded defects, context depth
+    cache = cache_rows(trials, db.turns(run_id))  # prefix caches: cold vs warm, every trial's label
+    cache_of = {r["spec"]: r for r in cache["contenders"]}
     for row in contenders:
+        row["cache"] = cache_of.get(row["spec"])
         row["human"] = human["contenders"].get(row["spec"])
         if row["spec"] in tools:
             row["tools"] = tools[row["spec"]]
@@ -205,6 +210,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "tags": tag_rows(trials),  # pass rate per case tag and contender
         "repeats": repeat_case_rows(trials, checks),
         "drift": drift_rows(db, run_id),  # conversations: accuracy by turn, consistency probes
+        "cache": cache,
         "pareto": [p.to_dict() for p in frontier_plots(contenders)],
         "flaky": flaky_summary(flaky_cells(trials)),
         "ratings": human,
@@ -259,6 +265,9 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
                         for k, _, _, s in COLUMNS))
     console.print(table)
     console.print(f"[dim]{LEGEND}[/dim]")
+    from bakeoff.report.cache import print_cache
+
+    print_cache(data, console, fmt)
     from bakeoff.report.standard import print_standard
 
     print_standard(data, console)

@@ -26,9 +26,21 @@ def median(values: Iterable[float | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def is_cold(trial) -> bool:
+    """Whether a trial's TTFT and prefill count as cold ones (bakeoff.measure.cache): not when its
+    prompt came partly from a prefix cache, or may have, or was a conversation's warm turn. Rows
+    stored before the cache was recorded count as cold."""
+    try:
+        return trial["cache_cold"] != 0
+    except (KeyError, IndexError):
+        return True
+
+
 def summarise_trials(trials: list) -> dict:
-    """The figures every view of a group of trials shows (medians over successful trials)."""
+    """The figures every view of a group of trials shows (medians over successful trials; TTFT
+    and prefill over the cold ones only)."""
     ok = [t for t in trials if t["status"] == "ok"]
+    cold = [t for t in ok if is_cold(t)]
     judged = [t for t in ok if t["passed"] is not None]
     passed = sum(t["passed"] for t in judged)
     ci = wilson_interval(passed, len(judged))
@@ -40,11 +52,12 @@ def summarise_trials(trials: list) -> dict:
         "passed": passed,
         "pass_rate": passed / len(judged) if judged else None,
         "pass_rate_ci": list(ci) if ci else None,
-        "ttft_ms_median": median(t["ttft_ms"] for t in ok),
+        "ttft_ms_median": median(t["ttft_ms"] for t in cold),
+        "cold_trials": len(cold),
         "e2e_ms_median": median(t["e2e_ms"] for t in ok),
         "decode_tps_median": median(t["decode_tps"] for t in ok),
         "engine_decode_tps_median": median(t["engine_decode_tps"] for t in ok),
-        "prefill_tps_median": median(t["engine_prefill_tps"] for t in ok),
+        "prefill_tps_median": median(t["engine_prefill_tps"] for t in cold),
         "peak_mem_mb": max(peaks) if peaks else None,
         "output_tokens_median": median(t["output_tokens"] for t in ok),
     }

@@ -20,7 +20,7 @@ from statistics import mean
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from bakeoff.report.stats import median, wilson_interval
+from bakeoff.report.stats import is_cold, median, wilson_interval
 
 OFF = ("off", "none")
 
@@ -67,7 +67,7 @@ def _side(trials: list, facts: dict | None) -> dict[str, Any]:
         "truncated_share": sum(_truncated(t) for t in ok) / len(ok) if ok else None,
         "empty_answer_share": sum(not (t["output"] or "").strip() for t in ok) / len(ok) if ok else None,
         "e2e_s_median": median(t["e2e_ms"] / 1000 for t in ok if t["e2e_ms"] is not None),
-        "ttft_ms_median": median(t["ttft_ms"] for t in ok),
+        "ttft_ms_median": median(t["ttft_ms"] for t in ok if is_cold(t)),
         "ttfat_ms_median": median(t["ttfat_ms"] for t in ok),
     }
 

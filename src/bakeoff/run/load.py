@@ -223,6 +223,10 @@ async def one_request(backend: ServerBackend, request: GenerationRequest, timeou
         "ttft_ms": None, "e2e_ms": None, "tpot_ms": None, "itl_ms": [],
         "output_tokens": None, "output_tokens_source": None,
         "prompt_tokens": None, "prompt_tokens_source": None,
+        # what the server says came from its prefix cache (None: it does not say); the prompts
+        # are random, so anything above 0 is the chat template's shared opening
+        "cached_tokens": (measure.cache or {}).get("cached_tokens"),
+        "cache_source": (measure.cache or {}).get("source"),
     }
     if error is None:
         n = f.output_tokens
@@ -525,4 +529,9 @@ def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSetting
         total_output_tokens=figures["total_output_tokens"], good_requests=figures["good_requests"])
     if errors:
         result.notes.append(f"{len(errors)} of {len(samples)} requests failed; first error: {errors[0]}")
+    done = [s for s in samples if s["ok"]]
+    cached = [s["cached_tokens"] for s in done if s.get("cached_tokens")]
+    if cached:
+        result.notes.append(f"{len(cached)} of {len(done)} requests had prompt tokens from the server's prefix cache "
+                            f"(median {statistics.median(cached):g} tokens, {done[0]['cache_source']})")
     return result

@@ -11,6 +11,7 @@ In-process contenders answer one trial at a time. Server contenders run up to th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -23,6 +24,7 @@ from bakeoff.backends import make_backend
 from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
+from bakeoff.measure.cache import Ledger, bust_prefix, classify, prompt_text, with_bust
 from bakeoff.measure.cost import cpu_power, load_cost_config
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
@@ -38,6 +40,25 @@ from bakeoff.tools.loop import AgentLoop, summarise_calls
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+_LEDGERS: dict[tuple[str, str], Ledger] = {}
+
+
+def _ledger(run_id: str, backend) -> Ledger | None:
+    """What this run sent to the backend's server before (one per server address: contenders on
+    one server share its cache); None for in-process engines, which report their own cache use."""
+    if not isinstance(backend, ServerBackend):
+        return None
+    return _LEDGERS.setdefault((run_id, backend.cache_scope()), Ledger())
+
+
+def _busted(spec: ContenderSpec, request: GenerationRequest) -> tuple[GenerationRequest, str | None]:
+    """With ``cache=bust``, the request with a unique marker at the start of its prompt (and the marker)."""
+    if spec.options.get("cache") != "bust":
+        return request, None
+    bust = bust_prefix()
+    return dataclasses.replace(request, messages=with_bust(request.messages, bust)), bust
 
 
 def build_request(spec: ContenderSpec, case, repeat: int) -> GenerationRequest:
@@ -110,6 +131,8 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
         raise
     finally:
         db.finish_run(run_id, _now(), summary.status)
+        for key in [k for k in _LEDGERS if k[0] == run_id]:
+            del _LEDGERS[key]
     return summary
 
 
@@ -173,14 +196,14 @@ async def _arun_trial(db: Database, run_id: str, backend: ServerBackend, trial: 
         runner = _arun_agent if trial.case.agent else _arun_conversation
         return await runner(db, run_id, backend, trial)
     started = _now()
-    request = build_request(trial.spec, trial.case, trial.repeat)
+    request, bust = _busted(trial.spec, build_request(trial.spec, trial.case, trial.repeat))
     measure = StreamMeasure()
     try:
         async for event in backend.agenerate(request):
             measure.feed(event)
     except BackendError as exc:
         return _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
-    return _record_ok(db, run_id, trial, started, request, measure)
+    return _record_ok(db, run_id, trial, started, request, measure, _ledger(run_id, backend), bust)
 
 
 def _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress) -> None:
@@ -232,19 +255,20 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
     if trial.case.agent:
         return _run_agent(db, run_id, backend, trial)
     started = _now()
-    request = build_request(trial.spec, trial.case, trial.repeat)
+    request, bust = _busted(trial.spec, build_request(trial.spec, trial.case, trial.repeat))
     measure = StreamMeasure()
     try:
         for event in backend.generate(request):
             measure.feed(event)
     except BackendError as exc:
         return _record_error(db, run_id, trial, str(exc), started, request)
-    return _record_ok(db, run_id, trial, started, request, measure)
+    return _record_ok(db, run_id, trial, started, request, measure, _ledger(run_id, backend), bust)
 
 
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
-               measure: StreamMeasure) -> str:
+               measure: StreamMeasure, ledger: Ledger | None = None, bust: str | None = None) -> str:
     figures = measure.finish()
+    cache = classify(measure.cache, figures.prompt_tokens, prompt_text(request.messages), ledger, bust=bust is not None)
     verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
     if trial.case.tools:
@@ -257,6 +281,7 @@ def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: G
         finished_at=_now(), **asdict(figures), **_retry_columns(measure.retries),
         reasoning_tokens=measure.reasoning_tokens,
         thinking_truncated=None if measure.thinking_truncated is None else int(measure.thinking_truncated),
+        **cache.columns(), cache_bust=bust,
     )
     db.record_trial(row, [asdict(r) for r in verdict.results])
     return "ok"
@@ -294,14 +319,24 @@ async def _arun_steps(db: Database, run_id: str, backend: ServerBackend, trial: 
     return record(db, run_id, trial, started, driver)
 
 
+def _conversation(run_id: str, backend, trial: Trial) -> Conversation:
+    """A conversation's turns reuse their own earlier turns (warm); with ``cold_turns`` each later
+    turn's prompt is asked cold once more at the end (made unique by a marker where the server
+    cannot be told not to reuse)."""
+    options = trial.spec.options
+    return Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat),
+                        ledger=_ledger(run_id, backend),
+                        bust=bust_prefix() if options.get("cache") == "bust" else None,
+                        cold_turns=bool(options.get("cold_turns")),
+                        cold_bust=backend.cold_control() is None)
+
+
 def _run_conversation(db: Database, run_id: str, backend, trial: Trial) -> str:
-    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
-    return _run_steps(db, run_id, backend, trial, convo, _record_conversation)
+    return _run_steps(db, run_id, backend, trial, _conversation(run_id, backend, trial), _record_conversation)
 
 
 async def _arun_conversation(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
-    convo = Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat))
-    return await _arun_steps(db, run_id, backend, trial, convo, _record_conversation)
+    return await _arun_steps(db, run_id, backend, trial, _conversation(run_id, backend, trial), _record_conversation)
 
 
 def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, convo: Conversation,

@@ -135,7 +135,8 @@ class Database:
         cols = ", ".join(row)
         marks = ", ".join("?" * len(row))
         turn_cols = ("turn", "role", "user", "reply", "reasoning", "ttft_ms", "e2e_ms", "output_tokens",
-                     "prompt_tokens", "finish_reason", "passed", "score")
+                     "prompt_tokens", "finish_reason", "passed", "score", "cache_control", "cached_tokens",
+                     "cache_source", "cache_label", "cache_cold", "cache_warm", "cold_ttft_ms", "cold_cache_label")
         with self.conn:
             self.conn.execute(f"INSERT INTO trials ({cols}) VALUES ({marks})", tuple(row.values()))
             self.conn.executemany(

@@ -333,3 +333,32 @@ def m012_case_tags(conn: sqlite3.Connection) -> None:
     # The case's tags (a JSON list; NULL: none) on each trial, for per-tag pass rates. Not part of
     # the trial's identity: retagging a case does not make its finished trials run again.
     conn.execute("ALTER TABLE trials ADD COLUMN tags TEXT")
+
+
+@migration
+def m013_prefix_cache(conn: sqlite3.Connection) -> None:
+    # Prefix caches (bakeoff.measure.cache): per trial and per conversation turn, what was done to
+    # keep the prefill cold (or, on a conversation's later turns, to let it reuse its own turns),
+    # the prompt tokens the engine says came from its cache (NULL: not reported), the label every
+    # view shows, and whether the TTFT counts as a cold one (NULL: stored before this migration).
+    # A cache-busting prefix, where the user asked for one, is stored as sent. Turns also keep
+    # the TTFT of the same prompt asked cold (cold_turns=true).
+    conn.executescript(
+        """
+        ALTER TABLE trials ADD COLUMN cache_control TEXT;
+        ALTER TABLE trials ADD COLUMN cached_tokens INTEGER;
+        ALTER TABLE trials ADD COLUMN cache_source TEXT;
+        ALTER TABLE trials ADD COLUMN cache_label TEXT;
+        ALTER TABLE trials ADD COLUMN cache_cold INTEGER;
+        ALTER TABLE trials ADD COLUMN cache_warm INTEGER;
+        ALTER TABLE trials ADD COLUMN cache_bust TEXT;
+        ALTER TABLE turns ADD COLUMN cache_control TEXT;
+        ALTER TABLE turns ADD COLUMN cached_tokens INTEGER;
+        ALTER TABLE turns ADD COLUMN cache_source TEXT;
+        ALTER TABLE turns ADD COLUMN cache_label TEXT;
+        ALTER TABLE turns ADD COLUMN cache_cold INTEGER;
+        ALTER TABLE turns ADD COLUMN cache_warm INTEGER;
+        ALTER TABLE turns ADD COLUMN cold_ttft_ms REAL;
+        ALTER TABLE turns ADD COLUMN cold_cache_label TEXT;
+        """
+    )
