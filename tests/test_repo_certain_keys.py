@@ -444,3 +444,12 @@ def test_a_model_reached_through_its_module_is_a_use():
     }
     q = _one(_asked(files), "model_users", "Invoice")
     assert q.answer == ("billing/views.py", "reports/totals.py")
+
+
+def test_a_qualified_name_written_with_its_file_matches_the_key():
+    """Seen with Qwen2.5-Coder-1.5B on umami: the caller src/lib/session.findSession answered as
+    "src/lib/session.ts#findSession" is the right caller, not a miss."""
+    key = ["src/lib/session.findSession"]
+    assert set_scores('["src/lib/session.ts#findSession"]', key, "name")[:2] == (1.0, 1.0)
+    assert set_scores('["app/models/shop/order.rb::Shop::Order#total"]', ["Shop::Order#total"], "name")[:2] == (1.0, 1.0)
+    assert set_scores('["src/lib/session.ts#loadSession"]', key, "name")[:2] == (0.0, 0.0)

@@ -85,8 +85,10 @@ def normalise(item: str, match: str) -> str:
 
 
 def _qualified(item: str) -> str:
-    """A name with its qualifiers, separators made one: Shop::Order#total -> shop.order.total."""
+    """A name with its qualifiers, separators made one: Shop::Order#total -> shop.order.total; a
+    qualifier written as the file (src/lib/session.ts#findSession) is the module it names."""
     s = item.strip().strip("`'\"").strip().lstrip(":").removesuffix("()")
+    s = re.sub(r"\.(?:rb|py|jsx?|tsx?|mjs|cjs)(?=#|::|\.)", "", s)
     return re.sub(r"::|#", ".", s).lower()
 
 
