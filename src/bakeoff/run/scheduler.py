@@ -53,11 +53,16 @@ def _ledger(run_id: str, backend) -> Ledger | None:
     return _LEDGERS.setdefault((run_id, backend.cache_scope()), Ledger())
 
 
+def _bust(spec: ContenderSpec) -> str | None:
+    """With ``cache=bust``, a fresh unique marker for the start of a trial's prompt."""
+    return bust_prefix() if spec.options.get("cache") == "bust" else None
+
+
 def _busted(spec: ContenderSpec, request: GenerationRequest) -> tuple[GenerationRequest, str | None]:
-    """With ``cache=bust``, the request with a unique marker at the start of its prompt (and the marker)."""
-    if spec.options.get("cache") != "bust":
+    """The request with the trial's cache-busting marker at the start of its prompt (and the marker)."""
+    bust = _bust(spec)
+    if bust is None:
         return request, None
-    bust = bust_prefix()
     return dataclasses.replace(request, messages=with_bust(request.messages, bust)), bust
 
 
@@ -326,7 +331,7 @@ def _conversation(run_id: str, backend, trial: Trial) -> Conversation:
     options = trial.spec.options
     return Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat),
                         ledger=_ledger(run_id, backend),
-                        bust=bust_prefix() if options.get("cache") == "bust" else None,
+                        bust=_bust(trial.spec),
                         cold_turns=bool(options.get("cold_turns")),
                         cold_bust=backend.cold_control() is None)
 
