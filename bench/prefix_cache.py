@@ -9,7 +9,7 @@ cache-busting marker, as it takes no per-request switch). The table is turn 2's 
 the cold TTFT of the same prompt. In-process runs first, then the server, never both at once.
 
     .venv/bin/python bench/prefix_cache.py [--model qwen2.5-coder-0.5b] [--sizes 1024,4096,16384]
-                                           [--threads 2] [--json]
+                                           [--threads 2] [--where both|in-process|server] [--json]
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--sizes", default="1024,4096,16384")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--where", choices=["both", "in-process", "server"], default="both",
+                        help="measure only one side (a row left open on the other)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from bakeoff.models import resolve_model
@@ -78,19 +80,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         systems = {n: filler(model_path, n) for n in sizes}
-        for n in sizes:
+        for n in sizes if args.where != "server" else []:
             spec = f"{args.model}?threads={args.threads}&ctx={ctx}&cold_turns=true"
             results.append({"size": n, "where": "in-process", **run(spec, suite(tmp_path / f"s{n}.json", systems[n]),
                                                                      tmp_path / f"in{n}.db")})
-        proc, url = start_server(model_path, args.threads, "m", ctx=ctx)
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        if args.where == "in-process":
+            sizes = []
+        proc, url = start_server(model_path, args.threads, "m", ctx=ctx) if sizes else (None, None)
         try:
             for n in sizes:
                 spec = f"openai-compat:{url}#m?cold_turns=true"
                 results.append({"size": n, "where": "llama-cpp-python server",
                                 **run(spec, suite(tmp_path / f"s{n}.json", systems[n]), tmp_path / f"srv{n}.db")})
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)  # kept if a later size is cut short
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            if proc:
+                proc.terminate()
+                proc.wait(timeout=30)
     meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()}",
             "command": " ".join(["bench/prefix_cache.py", *sys.argv[1:]])}
     if args.json:
