@@ -41,9 +41,9 @@ def _suite(path, repeat_cases: int = 2, conversation: bool = False):
     return path
 
 
-def _run(tmp_path, spec: str, suite, *extra: str, env=None) -> tuple:
+def _run(tmp_path, spec: str, suite, *extra: str, env=None, cwd=None) -> tuple:
     db = tmp_path / "c.db"
-    proc = bakeoff("run", suite, "-c", spec, "--db", db, *extra, env=env)
+    proc = bakeoff("run", suite, "-c", spec, "--db", db, *extra, env=env, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     rows = trial_rows(db)
     assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows]
@@ -103,6 +103,43 @@ def test_vllm_gets_a_fresh_cache_salt_per_trial_and_cached_tokens_are_stored(tmp
     assert sorted(by_salt.values()) == [3, 3]  # each conversation's turns share their own salt
     warm = [t for t in turn_rows(db) if t["turn"] > 1]
     assert len(warm) == 4 and all(t["cached_tokens"] >= 288 and t["cache_warm"] == 1 for t in warm)  # whole blocks
+
+
+def test_an_agent_loops_later_steps_are_warm_and_stay_out_of_the_cold_median(tmp_path):
+    """Stand-in for llama.cpp's llama-server, as above, scripted to call a tool and then answer. An
+    agent loop resends its own earlier steps: the first step is asked cold (``cache_prompt:
+    false``), the next may reuse it (``cache_prompt: true``); the trial's TTFT is the last step's,
+    so the trial is labelled warm with the cached count the server reported, and the cold median is
+    the single-turn trials' alone."""
+    (tmp_path / "loop_tools.py").write_text("def get_weather(city):\n    return {'city': city, 'sky': 'clear'}\n")
+    suite = _suite(tmp_path / "s.yaml", repeat_cases=1)
+    suite.write_text(suite.read_text() + f"""  - id: loop
+    system: {SYSTEM}
+    prompt: Weather in Paris?
+    tools:
+      - name: get_weather
+        python: 'loop_tools:get_weather'
+        parameters: {{type: object, properties: {{city: {{type: string}}}}, required: [city]}}
+    agent: {{max_steps: 3}}
+    checks: [{{contains: clear}}]
+""")
+    state = StandInState(prefix_cache=True)
+    state.scripted.extend([{"content": "Zero."},
+                           {"tool_calls": [{"name": "get_weather", "arguments": '{"city": "Paris"}'}]},
+                           {"content": "It is clear in Paris."}])
+    with StandInServer(openai_app(state, ["qwen"], server="llama-server"), state) as server:
+        db, rows, _ = _run(tmp_path, f"openai-compat:{server.url}/v1#qwen", suite, cwd=tmp_path)
+        bodies = [r.body for r in server.posted("/chat/completions")]
+    steps = [b for b in bodies if b["messages"][-1].get("role") == "tool" or "Paris" in b["messages"][-1]["content"]]
+    assert [b["cache_prompt"] for b in steps] == [False, True]
+    loop = next(r for r in rows if r["case_id"] == "loop")
+    single = next(r for r in rows if r["case_id"] == "q0")
+    assert loop["passed"] == 1 and loop["cache_warm"] == 1 and loop["cache_cold"] == 0
+    assert loop["cached_tokens"] > 300 and loop["cache_label"].startswith(f"warm: {loop['cached_tokens']} of ")
+    data = report_json(db)
+    assert data["contenders"][0]["ttft_ms_median"] == single["ttft_ms"]
+    labels = {t["case_id"]: t["kind"] for t in data["cache"]["trials"]}
+    assert labels == {"q0": "cold", "loop": "warm"}
 
 
 def test_ollama_cache_hits_are_read_from_prompt_eval_count_and_cache_bust_makes_prompts_unique(tmp_path):

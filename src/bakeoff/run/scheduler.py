@@ -365,14 +365,17 @@ def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, 
 # --- agent loops (bakeoff.tools.loop): the model calls tools until it answers; one trial ----------
 
 
+def _agent_loop(run_id: str, backend, trial: Trial) -> AgentLoop:
+    return AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat),
+                     ledger=_ledger(run_id, backend), bust=_bust(trial.spec))
+
+
 def _run_agent(db: Database, run_id: str, backend, trial: Trial) -> str:
-    loop = AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat))
-    return _run_steps(db, run_id, backend, trial, loop, _record_agent)
+    return _run_steps(db, run_id, backend, trial, _agent_loop(run_id, backend, trial), _record_agent)
 
 
 async def _arun_agent(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
-    loop = AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat))
-    return await _arun_steps(db, run_id, backend, trial, loop, _record_agent)
+    return await _arun_steps(db, run_id, backend, trial, _agent_loop(run_id, backend, trial), _record_agent)
 
 
 def _record_agent(db: Database, run_id: str, trial: Trial, started: str, loop: AgentLoop,

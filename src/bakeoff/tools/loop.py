@@ -7,6 +7,11 @@ case's checks read the final answer and every call made on the way. A loop whose
 out fails, with a check result saying so. A call identical to an earlier one (same tool, same
 arguments) is counted as a repeat: the mark of a model going round in circles.
 
+Prefix caches (bakeoff.measure.cache), as for conversations: the first step is cold; each later
+step resends the loop's own earlier steps and may reuse them (warm, on purpose, under one cache
+salt no other trial has). The trial's TTFT is the last step's, so the trial carries the last
+step's cache label: a loop of several steps is warm and stays out of the cold medians.
+
 A driver (sync or async, as for conversations) loops::
 
     while (request := loop.next_request()) is not None:
@@ -17,11 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from typing import Any
 
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.checks.base import CheckResult
+from bakeoff.measure.cache import CacheFigures, Ledger, classify, prompt_text, with_bust
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.run.conversation import combined_figures
 from bakeoff.tools.calls import problem, strip_call_markup
@@ -45,10 +52,12 @@ def summarise_calls(calls: list[dict[str, Any]], tools: list[dict[str, Any]]) ->
 
 
 class AgentLoop:
-    def __init__(self, case: Any, base: GenerationRequest):
+    def __init__(self, case: Any, base: GenerationRequest, ledger: Ledger | None = None, bust: str | None = None):
         self.case = case
         self.toolbox = Toolbox.for_case(case)
-        self.base = base
+        self.base = dataclasses.replace(base, cache_salt=uuid.uuid4().hex)
+        self.ledger, self.bust = ledger, bust  # bust: the cache-busting marker of cache=bust, on every step
+        self.cache = CacheFigures()  # the last step's
         self.max_steps = int(case.agent["max_steps"])
         self.history: list[dict[str, Any]] = [dict(m) for m in case.messages]
         self.steps: list[dict[str, Any]] = []
@@ -69,11 +78,15 @@ class AgentLoop:
     def next_request(self) -> GenerationRequest | None:
         if self.answer is not None or len(self.steps) >= self.max_steps:
             return None
-        self.request = dataclasses.replace(self.base, messages=[dict(m) for m in self.history])
+        messages = [dict(m) for m in self.history]
+        self.request = dataclasses.replace(self.base, messages=with_bust(messages, self.bust) if self.bust else messages,
+                                           warm=bool(self.steps))
         return self.request
 
     def take(self, measure: StreamMeasure) -> None:
         figures = measure.finish()
+        self.cache = classify(measure.cache, figures.prompt_tokens, prompt_text(self.request.messages), self.ledger,
+                              warm=self.request.warm, bust=self.bust is not None)
         self.measures.append(measure)
         self.figures.append(figures)
         step = self.index
@@ -114,6 +127,7 @@ class AgentLoop:
 
     def trial_columns(self) -> dict[str, Any]:
         cols = combined_figures(self.figures)
+        cols.update(self.cache.columns(), cache_bust=self.bust)  # the last step's, as its TTFT is
         output = self.answer if self.answer is not None else self.measures[-1].output
         verdict = evaluate(self.case.checks, output, self.case, calls=self.calls)
         results = list(verdict.results)
