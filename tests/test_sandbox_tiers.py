@@ -197,3 +197,16 @@ def test_the_opt_in_runs_and_every_report_warns(tmp_path, qwen05):
     assert env["sandbox"]["tier"] == sandbox.choose_tier() != "rlimits" and not env["sandbox"]["unconfined"]
     assert json.loads(bakeoff("report", "--db", db, "--run", second, "--json", check=True).stdout)["warnings"] == []
     assert len(json.loads(bakeoff("report", "--db", db, "--json", check=True).stdout)["warnings"]) == 1
+
+
+def test_which_cases_run_model_code():
+    from bakeoff.checks import build_check
+    from bakeoff.checks.code import runs_model_code
+    from bakeoff.suite.schema import Case, Turn
+
+    code = build_check({"code": {"tests": "pass"}})
+    plain = Case(id="a", messages=[{"role": "user", "content": "hi"}], checks=[build_check({"contains": "hi"})])
+    assert not runs_model_code([plain])
+    assert runs_model_code([plain, Case(id="b", messages=plain.messages, checks=[code])])
+    assert runs_model_code([Case(id="c", messages=plain.messages, checks=[build_check({"not": {"code": {"tests": "pass"}}})])])
+    assert runs_model_code([Case(id="d", messages=plain.messages, turns=[Turn(user="hi"), Turn(user="go", checks=[code])])])

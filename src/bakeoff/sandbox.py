@@ -589,7 +589,8 @@ def _supervise(tier: str, cmd: list[str], env: dict[str, str], cwd: str, limits:
                pass_fds: tuple[int, ...], stdin_data: bytes | None, apply_limits: bool = True,
                after=None) -> SandboxResult:
     """Run the launcher with the limits and a wall clock, keep capped output, then kill what is
-    left; ``after``: a last clean-up (the container tier removes its container)."""
+    left; ``after``: a last clean-up (the container tier removes its container, which outlives a
+    killed engine client; a no-op after a normal end, measured at no visible cost)."""
     # The unshare launcher runs its set-up as root of its namespaces; setpriv then drops the user.
     # Its limits still apply to everything below it.
     marker = secrets.token_hex(8)
