@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from bakeoff import sandbox
 from bakeoff.errors import InputError
-from conftest import bakeoff, trial_rows
+from conftest import bakeoff, free_port, trial_rows, wait_for
 
 EXPECTED_PROFILE = """\
 (version 1)
@@ -121,6 +124,27 @@ def test_the_choice_names_the_tier_and_why_not_the_stronger_ones(monkeypatch):
         sandbox.confinement(allow_unconfined=False)
 
 
+def viewer_home(db) -> str:
+    """The home page of `bakeoff view` on this database (the real server, on loopback)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bakeoff", "view", "--db", str(db), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+
+        def page() -> str | None:
+            try:
+                return urllib.request.urlopen(url, timeout=5).read().decode()
+            except OSError:
+                return None
+
+        wait_for(lambda: page() is not None or proc.poll() is not None, timeout=60, what="bakeoff view to answer")
+        return page() or ""
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def code_suite(path):
     path.write_text("""\
 defaults: {max_tokens: 48, temperature: 0}
@@ -183,6 +207,7 @@ def test_the_opt_in_runs_and_every_report_warns(tmp_path, qwen05):
     assert warning in (tmp_path / "r.html").read_text()
     props = ET.parse(tmp_path / "r.xml").getroot().findall("./testsuite/properties/property[@name='warning']")
     assert [p.get("value")[:len(warning)] for p in props] == [warning]
+    assert warning in viewer_home(db)
 
     if sandbox.choose_tier() == "rlimits":
         return  # no real sandbox here for the second run
