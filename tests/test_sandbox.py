@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from unittest import mock
 
 import psutil
 import pytest
@@ -32,15 +33,15 @@ def container_image(tmp_path_factory):
     image, why, env = make_image(tmp_path_factory.mktemp("image"))
     if image is None:
         pytest.skip(f"container tier: {why}")
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    sandbox.why_not.cache_clear()
-    reason = sandbox.why_not("container", image)
-    for k, v in old.items():
-        os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    if reason:
-        pytest.skip(f"container tier: {reason}")
-    return f"container:{image}", env
+    try:
+        with mock.patch.dict(os.environ, env):
+            reason = sandbox.why_not("container", image)
+        if reason:
+            pytest.skip(f"container tier: {reason}")
+        yield f"container:{image}", env
+    finally:
+        subprocess.run([sandbox._container_engine(), "rmi", "--force", image], capture_output=True,
+                       env={**os.environ, **env}, timeout=120)
 
 
 @pytest.fixture(params=["bwrap", "unshare", "container", "rlimits"])
