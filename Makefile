@@ -43,8 +43,10 @@ demo: $(VENV)/.installed
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
-# The code check runs model-written code in bubblewrap when it can (else unshare namespaces,
-# else rlimits only): Debian's bubblewrap, installed with apt-get when missing (CI runs as root).
+# The code check runs model-written code in bubblewrap when it can (else unshare namespaces;
+# rlimits only is refused without --allow-unconfined-code): Debian's bubblewrap, installed with
+# apt-get when missing (CI runs as root). Podman is not installed: the container tier's tests
+# run where it is present and can run a container, and skip elsewhere.
 bubblewrap:
 	@command -v bwrap >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; }
 

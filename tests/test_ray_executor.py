@@ -237,3 +237,16 @@ def test_a_run_joins_a_cluster_started_with_ray_start(tmp_path, smollm2):
         assert list(logs.glob(f"worker-*-{facts['executor']['pid']}.*")), sorted(p.name for p in logs.iterdir())
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_actors_run_code_checks_with_the_drivers_sandbox_and_opt_in(tmp_path, smollm2):
+    """The code checks run on the actors, started before the driver learns the opt-in
+    (--allow-unconfined-code): the actors get it, with the forced tier, from the driver."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(cases(1, check="{code: {tests: 'assert True'}}"))
+    db = tmp_path / "r.db"
+    proc = subprocess.run(ray_cli(suite, "-c", MODEL, "--db", db, "--allow-unconfined-code"), capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "BAKEOFF_SANDBOX": "rlimits"})
+    assert proc.returncode == 0, proc.stderr
+    [detail] = [d for (d,) in sqlite3.connect(db).execute("SELECT detail FROM check_results")]
+    assert detail.endswith("[sandbox: rlimits]") and "not run" not in detail, detail

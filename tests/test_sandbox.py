@@ -1,13 +1,19 @@
 """The code check's sandbox against escape attempts: each is model-written code run through the
 real `code` check, which must fail it and say why; the harness side is checked too (no file
-appeared, no process survived, the secret never showed, the harness still stands)."""
+appeared, no process survived, the secret never showed, the harness still stands).
+
+Every escape program runs under every tier that works here (``tier`` fixture): bwrap, unshare,
+the container tier (in an image made from this machine's own Python, when Podman or Docker can
+run one), and rlimits (opted in; what it cannot hold is skipped, as it says)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import subprocess
 import time
+from unittest import mock
 
 import psutil
 import pytest
@@ -15,10 +21,45 @@ import pytest
 from bakeoff import sandbox
 from bakeoff.checks import build_check
 from bakeoff.checks.code import answer_code
+from container_image import make_image
 
-TIER = sandbox.choose_tier()
-NAMESPACES = TIER in ("bwrap", "unshare")
 SECRET = "s3cr3t-bakeoff-test-token"
+NAMESPACES = ("bwrap", "unshare", "container")  # tiers with their own network, PID and mount namespaces
+
+
+@pytest.fixture(scope="session")
+def container_image(tmp_path_factory):
+    """(BAKEOFF_SANDBOX value, engine settings), or a skip saying why the tier cannot run here."""
+    image, why, env = make_image(tmp_path_factory.mktemp("image"))
+    if image is None:
+        pytest.skip(f"container tier: {why}")
+    try:
+        with mock.patch.dict(os.environ, env):
+            reason = sandbox.why_not("container", image)
+        if reason:
+            pytest.skip(f"container tier: {reason}")
+        yield f"container:{image}", env
+    finally:
+        subprocess.run([sandbox._container_engine(), "rmi", "--force", image], capture_output=True,
+                       env={**os.environ, **env}, timeout=120)
+
+
+@pytest.fixture(params=["bwrap", "unshare", "container", "rlimits"])
+def tier(request, monkeypatch) -> str:
+    """Forces one tier for the test (BAKEOFF_SANDBOX), or skips when it does not work here."""
+    name = request.param
+    if name == "container":
+        value, env = request.getfixturevalue("container_image")
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+    else:
+        value = name
+        if not sandbox.tier_works(name):
+            pytest.skip(f"{name}: {sandbox.why_not(name)}")
+    monkeypatch.setenv("BAKEOFF_SANDBOX", value)
+    if name == "rlimits":
+        monkeypatch.setenv(sandbox.ALLOW_UNCONFINED_ENV, "1")  # the opt-in --allow-unconfined-code sets
+    return name
 
 
 def run_code(answer: str, tests: str = "pass", timeout_s: float = 5.0) -> tuple[float, str]:
@@ -40,50 +81,72 @@ def sandboxed_processes() -> list[psutil.Process]:
     return found
 
 
-def assert_failed(result: tuple[float, str], *reasons: str) -> str:
+def leftover_containers() -> list[str]:
+    """Sandbox containers still there (the engine's client can die and leave one running)."""
+    engine = sandbox._container_engine()
+    if engine is None:
+        return []
+    out = subprocess.run([engine, "ps", "--all", "--quiet", "--filter", "name=bakeoff-sandbox-"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stdout.split()
+
+
+def assert_failed(result: tuple[float, str], tier: str, *reasons: str) -> str:
     score, detail = result
     assert score == 0.0, detail
-    assert f"[sandbox: {TIER}]" in detail
+    assert f"[sandbox: {tier}]" in detail
     assert any(r in detail for r in reasons), detail
     return detail
 
 
-def test_tier_here_is_the_strongest_and_a_correct_answer_passes():
+def test_tier_here_is_the_strongest_and_a_correct_answer_passes(monkeypatch):
+    monkeypatch.delenv("BAKEOFF_SANDBOX", raising=False)
+    tier = sandbox.choose_tier()
     if shutil.which("bwrap"):
-        assert TIER == "bwrap"  # make test installs bubblewrap; CI must not silently fall back
+        assert tier == "bwrap"  # make test installs bubblewrap; CI must not silently fall back
+    if tier == "rlimits":
+        monkeypatch.setenv(sandbox.ALLOW_UNCONFINED_ENV, "1")
     score, detail = run_code("def add(a, b):\n    return a + b", "assert add(2, 3) == 5")
-    assert score == 1.0 and detail.startswith("tests passed") and f"[sandbox: {TIER}]" in detail
-    assert_failed(run_code("def add(a, b):\n    return a - b", "assert add(2, 3) == 5"), "AssertionError")
+    assert score == 1.0 and detail.startswith("tests passed") and f"[sandbox: {tier}]" in detail
+    assert_failed(run_code("def add(a, b):\n    return a - b", "assert add(2, 3) == 5"), tier, "AssertionError")
 
 
-@pytest.mark.skipif(not NAMESPACES, reason="network isolation needs bwrap or unshare")
-def test_opening_a_socket_fails():
+def test_a_correct_answer_passes_in_every_tier(tier):
+    score, detail = run_code("def add(a, b):\n    return a + b", "assert add(2, 3) == 5")
+    assert score == 1.0 and f"[sandbox: {tier}]" in detail, detail
+    assert_failed(run_code("def add(a, b):\n    return a - b", "assert add(2, 3) == 5"), tier, "AssertionError")
+
+
+def test_opening_a_socket_fails(tier):
+    if tier not in NAMESPACES:
+        pytest.skip("network isolation needs a network namespace")
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
         server.settimeout(0.5)
         port = server.getsockname()[1]
-        assert_failed(run_code(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"),
+        assert_failed(run_code(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"), tier,
                       "Network is unreachable", "Connection refused", "OSError")
         with pytest.raises(socket.timeout):
             server.accept()  # nothing reached the harness's listener
 
 
-@pytest.mark.skipif(TIER != "bwrap", reason="only bwrap hides /etc/resolv.conf, so no query can leave")
-def test_resolving_a_host_fails():
-    assert_failed(run_code("import socket\nsocket.getaddrinfo('example.com', 80)"), "gaierror", "Temporary failure")
+def test_resolving_a_host_fails(tier):
+    if tier not in ("bwrap", "container"):
+        pytest.skip("only bwrap and the container hide the host's /etc/resolv.conf, so no query can leave")
+    assert_failed(run_code("import socket\nsocket.getaddrinfo('example.com', 80)"), tier, "gaierror", "Temporary failure")
 
 
-def test_writing_outside_the_sandbox_fails(tmp_path):
+def test_writing_outside_the_sandbox_fails(tmp_path, tier):
     targets = [tmp_path / "escaped.txt", os.path.join(os.getcwd(), "escaped-cwd.txt"), "/root/escaped.txt"]
     code = "for path in %r:\n    open(path, 'w').write('x')" % [str(t) for t in targets]
-    if TIER == "rlimits":
+    if tier == "rlimits":
         pytest.skip("the rlimits tier has no file system isolation")
-    assert_failed(run_code(code), "FileNotFoundError", "PermissionError", "OSError", "Read-only")
+    assert_failed(run_code(code), tier, "FileNotFoundError", "PermissionError", "OSError", "Read-only")
     assert not any(os.path.exists(t) for t in targets)
 
 
-def test_reading_ssh_keys_and_the_users_environment_fails(tmp_path, monkeypatch):
+def test_reading_ssh_keys_and_the_users_environment_fails(tmp_path, monkeypatch, tier):
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_ed25519").write_text(SECRET)
@@ -96,75 +159,82 @@ def test_reading_ssh_keys_and_the_users_environment_fails(tmp_path, monkeypatch)
             "    except OSError:\n        pass\n"
             "found.append(repr(dict(os.environ)))\nprint(found)\n"
             "assert any(%r in text for text in found), 'nothing found'") % (str(home / ".ssh" / "id_ed25519"), SECRET)
-    if TIER == "rlimits":
+    if tier == "rlimits":
         code = code.replace("/root/.ssh/id_rsa", "/nonexistent")  # no file system isolation there
         code = code.replace(str(home / ".ssh" / "id_ed25519"), "/nonexistent")
-    detail = assert_failed(run_code(code), "nothing found")
+    detail = assert_failed(run_code(code), tier, "nothing found")
     assert SECRET not in detail
 
 
-@pytest.mark.skipif(not NAMESPACES, reason="as root, the rlimits tier cannot limit processes")
-def test_a_fork_bomb_fails_and_leaves_nothing():
+def test_a_fork_bomb_fails_and_leaves_nothing(tier):
+    if tier not in NAMESPACES:
+        pytest.skip("as root, the rlimits tier cannot limit processes")
     started = time.monotonic()
-    detail = assert_failed(run_code("import os\nwhile True:\n    os.fork()", timeout_s=5),
+    detail = assert_failed(run_code("import os\nwhile True:\n    os.fork()", timeout_s=5), tier,
                            "BlockingIOError", "Resource temporarily unavailable", "timed out", "killed")
     assert time.monotonic() - started < 20, detail
     time.sleep(0.5)
-    assert sandboxed_processes() == []
+    assert sandboxed_processes() == [] and leftover_containers() == []
 
 
-def test_a_memory_hog_fails():
-    assert_failed(run_code("hog = bytearray(4 * 1024 ** 3)\nmore = [bytearray(10 ** 8) for _ in range(100)]"),
+def test_a_memory_hog_fails(tier):
+    assert_failed(run_code("hog = bytearray(4 * 1024 ** 3)\nmore = [bytearray(10 ** 8) for _ in range(100)]"), tier,
                   "MemoryError", "killed")
 
 
-def test_an_infinite_loop_is_stopped():
+def test_an_infinite_loop_is_stopped(tier):
     started = time.monotonic()
-    assert_failed(run_code("while True:\n    pass", timeout_s=2), "timed out", "killed by SIGXCPU", "killed by SIGKILL")
+    assert_failed(run_code("while True:\n    pass", timeout_s=2), tier, "timed out", "killed by SIGXCPU", "killed by SIGKILL")
     assert time.monotonic() - started < 8
 
 
-def test_a_child_that_outlives_its_parent_is_killed():
+def test_a_child_that_outlives_its_parent_is_killed(tier):
     code = ("import os, time\n"
             "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"
             "time.sleep(0.5)\n")
     score, detail = run_code(code, "raise SystemExit(3)")  # the program ends; its grandchild must not go on
-    assert score == 0.0 and "[sandbox:" in detail
+    assert score == 0.0 and f"[sandbox: {tier}]" in detail
     time.sleep(0.5)
     assert sandboxed_processes() == [], "a sandboxed process outlived the check"
+    assert leftover_containers() == [], "a sandbox container outlived the check"
 
 
-@pytest.mark.skipif(not NAMESPACES, reason="as root, the rlimits tier cannot keep the harness's processes out of reach")
-def test_killing_the_parent_and_the_harness_fails():
+def test_killing_the_parent_and_the_harness_fails(tier):
+    if tier not in NAMESPACES:
+        pytest.skip("as root, the rlimits tier cannot keep the harness's processes out of reach")
     me = os.getpid()
     code = (f"import os, signal\nerrors = []\n"
             f"for pid in (os.getppid(), {me}, 1):\n"
             f"    try:\n        os.kill(pid, signal.SIGKILL)\n    except OSError as exc:\n        errors.append(type(exc).__name__)\n"
             f"try:\n    os.killpg({me}, signal.SIGKILL)\nexcept OSError as exc:\n    errors.append(type(exc).__name__)\n"
             f"assert not errors, errors")
-    assert_failed(run_code(code), "ProcessLookupError", "PermissionError")
+    assert_failed(run_code(code), tier, "ProcessLookupError", "PermissionError")
     assert psutil.Process(me).is_running()
 
 
-def test_filling_the_disk_fails():
-    if TIER == "rlimits":
+def test_filling_the_disk_fails(tier):
+    if tier == "rlimits":
         pytest.skip("the rlimits tier caps file size only")
     code = "chunk = b'x' * 2 ** 20\nwith open('fill.bin', 'wb') as f:\n    while True:\n        f.write(chunk)\n        f.flush()"
-    assert_failed(run_code(code), "No space left on device", "File too large", "OSError", "SIGXFSZ")
+    assert_failed(run_code(code), tier, "No space left on device", "File too large", "OSError", "SIGXFSZ")
 
 
-def test_changing_the_harness_working_directory_fails():
+def test_changing_the_harness_working_directory_fails(tier):
+    if tier == "rlimits":
+        pytest.skip("the rlimits tier has no file system isolation")
     before = os.getcwd()
     me = os.getpid()
     code = (f"import os\nos.chdir('/')\nopen('/proc/{me}/cwd/escaped-via-proc.txt', 'w').write('x')")
-    assert_failed(run_code(code), "FileNotFoundError", "PermissionError", "OSError")
+    assert_failed(run_code(code), tier, "FileNotFoundError", "PermissionError", "OSError")
     assert os.getcwd() == before and not os.path.exists(os.path.join(before, "escaped-via-proc.txt"))
 
 
-def test_importing_the_harness_fails():
+def test_importing_the_harness_fails(tier):
+    if tier == "rlimits":
+        pytest.skip("the rlimits tier has no file system isolation")
     src = os.path.dirname(os.path.dirname(sandbox.__file__))
     code = f"import sys\nsys.path.insert(0, {src!r})\nimport bakeoff\nprint(bakeoff.__file__)"
-    assert_failed(run_code(code), "ModuleNotFoundError")
+    assert_failed(run_code(code), tier, "ModuleNotFoundError")
 
 
 def test_answer_code_takes_the_longest_fenced_block():
@@ -175,6 +245,11 @@ def test_answer_code_takes_the_longest_fenced_block():
 
 @pytest.mark.skipif(not sandbox.tier_works("unshare"), reason="unshare namespaces do not work here")
 def test_forced_fallback_tiers_say_which_ran(monkeypatch):
+    monkeypatch.setenv("BAKEOFF_SANDBOX", "rlimits")
+    monkeypatch.delenv(sandbox.ALLOW_UNCONFINED_ENV, raising=False)
+    score, detail = run_code("open('ran.txt', 'w')")  # without the opt-in, the code is not run at all
+    assert score == 0.0 and "model-written code not run" in detail and "--allow-unconfined-code" in detail, detail
+    monkeypatch.setenv(sandbox.ALLOW_UNCONFINED_ENV, "1")
     for tier in ("unshare", "rlimits"):
         monkeypatch.setenv("BAKEOFF_SANDBOX", tier)
         score, detail = run_code("import os", "assert 'BAKEOFF_SANDBOX' not in os.environ")

@@ -71,6 +71,7 @@ def run(
     executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (this machine, one contender at a time) or ray (Ray actors that each hold a loaded contender; this process alone writes the database). Both resume each other's runs.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="With --executor ray: the cluster to join (auto, or ray://HOST:PORT). Default: start a Ray instance on this machine.")] = None,
     ray_actors: Annotated[int, typer.Option("--ray-actors", min=1, help="With --executor ray: actors per contender, each loading the model once (placed by the contender's num_cpus, num_gpus, memory_mb options).")] = 1,
+    allow_unconfined_code: Annotated[bool, typer.Option("--allow-unconfined-code", help="Run model-written code (code checks, std:humaneval) even where the only sandbox is rlimits: resource limits, no network or file isolation. Without it such a run stops before its first trial (exit 2) and says how to get isolation. Recorded with the run; every report of it warns.")] = False,
 ) -> None:
     """Run a bake-off: every contender on every case, stored in the results database.
 
@@ -84,6 +85,10 @@ def run(
     with what they report reusing, and the spec option cache=bust starts each prompt with a unique
     marker. Conversations reuse their own earlier turns (warm, labelled); cold_turns=true also asks
     each later turn's prompt cold. Only cold trials enter the TTFT and prefill medians.
+
+    Model-written code (code checks) runs in the strongest sandbox here: bwrap, unshare, seatbelt
+    (macOS), a container (BAKEOFF_SANDBOX=container:IMAGE), else rlimits only, which is refused
+    unless --allow-unconfined-code. The run says once which one, and why not a stronger one.
     """
     from bakeoff.models import default_aliases, model_status
     from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate
@@ -123,7 +128,8 @@ def run(
 
     database = Database(db)
     started = time.monotonic()
-    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors, run_contender)
+    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors, run_contender,
+                                 allow_unconfined_code)
     data = report_data(database)
     gates = gate_plan(database, {t.id for t in plan}, thresholds) if thresholds.any() else None
     if as_json:
@@ -227,7 +233,7 @@ def _print_run(summary, db: Path, data: dict) -> None:
 
 
 def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float, as_json: bool,
-                       retry_errors: bool = False, run_contender=None):
+                       retry_errors: bool = False, run_contender=None, allow_unconfined_code: bool = False):
     """Run a plan with a progress bar (none with --json); Ctrl-C keeps what is finished (exit 130).
     ``run_contender``: another executor (Ray), shut down when the run ends."""
     from bakeoff.run.scheduler import run_plan
@@ -235,7 +241,7 @@ def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float
     progress = None if as_json else _RichProgress(err)
     try:
         return run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors,
-                        progress=progress, run_contender=run_contender)
+                        progress=progress, run_contender=run_contender, allow_unconfined_code=allow_unconfined_code)
     except KeyboardInterrupt:
         if progress:
             progress.stop()
@@ -332,7 +338,7 @@ def report(
     elif as_csv:
         sys.stdout.write(to_csv(data["contenders"]))
     elif as_markdown:
-        sys.stdout.write(to_markdown(data["contenders"]))
+        sys.stdout.write(to_markdown(data["contenders"], data["warnings"]))
     else:
         print_terminal(data, out, show_cases=cases)
 

@@ -9,7 +9,7 @@ YAML forms::
 The program is ``prelude`` + the answer's code + ``tests`` (+ ``check(entry_point)``). The
 answer's code is its fenced Python block when it has one (the longest), else the whole answer.
 It passes when the program exits 0 within the limits. The detail ends with the isolation that
-ran it, ``[sandbox: bwrap|unshare|rlimits]`` (see bakeoff.sandbox).
+ran it, ``[sandbox: bwrap|unshare|seatbelt|container|rlimits]`` (see bakeoff.sandbox).
 """
 
 from __future__ import annotations
@@ -25,6 +25,18 @@ from bakeoff.sandbox import Limits, run_python
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 _IDENTIFIER = r"^[A-Za-z_]\w*$"
 SANDBOX_TAG = re.compile(r"\[sandbox: (\w+)\]$")
+
+
+def _runs_code(spec: Any) -> bool:
+    if spec.inner is not None:
+        return _runs_code(spec.inner)
+    return getattr(spec.check, "kind", None) == CodeCheck.kind
+
+
+def runs_model_code(cases: list[Any]) -> bool:
+    """Whether any of these cases (their checks, or a conversation turn's) runs the model's code."""
+    return any(_runs_code(spec) for case in cases
+               for spec in [*case.checks, *(c for turn in case.turns for c in turn.checks)])
 
 
 def answer_code(output: str) -> str:

@@ -13,6 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 
+from bakeoff.report.sandbox import sandbox_warnings
 from bakeoff.store import Database
 from bakeoff.store.reads import check_results_by_trial
 
@@ -35,6 +36,12 @@ def _seconds(trial) -> str:
     return f"{(trial['e2e_ms'] or 0) / 1000:.3f}"
 
 
+def _unconfined_runs(db: Database) -> dict[str, str]:
+    """Run id -> its warning, for the runs whose model-written code ran unconfined."""
+    runs = [{"id": r["id"], "environment": json.loads(r["environment"] or "{}")} for r in db.runs()]
+    return {r["id"]: line for r in runs for line in sandbox_warnings([r])}
+
+
 def to_junit(db: Database, run_id: str | None = None) -> str:
     trials = db.trials(run_id)
     checks = check_results_by_trial(db, {t["id"] for t in trials})
@@ -43,9 +50,15 @@ def to_junit(db: Database, run_id: str | None = None) -> str:
         by_spec[t["spec"]].append(t)
     root = ET.Element("testsuites", name="bakeoff")
     totals = Counter()
+    unconfined = _unconfined_runs(db)
     for spec, ts in by_spec.items():
         repeats = Counter(t["case_id"] for t in ts)
         suite = ET.SubElement(root, "testsuite", name=xml_text(spec))
+        warnings = sorted({unconfined[t["run_id"]] for t in ts if t["run_id"] in unconfined})
+        if warnings:  # code of these trials ran with no isolation (--allow-unconfined-code)
+            props = ET.SubElement(suite, "properties")
+            for line in warnings:
+                ET.SubElement(props, "property", name="warning", value=xml_text(line))
         counts = Counter(tests=len(ts))
         seconds = 0.0
         for t in ts:

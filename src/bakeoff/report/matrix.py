@@ -173,6 +173,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.pareto import frontier_plots
     from bakeoff.report.ratings import win_rates
     from bakeoff.report.repo import repo_figures
+    from bakeoff.report.sandbox import sandbox_warnings
     from bakeoff.report.standard import standard_rows
     from bakeoff.report.tags import tag_rows
     from bakeoff.report.tools import tool_figures
@@ -197,11 +198,14 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
             row["tools"] = tools[row["spec"]]
         if row["spec"] in repo:
             row["repo"] = repo[row["spec"]]
+    runs = [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
+             "status": r["status"], "suite": r["suite"], "environment": json.loads(r["environment"] or "{}")}
+            for r in db.runs()]
     return {
         "database": str(db.path),
-        "runs": [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
-                  "status": r["status"], "suite": r["suite"], "environment": json.loads(r["environment"] or "{}")}
-                 for r in db.runs()],
+        # runs whose model-written code ran with no isolation (--allow-unconfined-code): every format shows these
+        "warnings": sandbox_warnings(runs, run_id),
+        "runs": runs,
         "contenders": contenders,
         "variants": variant_rows(db, run_id),
         "visual_budgets": budget_rows(db, run_id),  # per visual budget: image tokens, TTFT, prefill, memory, quality
@@ -243,17 +247,22 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
+def to_markdown(rows: list[dict[str, Any]], warnings: list[str] = ()) -> str:
+    from bakeoff.report.sandbox import markdown_warnings
+
     lines = ["| " + " | ".join(h for _, _, h, _ in COLUMNS) + " |",
              "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
     for r in rows:
         lines.append("| " + " | ".join(fmt(r[k], s).replace("|", "\\|") for k, _, _, s in COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_warnings(list(warnings)) + "\n".join(lines) + "\n"
 
 
 def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> None:
     from rich.table import Table
 
+    from bakeoff.report.sandbox import print_warnings
+
+    print_warnings(data, console)
     table = Table(title="bakeoff: comparison matrix", title_justify="left")
     for key, header, _, _ in COLUMNS:
         if key == "spec":

@@ -35,6 +35,7 @@ from typing import Any
 
 from bakeoff.errors import InputError
 from bakeoff.run.plan import Trial
+from bakeoff.sandbox import sandbox_settings
 
 DEFAULT_MAX_RETRIES = 2  # a trial whose actor died this many times more is recorded as an error
 RAY_QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1"}
@@ -77,9 +78,13 @@ class ContenderActor:
     """One loaded contender on a Ray worker (an async actor: a server contender's trials share
     its event loop and client; an in-process model answers one trial at a time)."""
 
-    def __init__(self, spec, timeout: float, tdp_watts: float | None, tdp_source: str | None = None):
+    def __init__(self, spec, timeout: float, tdp_watts: float | None, tdp_source: str | None = None,
+                 sandbox_settings: dict[str, str] | None = None):
         from bakeoff.backends import make_backend
 
+        # The driver's sandbox settings (a forced tier, the unconfined opt-in): the code checks
+        # run here, and a worker started before the driver set them would not have them.
+        os.environ.update(sandbox_settings or {})
         self.spec = spec
         self.backend = make_backend(spec, timeout)
         self.backend.tdp_watts = tdp_watts
@@ -201,7 +206,7 @@ class ContenderRun:
         self.server = False
         self.contender_recorded = False
         self.make = lambda: executor.remote_actor.options(**placement(self.spec), max_concurrency=256).remote(
-            self.spec, timeout, tdp_watts, tdp_source)
+            self.spec, timeout, tdp_watts, tdp_source, sandbox_settings())
 
     def run(self) -> None:
         try:

@@ -24,6 +24,7 @@ from bakeoff.backends import make_backend
 from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks import evaluate
+from bakeoff.checks.code import runs_model_code
 from bakeoff.measure.cache import Ledger, bust_prefix, classify, prompt_text, with_bust
 from bakeoff.measure.cost import cpu_power, load_cost_config
 from bakeoff.measure.hardware import environment
@@ -32,6 +33,7 @@ from bakeoff.models.packaged import file_sha256
 from bakeoff.run.conversation import Conversation
 from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
+from bakeoff.sandbox import confinement
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
 from bakeoff.suite.images import count_images
@@ -103,26 +105,46 @@ class Progress:
     def note(self, text: str) -> None: ...
 
 
+def code_sandbox(trials: list[Trial], allow_unconfined_code: bool) -> dict | None:
+    """The sandbox these trials' code checks will use (None: they run no model-written code).
+
+    Raises InputError (exit 2) before any trial when the only isolation is rlimits and the user
+    did not opt in: see bakeoff.sandbox.confinement."""
+    if not runs_model_code([t.case for t in trials]):
+        return None
+    choice = confinement(allow_unconfined_code)
+    return {**choice.to_dict(), "allow_unconfined_code": allow_unconfined_code}
+
+
 def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list[str],
              trial_timeout_s: float = 300.0, retry_errors: bool = False,
-             progress: Progress | None = None, run_contender=None) -> RunSummary:
+             progress: Progress | None = None, run_contender=None,
+             allow_unconfined_code: bool = False) -> RunSummary:
     """``run_contender`` runs one contender's pending trials (default: here, in this process;
     bakeoff.run.ray_executor gives one that runs them on Ray actors). Both share the plan, the
-    trial identities and resume, so a run started with one executor can finish with the other."""
+    trial identities and resume, so a run started with one executor can finish with the other.
+
+    A plan whose pending trials run model-written code learns its sandbox first (and stops there
+    when none isolates it and ``allow_unconfined_code`` is False); the sandbox is stored in the
+    run's environment and told once through ``progress``."""
     run_contender = run_contender or _run_contender
     progress = progress or Progress()
     run_id = uuid.uuid4().hex[:12]
     summary = RunSummary(run_id=run_id, planned=len(plan))
-    if retry_errors:
-        errored = db.finished_trial_ids(("error",))
-        db.delete_trials([t.id for t in plan if t.id in errored])
-    done = db.finished_trial_ids()
+    errored = db.finished_trial_ids(("error",)) if retry_errors else set()
+    done = db.finished_trial_ids() - errored
     pending = [t for t in plan if t.id not in done]
     summary.skipped = len(plan) - len(pending)
+    sandbox = code_sandbox(pending, allow_unconfined_code)  # before anything is changed or run
+    db.delete_trials([t.id for t in plan if t.id in errored])
     # Where no energy counter exists, the worker estimates from this CPU power (cost config).
     tdp_watts, tdp_source = cpu_power(load_cost_config())
-    db.start_run(run_id, _now(), suite_name, argv, __version__, environment())
+    db.start_run(run_id, _now(), suite_name, argv, __version__,
+                 {**environment(), **({"sandbox": sandbox} if sandbox else {})})
     progress.start(len(plan), summary.skipped)
+    if sandbox:
+        progress.note(sandbox["line"])
+        summary.notes.append(sandbox["line"])  # --json shows the summary, not the progress
     try:
         for spec_str, group in groupby(pending, key=lambda t: t.spec.canonical):
             trials = list(group)

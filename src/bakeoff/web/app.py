@@ -28,6 +28,7 @@ from bakeoff.report.diff import word_diff
 from bakeoff.report.flaky import normalise_text
 from bakeoff.report.matrix import fmt
 from bakeoff.report.ratings import win_rates
+from bakeoff.report.sandbox import sandbox_warnings
 from bakeoff.report.stats import summarise_trials
 from bakeoff.store import Database
 from bakeoff.store.ratings import VERDICTS, rating, ratings, record_rating
@@ -103,8 +104,10 @@ class Viewer:
                      "suite": r["suite"], "trials": counts.get(r["id"], 0), "specs": sorted(specs_in.get(r["id"], ()))}
                     for r in reversed(db.runs())]
             rows = ratings(db)
+            warnings = sandbox_warnings([{"id": r["id"], "environment": json.loads(r["environment"] or "{}")}
+                                         for r in db.runs()])
             return self.page("home.html", request, runs=runs, board=scoreboard(trials, rows), rated=len(rows),
-                             specs=sorted({t["spec"] for t in trials}))
+                             specs=sorted({t["spec"] for t in trials}), warnings=warnings)
         finally:
             db.close()
 
