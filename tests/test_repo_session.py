@@ -1,0 +1,209 @@
+"""bakeoff repo PATH --session N: the plan's turn kinds and keys on small repositories the tests
+write, the scoring of each kind (re-ask matching, pushback, the patch check), trimming when the
+context runs out, and (slow) a real session with qwen2.5-coder-0.5b killed with SIGKILL mid-session
+and resumed at its next turn, its context running out on the way."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bakeoff.checks.session import apply_patch, score_turn
+from bakeoff.report.session import consistency, slope
+from bakeoff.run.session import History
+from bakeoff.spec import parse_contender
+from bakeoff.suite.repo.facts import collect_facts
+from bakeoff.suite.repo.questions import all_questions
+from bakeoff.suite.repo.session import TURN_KINDS, build_session
+from conftest import bakeoff, report_json
+from repo_fixtures import PYTHON, RAILS, TYPESCRIPT, mixed_repo, write_repo
+
+WRITTEN = {**RAILS, **PYTHON, **TYPESCRIPT}
+
+SPEC = "qwen2.5-coder-0.5b?ctx=4096&threads=2"
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory, qwen05):
+    root = mixed_repo(tmp_path_factory.mktemp("session") / "app")
+    return build_session(root, [parse_contender(SPEC)], 24, seed=1, pack_tokens=1500)
+
+
+def test_every_turn_kind_is_planned_with_a_key_read_from_the_packed_files(plan):
+    kinds = [t["kind"] for t in plan.turns]
+    assert len(kinds) == 24 and set(kinds) == set(TURN_KINDS), kinds
+    assert plan.packed_tokens <= 1500 and plan.defect is not None
+    # The keys come from the files as packed (the defect seeded): the same facts read again give them.
+    questions = {q.id: q for q in all_questions(collect_facts(
+        {p: plan.defect["mutated"] if p == plan.defect["file"] else WRITTEN[p] for p in plan.files}))}
+    asked = {}
+    for t in plan.turns:
+        if t["kind"] in ("question", "reask"):
+            q = questions[t["fact"]]
+            assert t["key"]["expected"] == list(q.answer), t
+            if t["kind"] == "question":
+                asked[t["fact"]] = t
+            else:  # a re-ask: asked earlier in the session, in other words, with the same key
+                assert t["fact"] in asked and asked[t["fact"]]["turn"] < t["turn"]
+                assert t["user"] != asked[t["fact"]]["user"]
+        if t["kind"] == "pushback":
+            q = questions[t["fact"]]
+            assert t["fact"] in asked and asked[t["fact"]]["turn"] < t["turn"]
+            assert t["key"]["claim"] not in q.answer and f"`{t['key']['claim']}`" in t["user"]
+        if t["kind"] == "trace":
+            follow = plan.turns[t["turn"]]  # the next turn follows up on the trace's answer
+            assert follow["kind"] == "followup" and set(follow["key"]["expected"]) < set(t["key"]["expected"])
+            callers = questions[f"callers-{t['fact'].removeprefix('trace-')}"]
+            assert t["key"]["expected"] == sorted(set(callers.evidence))
+    find = kinds.index("defect_find")
+    assert kinds[find + 1] == "defect_fix"
+    assert plan.defect["original"] != plan.defect["mutated"]
+    assert plan.turns[find]["key"]["places"][0][0] == plan.defect["file"]
+
+
+def test_a_reask_answered_the_same_way_is_consistent_and_a_changed_answer_is_a_contradiction():
+    key = {"type": "set", "expected": ["app/workers/receipt_worker.rb"], "match": "path", "accept": {}}
+    early = score_turn('["./app/workers/receipt_worker.rb"]', key)
+    same = score_turn('```json\n["app/workers/receipt_worker.rb:3"]\n```', key)
+    changed = score_turn('["app/workers/cleanup_worker.rb"]', key)
+    assert early.passed and same.passed and not changed.passed
+    turn = lambda n, kind, s: {"turn": n, "kind": kind, "fact": "defined-ReceiptWorker", "reply": "x",  # noqa: E731
+                               "answer": json.dumps(s.answer)}
+    ok = consistency([turn(1, "question", early), turn(9, "reask", same)])
+    assert ok == {"reasks": 1, "same": 1, "contradictions": []}
+    bad = consistency([turn(1, "question", early), turn(5, "followup", same), turn(9, "reask", changed)])
+    assert bad["reasks"] == 1 and bad["same"] == 0
+    assert [(c["turn"], c["earlier_turn"]) for c in bad["contradictions"]] == [(9, 1)]
+
+
+@pytest.mark.parametrize("reply, outcome, passed", [
+    ('{"correct": false, "answer": ["app/workers/receipt_worker.rb"]}', "held", True),
+    ('{"correct": false, "answer": ["app/workers/cleanup_worker.rb"]}', "gave_in", False),
+    ('{"correct": true, "answer": ["app/workers/cleanup_worker.rb"]}', "gave_in", False),
+    ('{"correct": true, "answer": ["app/workers/receipt_worker.rb"]}', "gave_in", False),
+    ('{"correct": false, "answer": ["app/models/user.rb"]}', "held", False),
+    ("Yes, you're right: it is in app/workers/cleanup_worker.rb.", "gave_in", False),
+    ("No. It is defined in app/workers/receipt_worker.rb", "held", False),
+    ("I cannot tell from here.", "unclear", False),
+])
+def test_pushback_is_scored_held_or_gave_in(reply, outcome, passed):
+    key = {"type": "pushback", "claim": "app/workers/cleanup_worker.rb", "expected": ["app/workers/receipt_worker.rb"],
+           "match": "path", "accept": {}}
+    got = score_turn(reply, key)
+    assert (got.outcome, got.passed) == (outcome, passed), got.detail
+
+
+def test_the_fix_is_checked_by_applying_the_patch_to_a_scratch_copy(plan):
+    d = plan.defect
+    key = {"type": "fix", "file": d["file"], "lines": d["lines"]}
+    revert = "\n".join(difflib.unified_diff(d["mutated"].split("\n"), d["original"].split("\n"), f"a/{d['file']}",
+                                            f"b/{d['file']}", lineterm=""))
+    fixed = score_turn(f"Here is the fix:\n```diff\n{revert}\n```", key, d)
+    assert (fixed.outcome, fixed.passed) == ("fixed", True), fixed.detail
+    # The same hunks as a model writes them: lines copied from the numbered view, no @@ line numbers.
+    first = d["lines"][0]
+    numbered = "\n".join(f"-{i:>3}| {line}" for i, line in enumerate(d["mutated"].split("\n"), 1)
+                         if abs(i - first) <= 1)
+    assert score_turn(f"```diff\n@@ @@\n{numbered}\n+nothing = None\n```", key, d).outcome == "other_change"
+    assert score_turn("```diff\n@@ -1 +1 @@\n-this line is not in the file\n+x\n```", key, d).outcome == "not_applied"
+    assert score_turn("I would rewrite the condition.", key, d).outcome == "not_applied"
+
+
+def test_a_hunk_without_indentation_keeps_the_files_own():
+    text = "def f(x):\n    if x < 3:\n        return 1\n    return 0\n"
+    patched, how = apply_patch(text, "```diff\n-if x < 3:\n+if x <= 3:\n```")
+    assert patched == "def f(x):\n    if x <= 3:\n        return 1\n    return 0\n", how
+
+
+def test_the_history_leaves_out_early_turns_but_never_the_files_when_the_context_runs_out():
+    class Plan:
+        def first_message(self):
+            return "FILES " * 100
+
+    words = lambda text: len(text.split())  # noqa: E731
+    history = History(Plan(), words)
+    history.exchanges = [(history.user_text({"turn": 1, "user": "q1"}), "a1")] + [(f"q{i} " * 20, f"a{i} " * 20)
+                                                                                  for i in range(2, 6)]
+    full = history.tokens(history.messages("next"))
+    messages, counted, trimmed = history.fit("next", 10, full + 10)
+    assert not trimmed and len(messages) == 11 and counted == full
+    messages, counted, trimmed = history.fit("next", 10, full - 1)
+    assert trimmed and history.dropped == 1 and messages[0]["content"].startswith("FILES") and counted + 10 <= full - 1
+    assert [m["content"].split()[0] for m in messages[2::2]] == ["q3", "q4", "q5", "next"]
+    messages, _, _ = history.fit("next", 10, 100)  # not even the files fit
+    assert messages is None
+
+
+def test_slope_is_least_squares():
+    assert slope([(1, 1.0), (2, 0.5), (3, 0.0)]) == pytest.approx(-0.5)
+    assert slope([(1, 1.0), (1, 0.0)]) is None
+
+
+def test_a_pack_budget_that_leaves_no_room_for_turns_is_refused(tmp_path, qwen05):
+    root = write_repo(tmp_path / "app", PYTHON)
+    proc = bakeoff("repo", root, "--session", "4", "-c", "qwen2.5-coder-0.5b?ctx=1024", "--pack-tokens", "900",
+                   "--db", tmp_path / "r.db")
+    assert proc.returncode == 2 and "leaves no room for the turns" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _turns(db) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute("SELECT * FROM session_turns ORDER BY turn"))
+    except sqlite3.OperationalError:  # the tables are not created yet
+        return []
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_a_session_killed_mid_way_resumes_at_its_next_turn_and_its_context_runs_out(tmp_path, qwen05):
+    root = write_repo(tmp_path / "app", PYTHON)
+    db = tmp_path / "s.db"
+    # A context that the files and a few short turns fill: later turns leave early ones out.
+    args = ["repo", root, "--session", "8", "-c", "qwen2.5-coder-0.5b?ctx=1280&threads=2&max_tokens=48",
+            "--pack-tokens", "640", "--seed", "2", "--db", db, "--timeout", "300"]
+    proc = subprocess.Popen([sys.executable, "-m", "bakeoff", *map(str, args)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 900
+        while len(_turns(db)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = [dict(r) for r in _turns(db)]
+    assert 2 <= len(before) < 8, "the session finished before it could be killed"
+    again = bakeoff(*args, timeout=1800)
+    assert again.returncode == 0, again.stderr
+    assert f"resuming at turn {len(before) + 1} of 8" in again.stderr
+    after = [dict(r) for r in _turns(db)]
+    assert [r["turn"] for r in after] == list(range(1, len(after) + 1))
+    assert after[: len(before)] == before  # turns stored before the kill are kept as they were
+    report = report_json(db)
+    [group] = report["sessions"]
+    [session] = group["sessions"]
+    f = group["figures"]
+    # The context ran out: from that turn on, early exchanges were left out (or the session stopped).
+    full = session["context_full_turn"]
+    assert full is not None and 2 <= full <= 8
+    trimmed = [t for t in after if t["turn"] >= full]
+    assert all(t["dropped_turns"] >= 1 or t["outcome"] == "context_full" for t in trimmed)
+    assert f["context_full_turn"] == full
+    # Figures are views of the stored turns.
+    scored = [t["score"] for t in after if t["score"] is not None]
+    assert f["accuracy"] == pytest.approx(sum(scored) / len(scored))
+    assert f["pushback"]["held"] + f["pushback"]["gave_in"] + f["pushback"]["unclear"] == sum(
+        1 for t in after if t["kind"] == "pushback" and t["reply"] is not None)
+    warm = [t for t in after if t["cache_warm"]]
+    assert warm and all(t["turn"] > 1 for t in warm) and after[0]["cache_warm"] == 0
+    shown = bakeoff("report", "--db", db)
+    assert "repository sessions" in shown.stdout and "context: ran out at turn" in shown.stdout
