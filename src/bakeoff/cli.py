@@ -156,7 +156,7 @@ def repo_command(
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the suite's facts and the report as JSON.")] = False,
-    list_only: Annotated[bool, typer.Option("--list-questions", help="Only list every question the repository offers with its answer key, and how many of each kind were dropped as uncertain and why; no contender, no model.")] = False,
+    list_only: Annotated[bool, typer.Option("--list-questions", help="Only list every question the repository offers with its answer key, and how many of each kind were dropped as uncertain and why; no contender, no model. With --session: the session's plan, every turn with its key (the contenders' tokenizers pack it; no model runs).")] = False,
     session: Annotated[Optional[int], typer.Option("--session", min=1, help="Run a long debugging session of N turns per contender instead of the suite: one conversation over the packed files (questions reworded, traces, follow-ups, a seeded defect to find and fix, re-asks, pushback), each turn stored as it ends. --pack-tokens bounds the files packed (default: half the smallest context); --timeout applies to each turn.")] = None,
     repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="With --session: run each contender's session N times (the spread between sessions is reported).")] = 1,
 ) -> None:
@@ -181,7 +181,7 @@ def repo_command(
     from bakeoff.suite.repo import build_repo_suite, describe, plan_trials, suite_document, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
-    if list_only:
+    if list_only and not session:
         from bakeoff.suite.repo import list_questions, question_lines
 
         listing = list_questions(path)
@@ -194,7 +194,8 @@ def repo_command(
         raise InputError("bakeoff repo needs at least one contender: -c SPEC (e.g. -c qwen2.5-coder-0.5b)")
     specs = [parse_contender(text) for text in contender]
     if session:
-        return _repo_session(path, specs, session, repeat, seed, pack_tokens, allow_cloud, db, timeout, as_json)
+        return _repo_session(path, specs, session, repeat, seed, pack_tokens, allow_cloud, db, timeout, as_json,
+                             list_only)
     depth_list = parse_depths(depths) if depths else []
     suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud, pack_tokens=pack_tokens)
     info = describe(suite)
@@ -228,14 +229,21 @@ def repo_command(
 
 
 def _repo_session(path: Path, specs: list, turns: int, repeat: int, seed: int, pack_tokens: int | None,
-                  allow_cloud: bool, db: Path, timeout: float, as_json: bool) -> None:
+                  allow_cloud: bool, db: Path, timeout: float, as_json: bool, list_only: bool = False) -> None:
     """bakeoff repo PATH --session N: plan, run (or resume) and report the sessions."""
     from bakeoff.report.session import session_data, session_lines
     from bakeoff.run.session import SessionProgress, run_sessions, session_id
     from bakeoff.store import Database
-    from bakeoff.suite.repo.session import build_session, summary_lines
+    from bakeoff.suite.repo.session import build_session, plan_lines, public_plan, summary_lines
 
     plan = build_session(path, specs, turns, seed, pack_tokens, allow_cloud)
+    if list_only:  # the plan with every key, for checking keys by hand; no model runs
+        if as_json:
+            print(json.dumps(public_plan(plan), indent=2))
+        else:
+            out.print("\n".join(summary_lines(plan, path) + plan_lines(plan)), markup=False, highlight=False,
+                      soft_wrap=True)
+        return
     say = (lambda text: None) if as_json else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
     for line in summary_lines(plan, path):
         say(line)
@@ -265,9 +273,8 @@ def _repo_session(path: Path, specs: list, turns: int, repeat: int, seed: int, p
     ids = {session_id(plan, s.canonical, r) for s in specs for r in range(repeat)}
     groups = [g for g in session_data(database) if any(s["id"] in ids for s in g["sessions"])]
     if as_json:
-        print(json.dumps({"plan": {**plan.document(), "defect": None if plan.defect is None else
-                                   {k: plan.defect[k] for k in ("kind", "file", "lines", "description")}},
-                          "run": summary.__dict__, "sessions": groups}, indent=2, default=str))
+        print(json.dumps({"plan": public_plan(plan), "run": summary.__dict__, "sessions": groups}, indent=2,
+                         default=str))
         return
     err.print(f"run {summary.run_id}: {summary.sessions} sessions run ({summary.turns_run} turns), {summary.skipped} "
               f"already done" + (f", resumed {'; '.join(summary.resumed)}" if summary.resumed else "")

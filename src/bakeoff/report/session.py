@@ -27,6 +27,7 @@ from collections import defaultdict
 
 from bakeoff.store import Database
 from bakeoff.store.sessions import all_sessions, session_turns
+from bakeoff.suite.repo.session import key_text
 
 
 def _seconds(a: str | None, b: str | None) -> float:
@@ -94,19 +95,6 @@ def session_data(db: Database, run_id: str | None = None) -> list[dict]:
                     "keys": {t["turn"]: t for t in plan["turns"]}, "sessions": entries,
                     "figures": _contender_figures(entries)})
     return out
-
-
-def key_text(key: dict) -> str:
-    """A turn's key as a reader checks it."""
-    kind = key["type"]
-    if kind == "set":
-        return f"{key['match']}s {json.dumps(key['expected'])}" + (f"; also accepted {json.dumps(key['accept'])}"
-                                                                   if key.get("accept") else "")
-    if kind == "locate":
-        return "any of " + ", ".join(f"{f}:{ln}" for f, ln in key["places"]) + f" (±{key['tolerance']} lines)"
-    if kind == "fix":
-        return f"the patched {key['file']} reads as before the defect (lines {', '.join(map(str, key['lines']))})"
-    return f"the claim {key['claim']!r} is wrong; the answer is {json.dumps(key['expected'])}"
 
 
 def _defect_summary(plan: dict) -> dict | None:

@@ -49,6 +49,7 @@ LOCATE_RULE = 'Reply with a JSON object and nothing else: {"file": path, "line":
 FIX_RULE = ("Reply with a unified diff (a ```diff block with ---/+++ headers and @@ hunks) that fixes it, "
             "changing only the lines that need to change.")
 TOLERANCE = 3
+DEFECT_RESERVE = 64
 
 
 @dataclass
@@ -310,7 +311,8 @@ def build_session(path, specs: list, n_turns: int, seed: int = 0, pack_tokens: i
                          f"use at most {max(smallest // 2, 256)} or raise the contender's ?ctx=")
     counters = [b.count for b in budgets.values()]
     count = (lambda text: max(c(text) for c in counters)) if len(counters) > 1 else counters[0]
-    window = choose_files([SourceFile(p, t) for p, t in sorted(texts.items())], budget, count)
+    # Room for the lines a seeded defect adds (a retry loop around a statement).
+    window = choose_files([SourceFile(p, t) for p, t in sorted(texts.items())], budget - DEFECT_RESERVE, count)
     chosen = {f.path: f.text for f in window}
     rng = random.Random(seed)
     facts0 = collect_facts(chosen)
@@ -355,3 +357,32 @@ def summary_lines(plan: SessionPlan, path) -> list[str]:
     if plan.defect:
         lines.append(f"seeded {plan.defect['kind']} in {plan.defect['file']}:{','.join(map(str, plan.defect['lines']))}")
     return lines + [f"note: {n}" for n in plan.notes]
+
+
+def key_text(key: dict) -> str:
+    """A turn's key as a reader checks it."""
+    kind = key["type"]
+    if kind == "set":
+        return f"{key['match']}s {json.dumps(key['expected'])}" + (f"; also accepted {json.dumps(key['accept'])}"
+                                                                   if key.get("accept") else "")
+    if kind == "locate":
+        return "any of " + ", ".join(f"{f}:{ln}" for f, ln in key["places"]) + f" (±{key['tolerance']} lines)"
+    if kind == "fix":
+        return f"the patched {key['file']} reads as before the defect (lines {', '.join(map(str, key['lines']))})"
+    return f"the claim {key['claim']!r} is wrong; the answer is {json.dumps(key['expected'])}"
+
+
+def public_plan(plan: SessionPlan) -> dict:
+    """The plan as shown (--json): the defect without the files' texts."""
+    doc = plan.document()
+    if plan.defect:
+        doc["defect"] = {k: plan.defect[k] for k in ("kind", "file", "lines", "description")}
+    return doc
+
+
+def plan_lines(plan: SessionPlan) -> list[str]:
+    """Every turn with its key, as text (--list-questions with --session)."""
+    lines = []
+    for t in plan.turns:
+        lines += [f"turn {t['turn']} [{t['kind']}] {t['fact']}", f"  Q: {t['user']}", f"  key: {key_text(t['key'])}"]
+    return lines
