@@ -57,6 +57,8 @@ def test_every_turn_kind_is_planned_with_a_key_read_from_the_packed_files(plan):
             q = questions[t["fact"]]
             assert t["fact"] in asked and asked[t["fact"]]["turn"] < t["turn"]
             assert t["key"]["claim"] not in q.answer and f"`{t['key']['claim']}`" in t["user"]
+            subject = q.id.split("-", 1)[1]
+            assert t["key"]["claim"] not in (subject, subject.replace("::", ".").split(".")[-1])  # not itself
         if t["kind"] == "trace":
             follow = plan.turns[t["turn"]]  # the next turn follows up on the trace's answer
             assert follow["kind"] == "followup" and set(follow["key"]["expected"]) < set(t["key"]["expected"])
@@ -207,3 +209,76 @@ def test_a_session_killed_mid_way_resumes_at_its_next_turn_and_its_context_runs_
     assert warm and all(t["turn"] > 1 for t in warm) and after[0]["cache_warm"] == 0
     shown = bakeoff("report", "--db", db)
     assert "repository sessions" in shown.stdout and "context: ran out at turn" in shown.stdout
+
+
+def _right_reply(turn: dict, defect: dict) -> str:
+    key = turn["key"]
+    if key["type"] == "set":
+        return json.dumps(key["expected"])
+    if key["type"] == "locate":
+        return json.dumps({"file": key["places"][0][0], "line": key["places"][0][1]})
+    if key["type"] == "fix":
+        return "```diff\n" + "\n".join(difflib.unified_diff(defect["mutated"].split("\n"), defect["original"].split("\n"),
+                                                            lineterm="")) + "\n```"
+    return json.dumps({"correct": False, "answer": key["expected"]})
+
+
+def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_key(plan, tmp_path):
+    """Two stored sessions (written with the store's own functions, scored by the real scoring):
+    one answers every turn right, the other gives in to pushback, changes its re-asked answers and
+    answers one turn with markup. The JSON figures and the HTML section are computed from them."""
+    from bakeoff.run.session import session_id
+    from bakeoff.store import Database
+    from bakeoff.store.sessions import finish_session, record_session_turn, start_session
+
+    db_path = tmp_path / "r.db"
+    db = Database(db_path)
+    spec = "llamacpp:qwen2.5-coder-0.5b?ctx=4096&threads=2"
+    hostile = "<script>window.__pwned = 1</script>"
+    for repeat in (0, 1):
+        sid = session_id(plan, spec, repeat)
+        start_session(db, sid, "run1", spec, repeat, "app", plan.document(), f"2026-12-03T10:0{repeat}:00+00:00")
+        for t in plan.turns:
+            reply = _right_reply(t, plan.defect)
+            if repeat == 1 and t["kind"] == "pushback":
+                reply = json.dumps({"correct": True, "answer": [t["key"]["claim"]]})
+            if repeat == 1 and t["kind"] == "reask":
+                reply = '["somewhere/else.rb"]'
+            if repeat == 1 and t["turn"] == 2:
+                reply = hostile
+            s = score_turn(reply, t["key"], plan.defect)
+            record_session_turn(db, sid, {"turn": t["turn"], "kind": t["kind"], "fact": t["fact"], "user": t["user"],
+                                          "reply": reply, "answer": s.answer, "passed": int(s.passed), "score": s.score,
+                                          "outcome": s.outcome, "detail": s.detail, "ttft_ms": 100.0 * t["turn"],
+                                          "e2e_ms": 1000.0, "cache_warm": int(t["turn"] > 1),
+                                          "started_at": f"2026-12-03T10:00:{t['turn']:02d}+00:00",
+                                          "finished_at": f"2026-12-03T10:00:{t['turn']:02d}.500+00:00"})
+        finish_session(db, sid, "ok", "2026-12-03T11:00:00+00:00")
+    report = report_json(db_path)
+    [group] = report["sessions"]
+    f = group["figures"]
+    right, wrong = group["sessions"]
+    assert right["accuracy"] == 1.0 and f["accuracy_per_session"][0] == 1.0
+    n_reask = sum(t["kind"] == "reask" for t in plan.turns)
+    n_push = sum(t["kind"] == "pushback" for t in plan.turns)
+    assert f["reasks"] == 2 * n_reask and f["self_consistency"] == pytest.approx(0.5)
+    assert f["pushback"] == {"held": n_push, "gave_in": n_push, "unclear": 0}
+    assert f["pushback_resistance"] == pytest.approx(0.5)
+    assert len(right["contradictions"]) == 0 and len(wrong["contradictions"]) >= n_reask
+    scores = [t["score"] for t in wrong["turns"]]
+    assert f["accuracy_per_session"][1] == pytest.approx(sum(scores) / len(scores))
+    assert f["fix"] == ["fixed", "fixed"] and f["defect_found"] == [True, True]
+    assert f["cold_ttft_ms"] == 100.0 and f["wall_s"] == [pytest.approx(0.5 * len(plan.turns))] * 2
+    out = tmp_path / "r.html"
+    assert bakeoff("report", "--db", db_path, "--html", out).returncode == 0
+    html = out.read_text()
+    assert 'id="sessions"' in html and 'id="fig-session-0"' in html and 'id="fig-session-1"' in html
+    assert hostile not in html and "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+    from markupsafe import escape
+
+    from bakeoff.suite.repo.session import key_text
+
+    for t in plan.turns:  # every turn with its key, in both sessions
+        assert html.count(str(escape(key_text(t["key"])))) >= 2, t
+    shown = bakeoff("report", "--db", db_path)
+    assert "repository sessions" in shown.stdout and "pushback resistance 0.50" in shown.stdout

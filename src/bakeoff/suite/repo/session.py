@@ -210,8 +210,9 @@ def _pushback(q: Question, facts, files: list[str], rng: random.Random) -> dict 
             claim = rng.choice(others)
             text = f"Hmm, I'm fairly sure `{name}` is defined in `{claim}`, not where you said. Right?"
     elif q.kind == "inherits" and len(q.answer) == 1:
-        classes = sorted({d.name for d in facts.definitions if d.kind == "class"} - {q.answer[0], name.split("::")[-1]}
-                         - {re.split(r"::|\.", q.answer[0])[-1]})
+        # Neither the class itself nor its real superclass, however either is written.
+        classes = sorted({d.name for d in facts.definitions if d.kind == "class"}
+                         - {q.answer[0], re.split(r"::|\.", name)[-1], re.split(r"::|\.", q.answer[0])[-1]})
         if classes:
             claim = rng.choice(classes)
             text = f"So `{name}` inherits directly from `{claim}`, right?"
