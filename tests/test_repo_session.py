@@ -136,9 +136,19 @@ def test_the_history_leaves_out_early_turns_but_never_the_files_when_the_context
     full = history.tokens(history.messages("next"))
     messages, counted, trimmed = history.fit("next", 10, full + 10)
     assert not trimmed and len(messages) == 11 and counted == full
-    messages, counted, trimmed = history.fit("next", 10, full - 1)
-    assert trimmed and history.dropped == 1 and messages[0]["content"].startswith("FILES") and counted + 10 <= full - 1
-    assert [m["content"].split()[0] for m in messages[2::2]] == ["q3", "q4", "q5", "next"]
+    # One exchange (42 words + 2 x 8) over: enough are left out to free a quarter of the context.
+    context = full + 10 - 1
+    messages, counted, trimmed = history.fit("next", 10, context)
+    assert trimmed and messages[0]["content"].startswith("FILES") and counted + 10 <= context - context // 4
+    kept = [m["content"].split()[0] for m in messages[2::2]]
+    assert kept == [f"q{i}" for i in range(2 + history.dropped, 6)] + ["next"] and history.dropped >= 1
+    assert history.tokens(history.messages("next")) == counted
+    # The files and the first exchange leave no room for a free quarter: as few as fit are left out.
+    history.dropped = 3
+    keeping_one = history.tokens(history.messages("next"))
+    history.dropped = 0
+    messages, counted, trimmed = history.fit("next", 10, keeping_one + 10)
+    assert trimmed and history.dropped == 3 and [m["content"].split()[0] for m in messages[2::2]] == ["q5", "next"]
     messages, _, _ = history.fit("next", 10, 100)  # not even the files fit
     assert messages is None
 
@@ -184,10 +194,16 @@ def test_a_session_killed_mid_way_resumes_at_its_next_turn_and_its_context_runs_
         proc.wait()
     before = [dict(r) for r in _turns(db)]
     assert 2 <= len(before) < 8, "the session finished before it could be killed"
-    again = bakeoff(*args, timeout=1800)
+    again = bakeoff(*args, "--json", timeout=1800)
     assert again.returncode == 0, again.stderr
-    assert f"resuming at turn {len(before) + 1} of 8" in again.stderr
+    resumed = json.loads(again.stdout)
+    [where] = resumed["run"]["resumed"]
+    assert where.endswith(f"#0 at turn {len(before) + 1}") and resumed["run"]["skipped"] == 0
+    assert [s["turns_done"] for s in resumed["sessions"][0]["sessions"]] == [
+        sum(1 for r in _turns(db) if r["score"] is not None)]
     after = [dict(r) for r in _turns(db)]
+    done = json.loads(bakeoff(*args, "--json", check=True).stdout)["run"]  # a finished session is not run again
+    assert (done["skipped"], done["sessions"], done["turns_run"]) == (1, 0, 0)
     assert [r["turn"] for r in after] == list(range(1, len(after) + 1))
     assert after[: len(before)] == before  # turns stored before the kill are kept as they were
     report = report_json(db)

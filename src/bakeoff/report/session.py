@@ -200,10 +200,10 @@ def session_lines(groups: list[dict]) -> list[str]:
         lines.append(f"  TTFT: turn 1 (cold) {_fmt(f['cold_ttft_ms'], '.0f', ' ms')}, later turns (warm) median "
                      f"{_fmt(f['warm_ttft_ms'], '.0f', ' ms')}; session wall time {walls} "
                      f"({', '.join(map(str, f['turns']))} turns); status {', '.join(f['statuses'])}")
-        lines.append("  turn     " + " ".join(f"{c['turn']:>4}" for c in f["curve"]))
-        lines.append("  kind     " + " ".join(f"{_KIND_MARK[c['kind']]:>4}" for c in f["curve"]))
-        lines.append("  accuracy " + " ".join(f"{_fmt(c['accuracy'], '.2f'):>4}"[-4:] for c in f["curve"]))
-        lines.append("  TTFT s   " + " ".join(f"{_fmt(None if c['ttft_ms'] is None else c['ttft_ms'] / 1000, '.1f'):>4}"
+        lines.append("  turn     " + " ".join(f"{c['turn']:>5}" for c in f["curve"]))
+        lines.append("  kind     " + " ".join(f"{_KIND_MARK[c['kind']]:>5}" for c in f["curve"]))
+        lines.append("  accuracy " + " ".join(f"{_fmt(c['accuracy'], '.2f'):>5}" for c in f["curve"]))
+        lines.append("  TTFT s   " + " ".join(f"{_fmt(None if c['ttft_ms'] is None else c['ttft_ms'] / 1000, '.1f'):>5}"
                                               for c in f["curve"]))
     if groups:
         lines.append("  kinds: " + ", ".join(f"{m} {k}" for k, m in _KIND_MARK.items()))

@@ -5,9 +5,9 @@ conversation of the planned turns, each turn scored and committed as soon as it 
   chat client gets it; its label says what the engine reused.
 - Before each turn the prompt is counted with the contender's tokenizer. When it no longer fits
   the context (prompt + the turn's reply allowance), the context has run out: that turn is
-  recorded as the session's ``context_full_turn`` and, from then on, the earliest exchanges after
-  the first (which holds the files) are left out of the history until it fits, as a chat client
-  trims. A turn that cannot fit even then ends the session (status ``stopped``). An engine that
+  recorded as the session's ``context_full_turn`` and the earliest exchanges after the first
+  (which holds the files) are left out of the history until a quarter of the context is free, as
+  a chat client trims; again whenever it fills up. A turn that cannot fit even then ends the session (status ``stopped``). An engine that
   refuses a prompt as too long is treated the same way.
 - Resume: a session's turns are in the database; running the same command again continues each
   unfinished session at its next turn, with the history rebuilt from the stored replies.
@@ -40,6 +40,7 @@ TEMPLATE_RESERVE = 64
 # Sessions sample as a chat client does, so repeats are real, different sessions (the seed moves
 # with the repeat index); ?temperature=0 on the spec makes them greedy.
 SESSION_TEMPERATURE = 0.7
+TRIM_FREE = 4  # trimming frees a quarter of the context
 
 
 def _now() -> str:
@@ -91,17 +92,27 @@ class History:
         return TEMPLATE_RESERVE + sum(self.count(m["content"]) + MESSAGE_OVERHEAD for m in messages)
 
     def fit(self, user: str, allowance: int, context: int) -> tuple[list[dict] | None, int, bool]:
-        """The messages for the next turn, dropping early exchanges until prompt + ALLOWANCE fits
-        CONTEXT: (messages or None when nothing fits, prompt tokens counted, whether any was dropped now)."""
+        """The messages for the next turn: (messages or None when nothing fits, prompt tokens counted,
+        whether exchanges were left out now). When prompt + ALLOWANCE overflows CONTEXT, early
+        exchanges are left out until a quarter of the context is free again, so the turns after it
+        fit without trimming (and re-evaluating the changed history) again; as few as fit when the
+        files and the first exchange leave no such room."""
+        messages = self.messages(user)
+        n = self.tokens(messages)
+        if n + allowance <= context:
+            return messages, n, False
         before = self.dropped
-        while True:
-            messages = self.messages(user)
-            n = self.tokens(messages)
-            if n + allowance <= context:
-                return messages, n, self.dropped > before
-            if 1 + self.dropped >= len(self.exchanges):
-                return None, n, self.dropped > before
-            self.dropped += 1
+        for limit in (context - context // TRIM_FREE, context):
+            self.dropped = before
+            while True:
+                messages = self.messages(user)
+                n = self.tokens(messages)
+                if n + allowance <= limit:
+                    return messages, n, True
+                if 1 + self.dropped >= len(self.exchanges):
+                    break
+                self.dropped += 1
+        return None, n, True
 
     def drop_one_more(self) -> bool:
         if 1 + self.dropped >= len(self.exchanges):

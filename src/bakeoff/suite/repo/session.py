@@ -40,7 +40,7 @@ INTRO = ("I am debugging the code below and will ask you a series of questions a
 # Kinds whose fix is a revert of the defect's own lines, and whose facts the defect leaves as they were.
 SESSION_DEFECTS = ("inverted_condition", "off_by_one", "dead_code", "swallowed_exception", "needless_retry")
 TURN_KINDS = ("question", "trace", "followup", "defect_find", "defect_fix", "reask", "pushback")
-ANSWER_TOKENS = 128
+ANSWER_TOKENS = 96  # a right answer here is a short JSON array; a long one is a list running on
 FIX_TOKENS = 256
 MAX_WINDOWS = 40
 PUSHBACK_RULE = ('Reply with a JSON object and nothing else: {"correct": true or false, '
