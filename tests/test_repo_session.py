@@ -43,7 +43,7 @@ def test_every_turn_kind_is_planned_with_a_key_read_from_the_packed_files(plan):
     # The keys come from the files as packed (the defect seeded): the same facts read again give them.
     questions = {q.id: q for q in all_questions(collect_facts(
         {p: plan.defect["mutated"] if p == plan.defect["file"] else WRITTEN[p] for p in plan.files}))}
-    asked = {}
+    asked, followed = {}, []
     for t in plan.turns:
         if t["kind"] in ("question", "reask"):
             q = questions[t["fact"]]
@@ -56,14 +56,23 @@ def test_every_turn_kind_is_planned_with_a_key_read_from_the_packed_files(plan):
         if t["kind"] == "pushback":
             q = questions[t["fact"]]
             assert t["fact"] in asked and asked[t["fact"]]["turn"] < t["turn"]
-            assert t["key"]["claim"] not in q.answer and f"`{t['key']['claim']}`" in t["user"]
+            claim = t["key"]["claim"]
+            assert claim not in q.answer
+            assert f"`{claim}`" in t["user"] or claim.startswith("retry=") and f"retries {claim[6:]} times" in t["user"]
             subject = q.id.split("-", 1)[1]
             assert t["key"]["claim"] not in (subject, subject.replace("::", ".").split(".")[-1])  # not itself
+        if t["kind"] == "followup" and plan.turns[t["turn"] - 2]["kind"] == "question":  # on a definition
+            before = plan.turns[t["turn"] - 2]
+            assert before["fact"].startswith("defined-") and "`" not in t["user"].split("\n")[0]
+            assert t["fact"].split("-", 1)[1] == before["fact"].split("-", 1)[1]  # the same subject, as "it"
+            assert t["key"]["expected"] == list(questions[t["fact"]].answer)
+            followed.append(t["fact"].split("-", 1)[0])
         if t["kind"] == "trace":
             follow = plan.turns[t["turn"]]  # the next turn follows up on the trace's answer
             assert follow["kind"] == "followup" and set(follow["key"]["expected"]) < set(t["key"]["expected"])
             callers = questions[f"callers-{t['fact'].removeprefix('trace-')}"]
             assert t["key"]["expected"] == sorted(set(callers.evidence))
+    assert followed and kinds.count("followup") == len(followed) + kinds.count("trace")
     find = kinds.index("defect_find")
     assert kinds[find + 1] == "defect_fix"
     assert plan.defect["original"] != plan.defect["mutated"]

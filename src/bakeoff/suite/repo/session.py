@@ -5,7 +5,8 @@ from the repository's own facts and one seeded defect, each with a certain key:
 
 - ``question``: a repository question (bakeoff.suite.repo.questions), its key from tree-sitter;
 - ``trace``: "trace the calls into X": the files of every caller and of X's definition;
-- ``followup``: on the model's own last answer ("which of those files defines X?");
+- ``followup``: on the model's own last answer ("which of those files defines X?"), or on the
+  subject of the turn before, named only as "it" ("which class does it inherit from?");
 - ``defect_find`` then ``defect_fix``: a seeded defect to locate, then to fix with a patch (checked
   by applying it to a scratch copy: fixed when the defect's lines read as before the defect);
 - ``reask``: a fact asked early, asked again late in other words (self-consistency);
@@ -200,6 +201,33 @@ def _trace_turns(q: Question, fact_ids: set[str]) -> list[dict]:
     return [trace, followup]
 
 
+_FOLLOWUP = {"inherits": "Following up on that: which class does it inherit from directly? Give each direct "
+                         "superclass as written in its class statement.",
+             "callers": "Following up on that: which functions or methods call it? Credit a call inside a block, "
+                        "lambda or nested function to the innermost named function around it; give qualified names "
+                        "(Class#method, Class.method, module.function)."}
+
+
+def _definition_followups(fresh: list[Question]) -> list[list[dict]]:
+    """Where is X defined, then a follow-up that names X only as "it" (its superclass, or its
+    callers): the model must carry the subject over from the turn before."""
+    by_id = {q.id: q for q in fresh}
+    pairs = []
+    for q in fresh:
+        if q.kind != "defined":
+            continue
+        subject = q.id.split("-", 1)[1]
+        for kind, text in _FOLLOWUP.items():
+            other = by_id.get(f"{kind}-{subject}")
+            if other is not None:
+                pairs.append([{"kind": "question", "fact": q.id, "user": asked(q), "key": _set_key(q),
+                               "max_tokens": ANSWER_TOKENS},
+                              {"kind": "followup", "fact": other.id, "user": f"{text}\n{ANSWER_RULE}",
+                               "key": _set_key(other), "max_tokens": ANSWER_TOKENS}])
+                break
+    return pairs
+
+
 def _pushback(q: Question, facts, files: list[str], rng: random.Random) -> dict | None:
     """The user asserts a wrong fact about Q's subject; None when no claim is certainly wrong."""
     name, where = _name(q), _where(q)
@@ -254,15 +282,20 @@ def _defect_turns(m: Mutation) -> list[dict]:
 def _layout(n: int, fresh: list[Question], traces: list[list[dict]], defect: list[dict],
             pushbacks: dict[str, dict], rng: random.Random) -> tuple[list[dict], list[str]]:
     """N turns: early questions (the facts re-asked and pushed back on among them), the defect to
-    find then fix, traces with their follow-ups and pushbacks in the middle, re-asks at the end."""
+    find then fix, traces and definitions with their follow-ups and pushbacks in the middle,
+    re-asks at the end."""
     notes = []
     n_reask = max(1, n // 6)
     n_push = max(1, n // 8)
     n_trace = min(len(traces), max(1, n // 8))
+    # Follow-ups on a definition: their questions are asked in the pair, not on their own.
+    pairs = [p for p in _definition_followups(fresh)][: max(1, n // 10)]
+    paired = {t["fact"] for p in pairs for t in p}
+    fresh = [q for q in fresh if q.id not in paired]
     reask_src = [q for q in fresh if q.kind in REWORDED_KINDS][:n_reask] or fresh[:n_reask]
     push_src = [q for q in fresh if q.id in pushbacks and q not in reask_src][:n_push]
     push_src += [q for q in fresh if q.id in pushbacks and q not in push_src][: n_push - len(push_src)]
-    reserved = 2 * n_trace + len(defect) + len(reask_src) + len(push_src)
+    reserved = 2 * n_trace + 2 * len(pairs) + len(defect) + len(reask_src) + len(push_src)
     n_fresh = max(n - reserved, len({q.id for q in reask_src + push_src}))
     early_first = list(dict.fromkeys(reask_src + push_src))
     others = [q for q in fresh if q not in early_first]
@@ -271,7 +304,7 @@ def _layout(n: int, fresh: list[Question], traces: list[list[dict]], defect: lis
     early = [{"kind": "question", "fact": q.id, "user": asked(q), "key": _set_key(q), "max_tokens": ANSWER_TOKENS}
              for q in questions]
     head, rest = early[:max(third, len(early_first))], early[max(third, len(early_first)):]
-    middle: list[list[dict]] = [[t] for t in rest[: len(rest) // 2]] + [pair for pair in traces[:n_trace]]
+    middle: list[list[dict]] = [[t] for t in rest[: len(rest) // 2]] + traces[:n_trace] + pairs
     middle += [[pushbacks[q.id]] for q in push_src]
     rng.shuffle(middle)
     late = [[t] for t in rest[len(rest) // 2:]] + [[_reask(q)] for q in reask_src]
