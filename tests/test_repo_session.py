@@ -248,21 +248,22 @@ def _right_reply(turn: dict, defect: dict) -> str:
     return json.dumps({"correct": False, "answer": key["expected"]})
 
 
-def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_key(plan, tmp_path):
+HOSTILE = "<script>window.__pwned = 1</script>"
+SESSION_SPEC = "llamacpp:qwen2.5-coder-0.5b?ctx=4096&threads=2"
+
+
+def _stored_sessions(plan, db_path):
     """Two stored sessions (written with the store's own functions, scored by the real scoring):
     one answers every turn right, the other gives in to pushback, changes its re-asked answers and
-    answers one turn with markup. The JSON figures and the HTML section are computed from them."""
+    answers turn 2 with markup."""
     from bakeoff.run.session import session_id
     from bakeoff.store import Database
     from bakeoff.store.sessions import finish_session, record_session_turn, start_session
 
-    db_path = tmp_path / "r.db"
     db = Database(db_path)
-    spec = "llamacpp:qwen2.5-coder-0.5b?ctx=4096&threads=2"
-    hostile = "<script>window.__pwned = 1</script>"
     for repeat in (0, 1):
-        sid = session_id(plan, spec, repeat)
-        start_session(db, sid, "run1", spec, repeat, "app", plan.document(), f"2026-12-03T10:0{repeat}:00+00:00")
+        sid = session_id(plan, SESSION_SPEC, repeat)
+        start_session(db, sid, "run1", SESSION_SPEC, repeat, "app", plan.document(), f"2026-12-03T10:0{repeat}:00+00:00")
         for t in plan.turns:
             reply = _right_reply(t, plan.defect)
             if repeat == 1 and t["kind"] == "pushback":
@@ -270,7 +271,7 @@ def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_
             if repeat == 1 and t["kind"] == "reask":
                 reply = '["somewhere/else.rb"]'
             if repeat == 1 and t["turn"] == 2:
-                reply = hostile
+                reply = HOSTILE
             s = score_turn(reply, t["key"], plan.defect)
             record_session_turn(db, sid, {"turn": t["turn"], "kind": t["kind"], "fact": t["fact"], "user": t["user"],
                                           "reply": reply, "answer": s.answer, "passed": int(s.passed), "score": s.score,
@@ -279,6 +280,13 @@ def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_
                                           "started_at": f"2026-12-03T10:00:{t['turn']:02d}+00:00",
                                           "finished_at": f"2026-12-03T10:00:{t['turn']:02d}.500+00:00"})
         finish_session(db, sid, "ok", "2026-12-03T11:00:00+00:00")
+    db.close()
+
+
+def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_key(plan, tmp_path):
+    """The JSON figures and the HTML section, computed from two stored sessions."""
+    db_path = tmp_path / "r.db"
+    _stored_sessions(plan, db_path)
     report = report_json(db_path)
     [group] = report["sessions"]
     f = group["figures"]
@@ -298,7 +306,7 @@ def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_
     assert bakeoff("report", "--db", db_path, "--html", out).returncode == 0
     html = out.read_text()
     assert 'id="sessions"' in html and 'id="fig-session-0"' in html and 'id="fig-session-1"' in html
-    assert hostile not in html and "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+    assert HOSTILE not in html and "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
     from markupsafe import escape
 
     from bakeoff.suite.repo.session import key_text
@@ -307,3 +315,25 @@ def test_the_report_is_a_view_of_the_stored_turns_and_shows_every_turn_with_its_
         assert html.count(str(escape(key_text(t["key"])))) >= 2, t
     shown = bakeoff("report", "--db", db_path)
     assert "repository sessions" in shown.stdout and "pushback resistance 0.50" in shown.stdout
+
+
+@pytest.mark.slow
+def test_the_session_curves_are_drawn_side_by_side_and_no_reply_runs(plan, tmp_path):
+    """The HTML report in headless Chromium: both session figures drawn (a line per contender),
+    every session's turns in the page, and the reply written as markup never runs."""
+    from browser import browser_context, wait_js
+
+    db_path = tmp_path / "r.db"
+    _stored_sessions(plan, db_path)
+    out = tmp_path / "r.html"
+    bakeoff("report", "--db", db_path, "--html", out, check=True)
+    with browser_context() as context:
+        page = context.new_page()
+        page.goto(out.as_uri())
+        wait_js(page, "document.body.dataset.plotsDrawn !== undefined")
+        for fid in ("fig-session-0", "fig-session-1"):
+            assert page.evaluate(f"document.querySelectorAll('#{fid} svg').length") == 1, fid
+        assert page.evaluate("document.querySelectorAll('#fig-session-0 .mean_accuracy_marks path').length") >= 1
+        assert page.evaluate("document.querySelectorAll('details.session').length") == 2
+        assert page.evaluate("document.querySelectorAll('table.session-turns tbody tr').length") == 2 * len(plan.turns)
+        assert page.evaluate("window.__pwned") is None
