@@ -24,6 +24,7 @@ from bakeoff.suite.repo.questions import all_questions
 from bakeoff.suite.repo.session import TURN_KINDS, build_session
 from conftest import bakeoff, report_json
 from repo_fixtures import PYTHON, RAILS, TYPESCRIPT, mixed_repo, write_repo
+from test_openai_compat import server  # noqa: F401 - llama-cpp-python's server, one per module
 
 WRITTEN = {**RAILS, **PYTHON, **TYPESCRIPT}
 
@@ -232,6 +233,7 @@ def test_a_session_killed_mid_way_resumes_at_its_next_turn_and_its_context_runs_
         1 for t in after if t["kind"] == "pushback" and t["reply"] is not None)
     warm = [t for t in after if t["cache_warm"]]
     assert warm and all(t["turn"] > 1 for t in warm) and after[0]["cache_warm"] == 0
+    assert after[0]["cache_cold"] == 1 and f["cold_ttft_ms"] == after[0]["ttft_ms"]  # in-process: KV cleared
     shown = bakeoff("report", "--db", db)
     assert "repository sessions" in shown.stdout and "context: ran out at turn" in shown.stdout
 
@@ -276,7 +278,7 @@ def _stored_sessions(plan, db_path):
             record_session_turn(db, sid, {"turn": t["turn"], "kind": t["kind"], "fact": t["fact"], "user": t["user"],
                                           "reply": reply, "answer": s.answer, "passed": int(s.passed), "score": s.score,
                                           "outcome": s.outcome, "detail": s.detail, "ttft_ms": 100.0 * t["turn"],
-                                          "e2e_ms": 1000.0, "cache_warm": int(t["turn"] > 1),
+                                          "e2e_ms": 1000.0, "cache_warm": int(t["turn"] > 1), "cache_cold": int(t["turn"] == 1),
                                           "started_at": f"2026-12-03T10:00:{t['turn']:02d}+00:00",
                                           "finished_at": f"2026-12-03T10:00:{t['turn']:02d}.500+00:00"})
         finish_session(db, sid, "ok", "2026-12-03T11:00:00+00:00")
@@ -337,3 +339,27 @@ def test_the_session_curves_are_drawn_side_by_side_and_no_reply_runs(plan, tmp_p
         assert page.evaluate("document.querySelectorAll('details.session').length") == 2
         assert page.evaluate("document.querySelectorAll('table.session-turns tbody tr').length") == 2 * len(plan.turns)
         assert page.evaluate("window.__pwned") is None
+
+
+def test_on_a_server_a_later_sessions_first_turn_is_not_counted_cold(tmp_path, server):
+    """llama-cpp-python's real server reuses the longest prefix it shares with the request before
+    and takes no per-request switch: the second session's first turn (the same files) may be
+    answered from that cache, so it is labelled so and left out of the cold TTFT; with cache=bust
+    a unique marker before the files makes every first turn cold."""
+    root = write_repo(tmp_path / "app", PYTHON)
+    spec = f"openai-compat:{server}#smollm2?max_tokens=8"
+    for options, expected in (("", [1, 0]), ("&cache=bust", [1, 1])):
+        db = tmp_path / f"s{len(options)}.db"
+        proc = bakeoff("repo", root, "--session", "2", "--repeat", "2", "-c", spec + options, "--pack-tokens", "600",
+                       "--db", db, "--json")
+        assert proc.returncode == 0, proc.stderr
+        [group] = json.loads(proc.stdout)["sessions"]
+        firsts = [s["turns"][0] for s in group["sessions"]]
+        assert [t["cache_cold"] for t in firsts] == expected, [t["cache_label"] for t in firsts]
+        if expected[1] == 0:
+            assert "may be prefix-cached" in firsts[1]["cache_label"]
+        import statistics
+
+        cold = [t["ttft_ms"] for t in firsts if t["cache_cold"]]
+        assert group["figures"]["cold_ttft_ms"] == pytest.approx(statistics.median(cold))
+        assert all(s["turns"][1]["cache_warm"] == 1 for s in group["sessions"])

@@ -12,8 +12,9 @@ stored sessions and turns (bakeoff.store.sessions). Definitions:
   was wrong and left it out of its answer); gave-in and unclear counted beside it;
 - **context**: the first turn whose prompt no longer fit the context (then the earliest exchanges
   after the files are left out, or the session stops), and the accuracy after it;
-- **TTFT and prefill**: per turn, the median over sessions; turn 1 is cold (the whole repository),
-  later turns warm (the engine reuses the conversation's prefix; the label says how much);
+- **TTFT and prefill**: per turn, the median over sessions; turn 1 is cold (the whole repository;
+  the cold figure counts only first turns that reused nothing), later turns warm (the engine
+  reuses the conversation's prefix; the label says how much);
 - **session wall time**: the sum over its turns of send -> scored, per session (across resumes).
 Repeats give the spread: each session's accuracy, min and max.
 """
@@ -139,7 +140,9 @@ def _contender_figures(entries: list[dict]) -> dict:
     push = {o: sum(e["pushback"][o] for e in entries) for o in ("held", "gave_in", "unclear")}
     pushed = sum(push.values())
     accuracies = [e["accuracy"] for e in entries if e["accuracy"] is not None]
-    first = [t["ttft_ms"] for e in entries for t in e["turns"] if t["turn"] == 1 and t["ttft_ms"] is not None]
+    # Only a first turn that reused nothing is a cold one (a server may hold an earlier session's files).
+    first = [t["ttft_ms"] for e in entries for t in e["turns"]
+             if t["turn"] == 1 and t["cache_cold"] and t["ttft_ms"] is not None]
     warm = [t["ttft_ms"] for e in entries for t in e["turns"] if t["cache_warm"] and t["ttft_ms"] is not None]
     walls = [e["wall_s"] for e in entries]
     full = [e["context_full_turn"] for e in entries if e["context_full_turn"] is not None]

@@ -9,12 +9,17 @@ conversation of the planned turns, each turn scored and committed as soon as it 
   (which holds the files) are left out of the history until a quarter of the context is free, as
   a chat client trims; again whenever it fills up. A turn that cannot fit even then ends the session (status ``stopped``). An engine that
   refuses a prompt as too long is treated the same way.
+- Servers: the first turn of a session shares the files with every other session of the run, so
+  it is classified against what the run sent the server before (a possible prefix-cache hit is
+  labelled and left out of the cold figures); ``cache=bust`` on the spec puts a unique marker
+  before the files of each session instead.
 - Resume: a session's turns are in the database; running the same command again continues each
   unfinished session at its next turn, with the history rebuilt from the stored replies.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -23,12 +28,14 @@ from pathlib import Path
 
 from bakeoff import __version__
 from bakeoff.backends import make_backend
+from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks.session import score_turn
 from bakeoff.measure.cache import classify, prompt_text
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.models.packaged import file_sha256
+from bakeoff.run.scheduler import bust_for, ledger_for, release_ledgers
 from bakeoff.store import Database
 from bakeoff.store.sessions import finish_session, record_session_turn, session_row, session_turns, start_session
 from bakeoff.suite.repo.session import SessionPlan
@@ -73,13 +80,13 @@ class History:
     """The messages of one session: the first user message carries the files; trimming leaves out
     the earliest exchanges after it, never the files."""
 
-    def __init__(self, plan: SessionPlan, count):
-        self.plan, self.count = plan, count
+    def __init__(self, plan: SessionPlan, count, bust: str | None = None):
+        self.plan, self.count, self.bust = plan, count, bust  # bust: cache=bust's marker, before the files
         self.exchanges: list[tuple[str, str]] = []  # (user text as sent, reply)
         self.dropped = 0
 
     def user_text(self, turn: dict) -> str:
-        return self.plan.first_message() + turn["user"] if turn["turn"] == 1 else turn["user"]
+        return (self.bust or "") + self.plan.first_message() + turn["user"] if turn["turn"] == 1 else turn["user"]
 
     def messages(self, user: str) -> list[dict]:
         kept = self.exchanges[:1] + self.exchanges[1 + self.dropped:]
@@ -143,18 +150,54 @@ def run_sessions(db: Database, plan: SessionPlan, specs: list, repeat: int, repo
         status = "completed"
     finally:
         db.finish_run(run_id, _now(), status)
+        release_ledgers(run_id)
     return summary
+
+
+class _Engine:
+    """A contender's backend driven turn by turn from this thread: an in-process engine as it is,
+    a server backend (async only) on an event loop of its own."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.loop = asyncio.new_event_loop() if isinstance(backend, ServerBackend) else None
+
+    def load(self) -> dict:
+        return self.loop.run_until_complete(self.backend.aload()) if self.loop else self.backend.load()
+
+    def ask(self, request: GenerationRequest, measure: StreamMeasure) -> None:
+        """Feed the reply's events to MEASURE as they stream (its clock reads them on arrival)."""
+        if self.loop is None:
+            for event in self.backend.generate(request):
+                measure.feed(event)
+            return
+
+        async def stream() -> None:
+            async for event in self.backend.agenerate(request):
+                measure.feed(event)
+
+        self.loop.run_until_complete(stream())
+
+    def close(self) -> None:
+        if self.loop is None:
+            self.backend.close()
+            return
+        try:
+            self.loop.run_until_complete(self.backend.aclose())
+        finally:
+            self.loop.close()
 
 
 def _run_contender(db, run_id, plan, spec, pending, repo, timeout, summary, progress) -> None:
     backend = make_backend(spec, timeout)
+    engine = _Engine(backend)
     budget = budget_for(spec)
     model_path = sha = None
     try:
         try:
             model_path = backend.model_file()
             sha = file_sha256(Path(model_path)) if model_path else None
-            facts = backend.load()
+            facts = engine.load()
         except BackendError as exc:
             db.record_contender(run_id, spec, model_path, sha, {}, {}, [], str(exc))
             for r, sid in pending:
@@ -168,9 +211,9 @@ def _run_contender(db, run_id, plan, spec, pending, repo, timeout, summary, prog
         db.record_contender(run_id, spec, model_path, sha, {"runs_in": backend.runs_in, **facts}, backend.load_info,
                             notes, None)
         for r, sid in pending:
-            _run_one(db, run_id, plan, spec, r, sid, backend, budget, repo, summary, progress)
+            _run_one(db, run_id, plan, spec, r, sid, engine, budget, repo, summary, progress, ledger_for(run_id, backend))
     finally:
-        backend.close()
+        engine.close()
 
 
 def _request(spec, messages: list[dict], turn: dict, repeat: int, sid: str) -> GenerationRequest:
@@ -187,9 +230,12 @@ def _context_refused(exc: Exception) -> bool:
     return "context" in text and ("token" in text or "exceed" in text)
 
 
-def _run_one(db, run_id, plan, spec, repeat, sid, backend, budget, repo, summary, progress) -> None:
+def _run_one(db, run_id, plan, spec, repeat, sid, engine, budget, repo, summary, progress, ledger) -> None:
+    """LEDGER: what this run sent the contender's server (None in-process), so a first turn whose
+    files a server may still hold from an earlier session is labelled so, not counted cold."""
     start_session(db, sid, run_id, spec.canonical, repeat, repo, plan.document(), _now())
-    history = History(plan, budget.count)
+    bust = bust_for(spec)
+    history = History(plan, budget.count, bust)
     stored = session_turns(db, sid)
     full_turn = session_row(db, sid)["context_full_turn"]
     for row in stored:
@@ -215,8 +261,7 @@ def _run_one(db, run_id, plan, spec, repeat, sid, backend, budget, repo, summary
         while True:
             request = _request(spec, messages, turn, repeat, sid)
             try:
-                for event in backend.generate(request):
-                    measure.feed(event)
+                engine.ask(request, measure)
                 break
             except BackendError as exc:
                 if _context_refused(exc) and history.drop_one_more():
@@ -234,7 +279,8 @@ def _run_one(db, run_id, plan, spec, repeat, sid, backend, budget, repo, summary
                 summary.errors.append(f"{spec.canonical} #{repeat}: turn {turn['turn']}: {exc}")
                 return
         figures = measure.finish()
-        cache = classify(measure.cache, figures.prompt_tokens, prompt_text(messages), None, warm=request.warm)
+        cache = classify(measure.cache, figures.prompt_tokens, prompt_text(messages), ledger, warm=request.warm,
+                         bust=bust is not None)
         verdict = score_turn(measure.output, turn["key"], plan.defect)
         row = {"turn": turn["turn"], "kind": turn["kind"], "fact": turn["fact"], "user": turn["user"],
                "reply": measure.output, "answer": verdict.answer, "passed": int(verdict.passed),
@@ -243,6 +289,7 @@ def _run_one(db, run_id, plan, spec, repeat, sid, backend, budget, repo, summary
                "output_tokens": figures.output_tokens, "engine_prompt_n": figures.engine_prompt_n,
                "engine_prompt_ms": figures.engine_prompt_ms, "engine_prefill_tps": figures.engine_prefill_tps,
                "cached_tokens": cache.cached_tokens, "cache_label": cache.label, "cache_warm": int(cache.warm),
+               "cache_cold": None if cache.cold is None else int(cache.cold),
                "finish_reason": figures.finish_reason, "history_tokens": counted, "dropped_turns": history.dropped,
                "started_at": started, "finished_at": _now()}
         record_session_turn(db, sid, row, full_turn if full_now else None)

@@ -407,6 +407,7 @@ def m014_repo_sessions(conn: sqlite3.Connection) -> None:
             cached_tokens INTEGER,
             cache_label TEXT,
             cache_warm INTEGER,
+            cache_cold INTEGER,              -- 1: counts as a cold prefill (turn 1 only, when nothing was reused)
             finish_reason TEXT,
             history_tokens INTEGER,          -- the prompt as counted before sending (contender's tokenizer)
             dropped_turns INTEGER,           -- earlier turns left out of the history to fit the context

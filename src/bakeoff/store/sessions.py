@@ -11,7 +11,7 @@ from bakeoff.store.db import Database
 
 TURN_COLUMNS = ("turn", "kind", "fact", "user", "reply", "answer", "passed", "score", "outcome", "detail",
                 "ttft_ms", "e2e_ms", "prompt_tokens", "output_tokens", "engine_prompt_n", "engine_prompt_ms",
-                "engine_prefill_tps", "cached_tokens", "cache_label", "cache_warm", "finish_reason",
+                "engine_prefill_tps", "cached_tokens", "cache_label", "cache_warm", "cache_cold", "finish_reason",
                 "history_tokens", "dropped_turns", "started_at", "finished_at")
 
 
