@@ -173,6 +173,8 @@ def test_a_pack_budget_that_leaves_no_room_for_turns_is_refused(tmp_path, qwen05
     proc = bakeoff("repo", root, "--session", "4", "-c", "qwen2.5-coder-0.5b?ctx=1024", "--pack-tokens", "900",
                    "--db", tmp_path / "r.db")
     assert proc.returncode == 2 and "leaves no room for the turns" in proc.stderr and "Traceback" not in proc.stderr
+    proc = bakeoff("repo", root, "--session", "4", "-c", "qwen2.5-coder-0.5b", "--depths", "2k", "--db", tmp_path / "r.db")
+    assert proc.returncode == 2 and "not to --session" in proc.stderr
 
 
 def _turns(db) -> list[sqlite3.Row]:

@@ -157,7 +157,7 @@ def repo_command(
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the suite's facts and the report as JSON.")] = False,
     list_only: Annotated[bool, typer.Option("--list-questions", help="Only list every question the repository offers with its answer key, and how many of each kind were dropped as uncertain and why; no contender, no model. With --session: the session's plan, every turn with its key (the contenders' tokenizers pack it; no model runs).")] = False,
-    session: Annotated[Optional[int], typer.Option("--session", min=1, help="Run a long debugging session of N turns per contender instead of the suite: one conversation over the packed files (questions reworded, traces, follow-ups, a seeded defect to find and fix, re-asks, pushback), each turn stored as it ends. --pack-tokens bounds the files packed (default: half the smallest context); --timeout applies to each turn.")] = None,
+    session: Annotated[Optional[int], typer.Option("--session", min=1, help="Run a long debugging session of N turns per contender instead of the suite: one conversation over the packed files (questions reworded, traces, follow-ups, a seeded defect to find and fix, re-asks, pushback), each turn stored as it ends. --pack-tokens bounds the files packed (default: half the smallest context); --timeout applies to each turn; --questions, --defects, --depths and --write do not apply.")] = None,
     repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="With --session: run each contender's session N times (the spread between sessions is reported).")] = 1,
 ) -> None:
     """Turn a repository into a scored suite and run it: comprehension, seeded-defect review, context depth.
@@ -194,6 +194,9 @@ def repo_command(
         raise InputError("bakeoff repo needs at least one contender: -c SPEC (e.g. -c qwen2.5-coder-0.5b)")
     specs = [parse_contender(text) for text in contender]
     if session:
+        if depths or write:
+            raise InputError("--depths and --write belong to the suite, not to --session (a session packs the files "
+                             "once and asks its own turns); leave them out")
         return _repo_session(path, specs, session, repeat, seed, pack_tokens, allow_cloud, db, timeout, as_json,
                              list_only)
     depth_list = parse_depths(depths) if depths else []
