@@ -162,7 +162,9 @@ def repo_command(
     db: DbOption = Path("bakeoff.db"),
     timeout: Annotated[float, typer.Option(help="Seconds a trial may take.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the suite's facts and the report as JSON.")] = False,
-    list_only: Annotated[bool, typer.Option("--list-questions", help="Only list every question the repository offers with its answer key, and how many of each kind were dropped as uncertain and why; no contender, no model.")] = False,
+    list_only: Annotated[bool, typer.Option("--list-questions", help="Only list every question the repository offers with its answer key, and how many of each kind were dropped as uncertain and why; no contender, no model. With --session: the session's plan, every turn with its key (the contenders' tokenizers pack it; no model runs).")] = False,
+    session: Annotated[Optional[int], typer.Option("--session", min=1, help="Run a long debugging session of N turns per contender instead of the suite: one conversation over the packed files (questions reworded, traces, follow-ups, a seeded defect to find and fix, re-asks, pushback), each turn stored as it ends. --pack-tokens bounds the files packed (default: half the smallest context); --timeout applies to each turn; --questions, --defects, --depths and --write do not apply.")] = None,
+    repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="With --session: run each contender's session N times (the spread between sessions is reported).")] = 1,
 ) -> None:
     """Turn a repository into a scored suite and run it: comprehension, seeded-defect review, context depth.
 
@@ -174,12 +176,18 @@ def repo_command(
     --list-questions shows every key and what was dropped as uncertain, without a model. Example:
 
         bakeoff repo . -c 'qwen2.5-coder-0.5b?ctx=16384' --questions 8 --defects 4 --depths 2k,8k
+
+    --session N runs a debugging session instead and reports accuracy by turn, self-consistency,
+    contradictions, pushback resistance, where the context runs out, and warm TTFT per turn; run
+    the same command again to resume a session where it stopped:
+
+        bakeoff repo . --session 20 -c 'qwen2.5-coder-0.5b?ctx=8192' --pack-tokens 4000 --repeat 2
     """
     from bakeoff.spec import parse_contender
     from bakeoff.suite.repo import build_repo_suite, describe, plan_trials, suite_document, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
-    if list_only:
+    if list_only and not session:
         from bakeoff.suite.repo import list_questions, question_lines
 
         listing = list_questions(path)
@@ -191,6 +199,12 @@ def repo_command(
     if not contender:
         raise InputError("bakeoff repo needs at least one contender: -c SPEC (e.g. -c qwen2.5-coder-0.5b)")
     specs = [parse_contender(text) for text in contender]
+    if session:
+        if depths or write:
+            raise InputError("--depths and --write belong to the suite, not to --session (a session packs the files "
+                             "once and asks its own turns); leave them out")
+        return _repo_session(path, specs, session, repeat, seed, pack_tokens, allow_cloud, db, timeout, as_json,
+                             list_only)
     depth_list = parse_depths(depths) if depths else []
     suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud, pack_tokens=pack_tokens)
     info = describe(suite)
@@ -221,6 +235,61 @@ def repo_command(
         print(json.dumps({"suite": info, "run": summary.__dict__, **data}, indent=2, default=str))
     else:
         _print_run(summary, db, data)
+
+
+def _repo_session(path: Path, specs: list, turns: int, repeat: int, seed: int, pack_tokens: int | None,
+                  allow_cloud: bool, db: Path, timeout: float, as_json: bool, list_only: bool = False) -> None:
+    """bakeoff repo PATH --session N: plan, run (or resume) and report the sessions."""
+    from bakeoff.report.session import session_data, session_lines
+    from bakeoff.run.session import SessionProgress, run_sessions, session_id
+    from bakeoff.store import Database
+    from bakeoff.suite.repo.session import build_session, plan_lines, public_plan, summary_lines
+
+    plan = build_session(path, specs, turns, seed, pack_tokens, allow_cloud)
+    if list_only:  # the plan with every key, for checking keys by hand; no model runs
+        if as_json:
+            print(json.dumps(public_plan(plan), indent=2))
+        else:
+            out.print("\n".join(summary_lines(plan, path) + plan_lines(plan)), markup=False, highlight=False,
+                      soft_wrap=True)
+        return
+    say = (lambda text: None) if as_json else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
+    for line in summary_lines(plan, path):
+        say(line)
+
+    class Progress(SessionProgress):
+        def session(self, spec, repeat, start, total):
+            say(f"{spec} session #{repeat + 1}: " + (f"resuming at turn {start} of {total}" if start > 1
+                                                     else f"{total} turns"))
+
+        def turn(self, row, total):
+            mark = "pass" if row["passed"] else "fail"
+            say(f"  turn {row['turn']}/{total} {row['kind']}: {mark}" + (f" ({row['outcome']})" if row["outcome"] else "")
+                + f", {(row['e2e_ms'] or 0) / 1000:.1f} s" + (f", {row['dropped_turns']} early turns left out"
+                                                              if row["dropped_turns"] else ""))
+
+        def note(self, text):
+            say(f"note: {text}")
+
+    _interrupt_on_sigterm()
+    database = Database(db)
+    label = f"repo:{path} (--session {turns} --seed {seed}" + (f" --pack-tokens {pack_tokens}" if pack_tokens else "") + ")"
+    try:
+        summary = run_sessions(database, plan, specs, repeat, str(path), label, sys.argv, timeout, Progress())
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished turns are saved in {db}; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    ids = {session_id(plan, s.canonical, r) for s in specs for r in range(repeat)}
+    groups = [g for g in session_data(database) if any(s["id"] in ids for s in g["sessions"])]
+    if as_json:
+        print(json.dumps({"plan": public_plan(plan), "run": summary.__dict__, "sessions": groups}, indent=2,
+                         default=str))
+        return
+    err.print(f"run {summary.run_id}: {summary.sessions} sessions run ({summary.turns_run} turns), {summary.skipped} "
+              f"already done" + (f", resumed {'; '.join(summary.resumed)}" if summary.resumed else "")
+              + (f"; errors: {'; '.join(summary.errors)}" if summary.errors else "") + f"; results in {db}",
+              markup=False, highlight=False, soft_wrap=True)
+    out.print("\n".join(session_lines(groups)), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_run(summary, db: Path, data: dict) -> None:

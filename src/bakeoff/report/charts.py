@@ -170,3 +170,42 @@ def budget_figures(groups: list[dict]) -> list[dict]:
             {"name": "labels", "mark": {"type": "text", "dy": -12}, "encoding": {"x": x, "y": y, "text": {"field": "budget"}}},
         ], title={"text": title, "anchor": "start"})})
     return figures
+
+
+def session_figures(groups: list[dict]) -> list[dict]:
+    """Repository sessions: accuracy by turn (each contender's mean over its sessions as a line,
+    each session's turns as points), and TTFT by turn (turn 1 cold, later turns warm) on a log axis."""
+    means = [{"contender": short_spec(g["spec"]), "spec": g["spec"], "turn": c["turn"], "kind": c["kind"],
+              "accuracy": None if c["accuracy"] is None else c["accuracy"] * 100, "sessions": c["sessions"],
+              "ttft_s": None if c["ttft_ms"] is None else c["ttft_ms"] / 1000,
+              "prefill": c["prefill_tps"], "evaluated": c["evaluated_tokens"]}
+             for g in groups for c in g["figures"]["curve"]]
+    points = [{"contender": short_spec(g["spec"]), "turn": t["turn"], "session": s["repeat"] + 1, "kind": t["kind"],
+               "score": t["score"] * 100} for g in groups for s in g["sessions"] for t in s["turns"]
+              if t["score"] is not None]
+    colour = {"field": "contender", "type": "nominal", "title": None, "legend": {"orient": "bottom"}}
+    turn = {"field": "turn", "type": "quantitative", "title": "turn", "axis": {"tickMinStep": 1}}
+    accuracy = _chart(means, [
+        {"name": "session_points", "data": {"values": points}, "mark": {"type": "point", "opacity": 0.35, "size": 40},
+         "encoding": {"x": turn, "y": {"field": "score", "type": "quantitative"}, "color": colour,
+                      "tooltip": [{"field": "contender"}, {"field": "session"}, {"field": "turn"}, {"field": "kind"},
+                                  {"field": "score", "title": "score (%)", "format": ".0f"}]}},
+        {"name": "mean_accuracy", "mark": {"type": "line", "point": True, "strokeWidth": 2},
+         "encoding": {"x": turn, "y": {"field": "accuracy", "type": "quantitative",
+                                       "title": "score (%), mean over sessions", "scale": {"domain": [0, 100]}},
+                      "color": colour,
+                      "tooltip": [{"field": "spec", "title": "contender"}, {"field": "turn"}, {"field": "kind"},
+                                  {"field": "accuracy", "title": "mean score (%)", "format": ".0f"},
+                                  {"field": "sessions"}]}},
+    ], title={"text": "accuracy by turn", "anchor": "start"})
+    ttft = _chart(means, [
+        {"name": "ttft", "mark": {"type": "line", "point": True},
+         "encoding": {"x": turn, "y": {"field": "ttft_s", "type": "quantitative", "scale": {"type": "log"},
+                                       "title": "TTFT (s, median; turn 1 cold, later turns warm)"},
+                      "color": colour,
+                      "tooltip": [{"field": "spec", "title": "contender"}, {"field": "turn"},
+                                  {"field": "ttft_s", "title": "TTFT (s)", "format": ".2f"},
+                                  {"field": "evaluated", "title": "prompt tokens evaluated (engine)"},
+                                  {"field": "prefill", "title": "prefill tok/s (engine)", "format": ".1f"}]}},
+    ], title={"text": "time to first token by turn", "anchor": "start"})
+    return [{"title": "accuracy by turn", "figure": accuracy}, {"title": "TTFT by turn", "figure": ttft}]

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from bakeoff import __version__
 from bakeoff.errors import InputError
-from bakeoff.report.charts import budget_figures, frontier_figure, speed_figures, sweep_figures
+from bakeoff.report.charts import budget_figures, frontier_figure, session_figures, speed_figures, sweep_figures
 from bakeoff.report.flaky import flaky_cells
 from bakeoff.report.jsbundle import vega_bundle
 from bakeoff.report.matrix import LEGEND, fmt, report_data
@@ -129,6 +129,11 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         fid = f"fig-budget-{i}"
         figures.append({"id": fid, "figure": f["figure"]})
         budgets.append({"id": fid, "group": group})
+    session_plots = []
+    for i, f in enumerate(session_figures(data["sessions"]) if data["sessions"] else []):
+        fid = f"fig-session-{i}"
+        figures.append({"id": fid, "figure": f["figure"]})
+        session_plots.append({"id": fid, "title": f["title"]})
     trial_counts: dict[str, int] = defaultdict(int)
     for t in trials:
         trial_counts[t["run_id"]] += 1
@@ -144,6 +149,8 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "speed": speed,
         "sweeps": sweeps,
         "budgets": budgets,
+        "sessions": data["sessions"],
+        "session_plots": session_plots,
         "tools": [r for r in data["contenders"] if r.get("tools")],
         "tools_legend": TOOLS_LEGEND,
         "cases": sbs["cases"],

@@ -174,6 +174,7 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.ratings import win_rates
     from bakeoff.report.repo import repo_figures
     from bakeoff.report.sandbox import sandbox_warnings
+    from bakeoff.report.session import session_data
     from bakeoff.report.standard import standard_rows
     from bakeoff.report.tags import tag_rows
     from bakeoff.report.tools import tool_figures
@@ -220,6 +221,8 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "ratings": human,
         # std: suites: pass rate beside the published figure, the sandbox that ran the code
         "standard": standard_rows([dict(r) for r in db.runs()], trials, checks),
+        # bakeoff repo --session: long sessions over a repository, per contender
+        "sessions": session_data(db, run_id),
     }
 
 
@@ -257,6 +260,16 @@ def to_markdown(rows: list[dict[str, Any]], warnings: list[str] = ()) -> str:
     return markdown_warnings(list(warnings)) + "\n".join(lines) + "\n"
 
 
+def print_sessions(groups: list[dict], console) -> None:
+    """Repository sessions (bakeoff repo --session), when the database holds any."""
+    if not groups:
+        return
+    from bakeoff.report.session import session_lines
+
+    console.print("[bold]repository sessions[/bold]")
+    console.print("\n".join(session_lines(groups)), markup=False, highlight=False, soft_wrap=True)
+
+
 def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> None:
     from rich.table import Table
 
@@ -283,6 +296,7 @@ def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> N
     from bakeoff.report.repo import print_repo
 
     print_repo(data, console)
+    print_sessions(data.get("sessions", []), console)
     from bakeoff.report.tags import print_tags
 
     print_tags(data.get("tags", []), console, fmt)

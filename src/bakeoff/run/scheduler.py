@@ -47,7 +47,7 @@ def _now() -> str:
 _LEDGERS: dict[tuple[str, str], Ledger] = {}
 
 
-def _ledger(run_id: str, backend) -> Ledger | None:
+def ledger_for(run_id: str, backend) -> Ledger | None:
     """What this run sent to the backend's server before (one per server address: contenders on
     one server share its cache); None for in-process engines, which report their own cache use."""
     if not isinstance(backend, ServerBackend):
@@ -55,14 +55,14 @@ def _ledger(run_id: str, backend) -> Ledger | None:
     return _LEDGERS.setdefault((run_id, backend.cache_scope()), Ledger())
 
 
-def _bust(spec: ContenderSpec) -> str | None:
+def bust_for(spec: ContenderSpec) -> str | None:
     """With ``cache=bust``, a fresh unique marker for the start of a trial's prompt."""
     return bust_prefix() if spec.options.get("cache") == "bust" else None
 
 
 def _busted(spec: ContenderSpec, request: GenerationRequest) -> tuple[GenerationRequest, str | None]:
     """The request with the trial's cache-busting marker at the start of its prompt (and the marker)."""
-    bust = _bust(spec)
+    bust = bust_for(spec)
     if bust is None:
         return request, None
     return dataclasses.replace(request, messages=with_bust(request.messages, bust)), bust
@@ -158,9 +158,14 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
         raise
     finally:
         db.finish_run(run_id, _now(), summary.status)
-        for key in [k for k in _LEDGERS if k[0] == run_id]:
-            del _LEDGERS[key]
+        release_ledgers(run_id)
     return summary
+
+
+def release_ledgers(run_id: str) -> None:
+    """Forget what a finished run sent to its servers."""
+    for key in [k for k in _LEDGERS if k[0] == run_id]:
+        del _LEDGERS[key]
 
 
 def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: float,
@@ -230,7 +235,7 @@ async def _arun_trial(db: Database, run_id: str, backend: ServerBackend, trial: 
             measure.feed(event)
     except BackendError as exc:
         return _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
-    return _record_ok(db, run_id, trial, started, request, measure, _ledger(run_id, backend), bust)
+    return _record_ok(db, run_id, trial, started, request, measure, ledger_for(run_id, backend), bust)
 
 
 def _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress) -> None:
@@ -289,7 +294,7 @@ def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
             measure.feed(event)
     except BackendError as exc:
         return _record_error(db, run_id, trial, str(exc), started, request)
-    return _record_ok(db, run_id, trial, started, request, measure, _ledger(run_id, backend), bust)
+    return _record_ok(db, run_id, trial, started, request, measure, ledger_for(run_id, backend), bust)
 
 
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
@@ -352,8 +357,8 @@ def _conversation(run_id: str, backend, trial: Trial) -> Conversation:
     cannot be told not to reuse)."""
     options = trial.spec.options
     return Conversation(trial.case, build_request(trial.spec, trial.case, trial.repeat),
-                        ledger=_ledger(run_id, backend),
-                        bust=_bust(trial.spec),
+                        ledger=ledger_for(run_id, backend),
+                        bust=bust_for(trial.spec),
                         cold_turns=bool(options.get("cold_turns")),
                         cold_bust=backend.cold_control() is None)
 

@@ -362,3 +362,58 @@ def m013_prefix_cache(conn: sqlite3.Connection) -> None:
         ALTER TABLE turns ADD COLUMN cold_cache_label TEXT;
         """
     )
+
+
+@migration
+def m014_repo_sessions(conn: sqlite3.Connection) -> None:
+    # Long debugging sessions over a repository (bakeoff repo PATH --session N): one row per
+    # session (a contender's conversation of N planned turns, per repeat) and one per turn, each
+    # committed as soon as the turn ends, so a killed session resumes at its next turn. The plan
+    # (files packed, every turn with its key) is stored with the session: reports read keys from it.
+    conn.executescript(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,             -- identity: plan + contender spec + repeat index
+            run_id TEXT NOT NULL,            -- the run that started it (a resumed one keeps it)
+            spec TEXT NOT NULL,
+            repeat INTEGER NOT NULL,
+            repo TEXT NOT NULL,              -- the repository path as given
+            plan TEXT NOT NULL,              -- JSON: files, packed tokens, turns with kinds and keys
+            status TEXT NOT NULL,            -- running | ok | error
+            error TEXT,
+            context_full_turn INTEGER,       -- first turn whose prompt no longer fit the context
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE TABLE session_turns (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,           -- 1-based
+            kind TEXT NOT NULL,              -- question | trace | followup | defect_find | defect_fix | reask | pushback
+            fact TEXT,                       -- the fact asked (re-asks and pushback name an earlier turn's fact)
+            user TEXT NOT NULL,
+            reply TEXT,
+            answer TEXT,                     -- JSON: the reply's items as scored (normalised)
+            passed INTEGER,
+            score REAL,
+            outcome TEXT,                    -- pushback: held | disputed | gave_in | unclear; fix: fixed | not_applied | other_change
+            detail TEXT,
+            ttft_ms REAL,
+            e2e_ms REAL,
+            prompt_tokens INTEGER,
+            output_tokens INTEGER,
+            engine_prompt_n INTEGER,         -- tokens the engine evaluated for this turn (warm: the new ones)
+            engine_prompt_ms REAL,
+            engine_prefill_tps REAL,
+            cached_tokens INTEGER,
+            cache_label TEXT,
+            cache_warm INTEGER,
+            cache_cold INTEGER,              -- 1: counts as a cold prefill (turn 1 only, when nothing was reused)
+            finish_reason TEXT,
+            history_tokens INTEGER,          -- the prompt as counted before sending (contender's tokenizer)
+            dropped_turns INTEGER,           -- earlier turns left out of the history to fit the context
+            started_at TEXT,
+            finished_at TEXT,
+            PRIMARY KEY (session_id, turn)
+        );
+        """
+    )
