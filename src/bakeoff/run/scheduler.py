@@ -394,7 +394,7 @@ def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, 
 
 def _agent_loop(run_id: str, backend, trial: Trial) -> AgentLoop:
     return AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat),
-                     ledger=_ledger(run_id, backend), bust=_bust(trial.spec))
+                     ledger=ledger_for(run_id, backend), bust=bust_for(trial.spec))
 
 
 def _run_agent(db: Database, run_id: str, backend, trial: Trial) -> str:
