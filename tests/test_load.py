@@ -104,6 +104,39 @@ def test_levels_are_measured_as_vllm_defines_them_and_stored(tmp_path, server):
         assert again[key] == pytest.approx(rows[0][key]), key
 
 
+def test_worker_processes_share_a_level_and_report_their_own_cpu(tmp_path, server):
+    """--workers 2: two client processes, each with its own event loop, split the level's slots and
+    take the next request from one shared counter; every request goes exactly once."""
+    db = tmp_path / "workers.db"
+    proc = bakeoff("load", spec_for(server), "--concurrency", "2", "--requests", "6", *SIZES, "--workers", "2",
+                   "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["completed"] == 6 and sorted(s["i"] for s in row["samples"]) == list(range(6))
+    assert all(s["finish_reason"] == "length" and s["output_tokens"] >= 6 for s in row["samples"])
+    client = row["client"]
+    assert client["workers"] == 2 and client["path"].startswith("lean") and len(client["cpu_s"]) == 2
+    assert all(c > 0 for c in client["cpu_s"]) and all(0 < b < 1.5 for b in client["busy"])
+    assert client["saturated"] is False  # a serial CPU server: the client mostly waits
+    by_i = {s["i"]: s for s in row["samples"]}
+    assert by_i[1]["sent_s"] < by_i[0]["done_s"]  # two in flight at once, from two processes
+    stored = json.loads(sqlite3.connect(db).execute("SELECT client FROM load_results").fetchone()[0])
+    assert stored == client
+
+
+def test_a_saturated_client_says_so():
+    from bakeoff.run.load import LevelResult, _client_notes
+    from bakeoff.run.load_client import ShareStats, client_figures
+
+    busy = client_figures([ShareStats(cpu_s=0.95, wall_s=1.0), ShareStats(cpu_s=0.2, wall_s=1.0)], "lean")
+    idle = client_figures([ShareStats(cpu_s=0.3, wall_s=1.0)], "lean")
+    assert busy["saturated"] and busy["busy"] == [0.95, 0.2] and not idle["saturated"]
+    for figures, warned in ((busy, True), (idle, False)):
+        result = LevelResult(*[None] * 19, client=figures)
+        _client_notes(result)
+        assert any("client was saturated" in n and "--workers" in n for n in result.notes) is warned
+
+
 def test_impossible_slo_gives_zero_goodput_and_a_table_with_units(tmp_path, server):
     db = tmp_path / "slo.db"
     proc = bakeoff("load", spec_for(server), "--concurrency", "1", "--requests", "2", "-p", "16", "-o", "4",

@@ -434,6 +434,7 @@ def load(
     output_tokens: Annotated[int, typer.Option("--output-tokens", "-o", min=1, help="Output tokens per request (max_tokens; EOS ignored where the server allows it).")] = 128,
     slo: Annotated[Optional[str], typer.Option("--slo", help="Service-level objectives for goodput: ttft, tpot, e2el in ms or s, e.g. ttft=500ms,tpot=50ms.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds one request may take before it counts as failed.")] = 300.0,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Client processes sharing each level, each with its own event loop and HTTP client (default: one per two cores; 1 runs in this process). Raise it when a level notes that the client was saturated.")] = None,
     db: DbOption = Path("bakeoff.db"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per contender and level, with every request's sample.")] = False,
 ) -> None:
@@ -473,7 +474,7 @@ def load(
 
     settings = LoadSettings(concurrency=_int_list(concurrency, "--concurrency"), requests=requests,
                             prompt_tokens=prompt_tokens, output_tokens=output_tokens, slo=parse_slo(slo),
-                            timeout_s=timeout)
+                            timeout_s=timeout, **({"workers": workers} if workers else {}))
     specs = [parse_contender(text) for text in contenders]
     for spec in specs:
         check_server_contender(spec)

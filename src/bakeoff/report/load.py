@@ -12,11 +12,13 @@ UNITS = {
     "duration_s": "s", "request_throughput": "requests/s", "output_throughput": "output tokens/s",
     "total_token_throughput": "(prompt + output) tokens/s", "goodput": "requests/s meeting every SLO",
     "latency": "ms", "slo": "ms", "prompt_tokens": "tokens asked for per request",
-    "output_tokens": "tokens asked for per request (max_tokens)",
+    "output_tokens": "tokens asked for per request (max_tokens)", "target_rate": "requests/s asked for",
+    "sent_rate": "requests/s sent (first to last send)", "completion_rate": "requests/s completed (first to last answer)",
+    "client": "the load client's own CPU: seconds and busy share of the level's wall time, per worker process",
 }
-_KEYS = ("run_id", "spec", "concurrency", "requests", "completed", "failed", "prompt_tokens", "output_tokens",
+_KEYS = ("run_id", "spec", "level", "profile", "concurrency", "target_rate", "sent_rate", "completion_rate", "requests", "completed", "failed", "prompt_tokens", "output_tokens",
          "duration_s", "total_input_tokens", "total_output_tokens", "request_throughput", "output_throughput",
-         "total_token_throughput", "goodput", "good_requests", "slo", "latency", "tokens_source")
+         "total_token_throughput", "goodput", "good_requests", "slo", "latency", "tokens_source", "client", "sweep")
 
 
 def result_json(r, samples: bool = True) -> dict[str, Any]:
@@ -33,9 +35,10 @@ def row_json(row, samples: bool = True) -> dict[str, Any]:
     per_request = json.loads(row["samples"])
     slo = json.loads(row["slo"]) if row["slo"] else None
     figures = summarise(per_request, row["duration_s"], slo or {}, row["prompt_tokens"])
-    data = {k: row[k] for k in row.keys() if k not in ("samples", "slo", "latency", "created_at")}
+    data = {k: row[k] for k in row.keys() if k not in ("samples", "slo", "latency", "client", "created_at")}
     data.update(total_input_tokens=figures["total_input_tokens"], total_output_tokens=figures["total_output_tokens"],
-                good_requests=figures["good_requests"], slo=slo, latency=json.loads(row["latency"]))
+                good_requests=figures["good_requests"], slo=slo, latency=json.loads(row["latency"]),
+                client=json.loads(row["client"]) if row["client"] else None)
     data = {k: data.get(k) for k in _KEYS}
     data.update(source=SOURCE, units=UNITS, notes=[], created_at=row["created_at"])
     if samples:

@@ -19,8 +19,11 @@ streamed chunk.
 - goodput: completed requests meeting every SLO given (ttft, tpot, e2el) / duration; as in vLLM a
   request of one output token counts TPOT 0 for the SLO
 
-The requests go through the contender's own backend (``astream``: one attempt, no retries), so a
-failed request counts as failed, with its error, and the load test works for every server backend.
+The requests go out through the load client (bakeoff.run.load_client): one attempt each, no
+retries, so a failed request counts as failed, with its error. For the openai-compat family it
+sends the backend's own request body over a bare HTTP client and parses the streamed lines after
+the level with the backend's own parser; other server backends go through their ``astream``. The
+client's own CPU is recorded per level, and a level where it was saturated says so.
 Prompts are random token ids turned into text (vLLM's "random" dataset), a different seed per
 request so no prefix cache answers one; with a tokenizer (openai-compat's ``tokenizer=``) the text
 re-tokenizes to exactly P tokens, otherwise it is P common English words (approximate).
@@ -31,14 +34,11 @@ backends have no such parameter, and the actual output tokens are recorded eithe
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
 import math
 import random
 import re
 import statistics
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,11 +46,11 @@ from typing import Any
 
 from bakeoff import __version__
 from bakeoff.backends import get_backend, make_backend
-from bakeoff.backends._server import Retryable, ServerBackend
+from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 from bakeoff.measure.hardware import environment
-from bakeoff.measure.timing import StreamMeasure
+from bakeoff.run.load_client import LevelPlan, default_workers, make_client
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
 
@@ -190,76 +190,19 @@ def with_extra_body(requests: list[GenerationRequest], extra: dict[str, Any] | N
     return requests
 
 
-# --- one request, one level ---------------------------------------------------------------
+# --- one level ------------------------------------------------------------------------------
 
-async def one_request(backend: ServerBackend, request: GenerationRequest, timeout_s: float) -> dict[str, Any]:
-    """Send one request (one attempt); return its sample record. Never raises for a failed request."""
-    measure = StreamMeasure()
-    times: list[float] = []
-    t_call = time.perf_counter()
-
-    async def consume() -> None:
-        async for event in backend.astream(request):
-            measure.feed(event)
-            if event["type"] in ("content", "reasoning"):
-                times.append(event["t"])
-
-    error = None
-    try:
-        await asyncio.wait_for(consume(), timeout_s)
-    except asyncio.TimeoutError:
-        error = f"no complete answer within {timeout_s:g} s"
-    except (Retryable, BackendError) as exc:  # the backend's own words: HTTP status, dropped connection...
-        error = backend.redact(getattr(exc, "reason", None) or str(exc))[:500]
-    except Exception as exc:  # noqa: BLE001 - any failure of one request is that request's result
-        error = backend.redact(f"{type(exc).__name__}: {exc}")[:500]
-    t_done = time.perf_counter()
-    f = measure.finish()
-    t_send = max(measure.t_send, t_call)  # the backend's "sent" event, else the call
-    sample: dict[str, Any] = {
-        "ok": error is None, "error": error, "t_send": t_send, "t_done": t_done,
-        "prompt_sha": hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest()[:12],
-        "finish_reason": f.finish_reason, "chunks": len(times),
-        "ttft_ms": None, "e2e_ms": None, "tpot_ms": None, "itl_ms": [],
-        "output_tokens": None, "output_tokens_source": None,
-        "prompt_tokens": None, "prompt_tokens_source": None,
-        # what the server says came from its prefix cache (None: it does not say); the prompts
-        # are random, so anything above 0 is the chat template's shared opening
-        "cached_tokens": (measure.cache or {}).get("cached_tokens"),
-        "cache_source": (measure.cache or {}).get("source"),
-    }
-    if error is None:
-        n = f.output_tokens
-        sample.update(ttft_ms=f.ttft_ms, e2e_ms=f.e2e_ms, output_tokens=n,
-                      output_tokens_source=f.tokens_source if n is not None else None,
-                      itl_ms=[round((b - a) * 1000, 4) for a, b in zip(times, times[1:])])
-        if f.prompt_tokens is not None:
-            sample.update(prompt_tokens=f.prompt_tokens, prompt_tokens_source=f.tokens_source)
-        if n is not None and n > 1 and f.ttft_ms is not None:
-            sample["tpot_ms"] = (f.e2e_ms - f.ttft_ms) / (n - 1)
-    return sample
-
-
-async def run_level(backend: ServerBackend, requests: list[GenerationRequest], concurrency: int,
-                    timeout_s: float, on_done: Callable[[dict], None] | None = None) -> tuple[float, list[dict]]:
-    """C workers; each sends its next request as soon as its last one ends. Returns (duration s, samples)."""
-    samples: list[dict[str, Any]] = [{} for _ in requests]
-    pending = iter(enumerate(requests))
-
-    async def worker() -> None:
-        for i, request in pending:  # shared iterator: next() never awaits, so no request goes twice
-            samples[i] = await one_request(backend, request, timeout_s)
-            samples[i]["i"] = i
-            if on_done:
-                on_done(samples[i])
-
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(requests)))))
+def run_level(client, requests: list[GenerationRequest], plan: LevelPlan,
+              on_done: Callable[[bool], None] | None = None) -> tuple[float, list[dict], dict[str, Any]]:
+    """Send a level's requests through the load client. Returns (duration s, samples, the client's
+    own figures); each sample's send and done times are made relative to the first send."""
+    samples, client_figures = client.run_level(requests, plan, on_done)
     t0 = min(s["t_send"] for s in samples)
     duration = max(s["t_done"] for s in samples) - t0
     for s in samples:  # relative times: when each request went out and came back, in s from t0
         s["sent_s"] = round(s.pop("t_send") - t0, 6)
         s["done_s"] = round(s.pop("t_done") - t0, 6)
-    return duration, samples
+    return duration, samples, client_figures
 
 
 # --- figures (vLLM's calculate_metrics) -----------------------------------------------------
@@ -343,7 +286,7 @@ def tokens_source(samples: list[dict]) -> str:
 class LevelResult:
     run_id: str
     spec: str
-    concurrency: int
+    concurrency: int | None
     requests: int
     completed: int
     failed: int
@@ -364,6 +307,13 @@ class LevelResult:
     good_requests: int | None = None
     source: str = SOURCE
     notes: list[str] = field(default_factory=list)
+    client: dict[str, Any] | None = None  # the load client's own cost: workers, CPU s and busy share each
+    level: int = 0  # position in the contender's run
+    profile: str = "concurrency"  # concurrency | constant | poisson
+    target_rate: float | None = None  # requests/s asked for (arrival profiles)
+    sent_rate: float | None = None  # requests/s that went out, first to last send
+    completion_rate: float | None = None  # requests/s that came back, first to last completion
+    sweep: str | None = None  # the sweep step this level was, e.g. "synchronous", "throughput", "rate 3/5"
 
 
 @dataclass
@@ -374,12 +324,15 @@ class LoadSettings:
     output_tokens: int
     slo: dict[str, float]
     timeout_s: float = 300.0
+    workers: int = field(default_factory=default_workers)
 
     def __post_init__(self) -> None:
         if not self.concurrency or any(c < 1 for c in self.concurrency):
             raise InputError("--concurrency takes levels >= 1, e.g. 1,2,4,8,16")
         if self.prompt_tokens < 1 or self.output_tokens < 1:
             raise InputError("--prompt-tokens and --output-tokens must be at least 1")
+        if self.workers < 1:
+            raise InputError("--workers must be at least 1")
         if self.requests is not None and self.requests < 1:
             raise InputError("--requests must be at least 1")
 
@@ -411,7 +364,7 @@ def run_load(db: Database, specs: list[ContenderSpec], settings: LoadSettings, a
         progress.start(sum(settings.requests_at(c) for c in settings.concurrency) * len(specs), 0)
     try:
         for spec in specs:
-            asyncio.run(_load_contender(db, run, spec, settings, progress))
+            _load_contender(db, run, spec, settings, progress)
         run.status = "error" if run.errors else "completed"
     except KeyboardInterrupt:
         run.status = "interrupted"
@@ -424,31 +377,31 @@ def run_load(db: Database, specs: list[ContenderSpec], settings: LoadSettings, a
     return run
 
 
-async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: LoadSettings,
-                          progress) -> None:
+def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: LoadSettings, progress) -> None:
     def note(text: str) -> None:
         run.notes.append(f"{spec.canonical}: {text}")
         if progress:
             progress.note(f"{spec.canonical}: {text}")
 
-    backend = make_backend(spec, settings.timeout_s)
+    client = make_client(spec.canonical, settings.timeout_s, settings.workers)
     try:
         try:
-            facts = await backend.aload()
+            facts = client.load()
         except BackendError as exc:
             _failed(db, run, spec, f"contender failed to load: {exc}", progress, settings)
             return
-        maker = PromptMaker(spec.options.get("tokenizer"), getattr(backend, "_tokenizer", None))
+        backend = make_backend(spec, settings.timeout_s)  # not loaded: only its name and options are read
+        maker = PromptMaker(spec.options.get("tokenizer"))
         seed = uuid.uuid4().hex[:8]  # new prompts every run: no cache from an earlier run answers them
         extra = full_length_fields(backend, settings.output_tokens)
         full_length = "ignore_eos=true, min_tokens=O (extra body fields)" if extra else None
-        warm = build_requests(spec, maker, 1, settings.prompt_tokens, settings.output_tokens, f"{seed}:warm-up")[0][0]
-        warm.extra_body = extra
-        sample = await one_request(backend, warm, settings.timeout_s)
+        warm = build_requests(spec, maker, 1, settings.prompt_tokens, settings.output_tokens, f"{seed}:warm-up")[0]
+        with_extra_body(warm, extra)
+        sample = run_level(client, warm, LevelPlan(slots=1))[1][0]
         if not sample["ok"] and extra and re.search(r"HTTP 4(00|22)", sample["error"] or ""):
             note(f"the server refused ignore_eos/min_tokens ({sample['error']}); sent without them")
-            extra = full_length = warm.extra_body = None  # a server that refuses unknown fields
-            sample = await one_request(backend, warm, settings.timeout_s)
+            extra = full_length = None  # a server that refuses unknown fields
+            sample = run_level(client, with_extra_body(warm, None), LevelPlan(slots=1))[1][0]
         if not sample["ok"]:
             _failed(db, run, spec, f"the warm-up request failed: {sample['error']}", progress, settings)
             return
@@ -465,8 +418,9 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
             note(msg)
         db.record_contender(run.run_id, spec, None, None, {
             **facts, "load_test": {"prompt_method": maker.method, "full_length": full_length or "not sent",
-                                   "prompt_seed": seed, "warm_up": _brief(sample)}}, {}, [], None)
-        for c in settings.concurrency:
+                                   "prompt_seed": seed, "warm_up": _brief(sample),
+                                   "client": {"workers": client.workers, "path": client.path()}}}, {}, [], None)
+        for level, c in enumerate(settings.concurrency):
             n = settings.requests_at(c)
             if n < c:
                 note(f"concurrency {c}: only {n} requests, so at most {n} are in flight")
@@ -475,9 +429,11 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
             with_extra_body(requests, extra)
             if progress:
                 progress.contender(f"{spec.canonical} @ {c}", n)
-            on_done = (lambda s: progress.advance(None, "ok" if s["ok"] else "error")) if progress else None
-            duration, samples = await run_level(backend, requests, c, settings.timeout_s, on_done)
+            on_done = (lambda ok: progress.advance(None, "ok" if ok else "error")) if progress else None
+            duration, samples, client_figures = run_level(client, requests, LevelPlan(slots=c), on_done)
             result = level_result(run.run_id, spec.canonical, c, settings, duration, samples, counts)
+            result.client, result.level = client_figures, level
+            _client_notes(result)
             short = sum(1 for s in samples if s["ok"] and s["output_tokens"] is not None
                         and s["output_tokens"] < settings.output_tokens)
             if short:
@@ -489,7 +445,18 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
             db.record_load_result(result)  # one commit per level: an interrupt loses only the level in flight
             run.results.append(result)
     finally:
-        await backend.aclose()
+        client.close()
+
+
+def _client_notes(result: LevelResult) -> None:
+    """Warn when the client, not the server, may have set the level's figures."""
+    client = result.client or {}
+    if client.get("saturated"):
+        busy = max(client["busy"])
+        result.notes.append(
+            f"the load client was saturated: a worker process was busy {busy:.0%} of the level on its own CPU, so "
+            "the throughput may be the client's ceiling, not the server's; add --workers (now "
+            f"{client['workers']}) on a machine with cores to spare")
 
 
 def _brief(sample: dict) -> dict:
