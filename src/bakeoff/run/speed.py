@@ -44,7 +44,8 @@ class SpeedResult:
     peak_mem_mb: float | None
     engine_memory: dict = field(default_factory=dict)
     model_sha256: str | None = None
-    source: str = "measured: wall clock around llama_decode calls (as llama-bench); engine_avg_tps: engine-reported"
+    source: str = "measured: wall clock around llama_decode calls (as llama-bench)"
+    engine_source: str | None = "engine-reported: llama.cpp perf counters"
 
 
 def _ctx_for(depth: int, longest: int) -> int:
@@ -125,13 +126,15 @@ def _engine_class(backend_cls):
 
 
 def _store(db: Database, run_id: str, r: SpeedResult, created: str) -> None:
+    row = {"run_id": run_id, "spec": r.spec, "test": r.test, "n_prompt": r.n_prompt, "n_gen": r.n_gen,
+           "depth": r.depth, "ctx": r.ctx, "threads": r.threads, "reps": r.reps, "avg_tps": r.avg_tps,
+           "stddev_tps": r.stddev_tps, "samples_tps": json.dumps(r.samples_tps), "samples_ns": json.dumps(r.samples_ns),
+           "engine_avg_tps": r.engine_avg_tps, "peak_mem_mb": r.peak_mem_mb,
+           "engine_memory": json.dumps(r.engine_memory), "model_sha256": r.model_sha256, "created_at": created,
+           "source": r.source, "engine_source": r.engine_source}
     with db.conn:
-        db.conn.execute(
-            "INSERT OR REPLACE INTO speed_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (run_id, r.spec, r.test, r.n_prompt, r.n_gen, r.depth, r.ctx, r.threads, r.reps, r.avg_tps,
-             r.stddev_tps, json.dumps(r.samples_tps), json.dumps(r.samples_ns), r.engine_avg_tps,
-             r.peak_mem_mb, json.dumps(r.engine_memory), r.model_sha256, created),
-        )
+        db.conn.execute(f"INSERT OR REPLACE INTO speed_results ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()))
 
 
 def speed_rows_json(results: list[SpeedResult]) -> list[dict[str, Any]]:
