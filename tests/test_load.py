@@ -24,12 +24,16 @@ def start_server(model: Path, log: Path | None = None) -> tuple[subprocess.Popen
     return start_llama_server(model, "--interrupt_requests", "False", log=log)
 
 
-@pytest.fixture(scope="module")
-def server(smollm2):
-    proc, url = start_server(smollm2)
+def served(model: Path):
+    proc, url = start_server(model)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(smollm2):
+    yield from served(smollm2)
 
 
 def spec_for(url: str) -> str:
@@ -132,9 +136,71 @@ def test_a_saturated_client_says_so():
     idle = client_figures([ShareStats(cpu_s=0.3, wall_s=1.0)], "lean")
     assert busy["saturated"] and busy["busy"] == [0.95, 0.2] and not idle["saturated"]
     for figures, warned in ((busy, True), (idle, False)):
-        result = LevelResult(*[None] * 19, client=figures)
+        result = LevelResult(*[None] * 19, client=figures)  # only the client figures matter here
         _client_notes(result)
         assert any("client was saturated" in n and "--workers" in n for n in result.notes) is warned
+
+
+@pytest.fixture(scope="module")
+def qwen_server(qwen05):
+    yield from served(qwen05)
+
+
+def test_arrival_rates_are_held_below_saturation_and_the_saturation_point_is_reported(tmp_path, qwen_server):
+    """Constant and Poisson arrivals against llama-cpp-python's server (qwen2.5-coder-0.5b, one
+    request at a time). The rates are set from the server's own pace, measured first, so the test
+    holds on a busy machine: half of it (below saturation) and four times it (above)."""
+    spec = f"openai-compat:{qwen_server}#qwen?tokenizer=qwen2.5-coder-0.5b"
+    tiny = ["-p", "4", "-o", "1"]
+    db = tmp_path / "rate.db"
+    proc = bakeoff("load", spec, "--concurrency", "1", "-n", "3", *tiny, "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    pace = json.loads(proc.stdout)[0]["request_throughput"]  # requests/s, one at a time
+    low, high = round(pace / 2, 4), round(pace * 4, 4)
+    proc = bakeoff("load", spec, "--rate", f"{low},{high}", "-n", "8", *tiny, "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    below, above = json.loads(proc.stdout)
+    assert below["profile"] == "constant" and below["concurrency"] is None and below["target_rate"] == low
+    # constant gaps: request i went out at i / rate, each within a few ms of its time
+    assert all(abs(s["sent_s"] - s["i"] / low) < 0.05 and s["lag_ms"] < 50 for s in below["samples"])
+    assert below["sent_rate"] == pytest.approx(low, rel=0.05)
+    assert below["completion_rate"] == pytest.approx(low, rel=0.05) and below["server_kept_up"] is True
+    # above saturation: all sent on time, the server completes at its own pace, far below the rate
+    assert above["sent_rate"] == pytest.approx(high, rel=0.05)
+    assert above["completion_rate"] < 0.5 * high and above["server_kept_up"] is False
+    assert above["latency"]["ttft_ms"]["p90"] > below["latency"]["ttft_ms"]["p90"]  # the queue grew
+    assert f"kept up with {low:.3g} req/s, saturated at {high:.3g} req/s" in proc.stderr
+    stored = sqlite3.connect(db).execute(
+        "SELECT profile, target_rate, sent_rate, completion_rate FROM load_results WHERE concurrency IS NULL "
+        "ORDER BY level").fetchall()
+    assert [(r[0], r[1]) for r in stored] == [("constant", low), ("constant", high)]
+    assert stored[0][2] == pytest.approx(below["sent_rate"])
+
+    proc = bakeoff("load", spec, "--rate", str(low), "--arrival", "poisson", "-n", "8", *tiny, "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    (poisson,) = json.loads(proc.stdout)
+    gaps = np.diff(sorted(s["sent_s"] for s in poisson["samples"]))
+    assert poisson["profile"] == "poisson" and gaps.std() > 0.2 / low  # irregular gaps, not every 1/rate s
+    assert poisson["sent_rate"] == pytest.approx(low, rel=0.05)
+    # completions follow the random bursts (one arriving while another is served waits for it), so
+    # over 8 requests their first-to-last rate strays further from the target than the sends do
+    assert poisson["completion_rate"] == pytest.approx(low, rel=0.10)
+
+
+def test_a_rate_sweep_spans_synchronous_to_throughput_and_names_the_max_goodput(tmp_path, server):
+    proc = bakeoff("load", spec_for(server), "--rate", "sweep:2", "-n", "6", "-p", "8", "-o", "4",
+                   "--slo", "e2el=60s", "--db", tmp_path / "sweep.db", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["sweep"] for r in rows] == ["synchronous", "throughput", "rate 1/2", "rate 2/2"]
+    sync, thru = rows[0], rows[1]
+    assert sync["concurrency"] == 1 and thru["concurrency"] == 6 and thru["target_rate"] is None
+    lo, hi = sorted((sync["request_throughput"], thru["completion_rate"]))
+    rates = [r["target_rate"] for r in rows[2:]]
+    assert rates == pytest.approx([lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3])
+    assert sum(r["max_goodput"] for r in rows) == 1
+    best = next(r for r in rows if r["max_goodput"])
+    assert best["goodput"] == max(r["goodput"] for r in rows) and "max goodput:" in proc.stderr
 
 
 def test_impossible_slo_gives_zero_goodput_and_a_table_with_units(tmp_path, server):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bakeoff.run.load import SOURCE, summarise
+from bakeoff.run.load import KEPT_UP, SOURCE, max_goodput, saturation, server_kept_up, summarise
 
 UNITS = {
     "duration_s": "s", "request_throughput": "requests/s", "output_throughput": "output tokens/s",
@@ -69,14 +69,15 @@ def print_load_table(rows: list[dict[str, Any]], console) -> None:
 
     several = len({r["spec"] for r in rows}) > 1
     slo = next((r["slo"] for r in rows if r["slo"]), None)
-    lead = (["contender"] if several else []) + ["concurrency"]
+    lead = (["contender"] if several else []) + ["level"]
 
     def lead_cells(r: dict) -> list[str]:
-        return ([r["spec"]] if several else []) + [str(r["concurrency"])]
+        return ([r["spec"]] if several else []) + [level_label(r)]
 
     tput = Table(title="bakeoff load: throughput (client-observed)", title_justify="left")
-    for h in lead + ["completed / sent", "duration (s)", "requests/s", "output tok/s", "total tok/s",
-                     "goodput (req/s)", "mean TTFT (ms)", "mean TPOT (ms)", "mean E2E (ms)"]:
+    for h in lead + ["completed / sent", "duration (s)", "requests/s", "sent → done req/s", "output tok/s",
+                     "total tok/s", "goodput (req/s)", "mean TTFT (ms)", "mean TPOT (ms)", "mean E2E (ms)",
+                     "client CPU (s)"]:
         tput.add_column(h, justify="left" if h == "contender" else "right", overflow="fold")
     lat = Table(title="latency (ms): p50 / p90 / p99 over the completed requests (ITL: over all chunk gaps)",
                 title_justify="left")
@@ -85,10 +86,14 @@ def print_load_table(rows: list[dict[str, Any]], console) -> None:
     for r in rows:
         figures = r["latency"]
         mean = {k: (figures.get(k) or {}).get("mean") for k in ("ttft_ms", "tpot_ms", "e2e_ms")}
+        client = r.get("client") or {}
+        cpu = (f"{sum(client['cpu_s']):.2f}" + (" saturated" if client.get("saturated") else "")) if client else "–"
         tput.add_row(*lead_cells(r), f"{r['completed']} / {r['requests']}", _num(r["duration_s"]),
-                     _num(r["request_throughput"]), _num(r["output_throughput"], 1),
+                     _num(r["request_throughput"]),
+                     f"{_num(r.get('sent_rate'))} → {_num(r.get('completion_rate'))}",
+                     _num(r["output_throughput"], 1),
                      _num(r["total_token_throughput"], 1), _num(r["goodput"]) if r["slo"] else "–",
-                     _ms(mean["ttft_ms"]), _ms(mean["tpot_ms"]), _ms(mean["e2e_ms"]))
+                     _ms(mean["ttft_ms"]), _ms(mean["tpot_ms"]), _ms(mean["e2e_ms"]), cpu)
         lat.add_row(*lead_cells(r), *[_ms((figures.get(m) or {}).get(p))
                                       for m in ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms") for p in ("p50", "p90", "p99")])
     console.print(tput)
@@ -104,6 +109,49 @@ def print_load_table(rows: list[dict[str, Any]], console) -> None:
         "requests and their tokens / duration. TTFT: send → first token. TPOT: (E2E − TTFT) / (output tokens − 1). "
         "ITL: gaps between streamed chunks. E2E: send → last token. Definitions as vLLM's serving benchmark; "
         "percentiles as numpy's; all measured in bakeoff's process.[/dim]", highlight=False)
+    console.print("[dim]sent → done req/s: requests sent per second (first to last send) and completed per second "
+                  "(first to last answer). client CPU: the load client's own CPU over the level, all its worker "
+                  "processes.[/dim]", highlight=False)
     if slo:
         console.print(f"[dim]goodput: completed requests meeting every SLO ({_slo_text(slo)}) / duration.[/dim]",
                       highlight=False)
+    for spec in dict.fromkeys(r["spec"] for r in rows):
+        for line in summary_lines([r for r in rows if r["spec"] == spec]):
+            console.print(f"{spec}: {line}" if several else line, highlight=False)
+
+
+def level_label(r: dict) -> str:
+    """concurrency 4 | constant 2 req/s | poisson 2 req/s, with the sweep step where there is one."""
+    text = (f"concurrency {r['concurrency']}" if r.get("target_rate") is None
+            else f"{r['profile']} {r['target_rate']:.3g} req/s")
+    return f"{text} ({r['sweep']})" if r.get("sweep") else text
+
+
+def annotate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per row: whether the server kept up with its arrival rate, and which level had the most
+    goodput for its contender."""
+    for r in rows:
+        r["server_kept_up"] = server_kept_up(r)
+        r["max_goodput"] = False
+    for spec in {r["spec"] for r in rows}:
+        best = max_goodput([r for r in rows if r["spec"] == spec])
+        if best is not None:
+            best["max_goodput"] = True
+    return rows
+
+
+def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One contender's saturation point and max goodput, in words."""
+    lines = []
+    sat = saturation(rows)
+    if sat:
+        kept = f"kept up with {sat['kept_up_to']:.3g} req/s" if sat["kept_up_to"] is not None else \
+            "kept up with none of the rates"
+        missed = (f", saturated at {sat['saturated_from']:.3g} req/s" if sat["saturated_from"] is not None
+                  else ", saturated at none of them")
+        lines.append(f"saturation: the server {kept}{missed} (completions below {KEPT_UP:.0%} of the rate sent); "
+                     f"most it completed: {sat['max_completion_rate']:.3g} req/s")
+    best = max_goodput(rows)
+    if best is not None:
+        lines.append(f"max goodput: {best['goodput']:.3g} req/s meeting every SLO, at {level_label(best)}")
+    return lines

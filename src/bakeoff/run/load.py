@@ -317,6 +317,20 @@ class LevelResult:
 
 
 @dataclass
+class LevelSpec:
+    """One level to run: fixed ``concurrency``, or requests arriving at ``rate`` per second."""
+
+    profile: str  # concurrency | constant | poisson
+    concurrency: int | None = None
+    rate: float | None = None
+    sweep: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"concurrency {self.concurrency}" if self.rate is None else f"{self.profile} {self.rate:.3g} req/s"
+
+
+@dataclass
 class LoadSettings:
     concurrency: list[int]
     requests: int | None
@@ -325,9 +339,18 @@ class LoadSettings:
     slo: dict[str, float]
     timeout_s: float = 300.0
     workers: int = field(default_factory=default_workers)
+    rates: list[float] = field(default_factory=list)  # requests/s, one level each
+    arrival: str = "constant"  # constant | poisson: how requests arrive at a rate
+    sweep: int | None = None  # rate levels between the synchronous and the throughput level
 
     def __post_init__(self) -> None:
-        if not self.concurrency or any(c < 1 for c in self.concurrency):
+        if self.arrival not in ARRIVALS:
+            raise InputError(f"--arrival takes {' or '.join(ARRIVALS)}, got {self.arrival!r}")
+        if any(not math.isfinite(r) or r <= 0 for r in self.rates):
+            raise InputError("--rate takes request rates > 0 per second, e.g. 0.5,1,2, or sweep")
+        if self.sweep is not None and not 1 <= self.sweep <= 50:
+            raise InputError("--rate sweep:N takes 1 to 50 rate levels")
+        if not (self.concurrency or self.rates or self.sweep) or any(c < 1 for c in self.concurrency):
             raise InputError("--concurrency takes levels >= 1, e.g. 1,2,4,8,16")
         if self.prompt_tokens < 1 or self.output_tokens < 1:
             raise InputError("--prompt-tokens and --output-tokens must be at least 1")
@@ -336,8 +359,76 @@ class LoadSettings:
         if self.requests is not None and self.requests < 1:
             raise InputError("--requests must be at least 1")
 
-    def requests_at(self, concurrency: int) -> int:
-        return self.requests if self.requests else default_requests(concurrency)
+    def levels(self) -> list[LevelSpec]:
+        """The levels known before the run (a sweep adds its rate levels as it learns the range)."""
+        if self.sweep:
+            return [LevelSpec("concurrency", 1, sweep="synchronous"),
+                    LevelSpec("concurrency", self.requests or SWEEP_REQUESTS, sweep="throughput")]
+        return ([LevelSpec("concurrency", c) for c in self.concurrency]
+                + [LevelSpec(self.arrival, rate=r) for r in self.rates])
+
+    def requests_at(self, level: LevelSpec) -> int:
+        if self.requests:
+            return self.requests
+        if level.sweep:
+            return SWEEP_REQUESTS
+        if level.rate is not None:
+            return default_rate_requests(level.rate)
+        return default_requests(level.concurrency)
+
+    def planned_requests(self) -> int:
+        return (sum(self.requests_at(level) for level in self.levels())
+                + (self.sweep or 0) * (self.requests or SWEEP_REQUESTS))
+
+
+ARRIVALS = ("constant", "poisson")
+SWEEP_REQUESTS = 32  # per sweep level unless --requests says otherwise
+SWEEP_DEFAULT = 5
+
+
+def parse_rates(text: str | None) -> tuple[list[float], int | None]:
+    """``--rate 0.5,1,2`` -> ([0.5, 1.0, 2.0], None); ``sweep`` or ``sweep:8`` -> ([], 5 or 8)."""
+    if text is None or not text.strip():
+        return [], None
+    text = text.strip().lower()
+    if text.startswith("sweep"):
+        _, sep, count = text.partition(":")
+        try:
+            return [], int(count) if sep else SWEEP_DEFAULT
+        except ValueError:
+            raise InputError(f"--rate sweep:N takes a whole number of rate levels, got {text!r}") from None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()], None
+    except ValueError:
+        raise InputError(f"--rate takes requests per second as a comma list (e.g. 0.5,1,2) or sweep; got {text!r}") from None
+
+
+def default_rate_requests(rate: float) -> int:
+    """Requests per rate level when --requests is not given: ten seconds of arrivals, at least 16."""
+    return max(16, math.ceil(10 * rate))
+
+
+def schedule(profile: str, rate: float, n: int, seed: str) -> list[float]:
+    """When each of n requests goes out, in s after the level's start. constant: every 1/rate s.
+    poisson: exponential gaps of mean 1/rate (seeded), scaled so that they average exactly 1/rate
+    (a Poisson process given its count), so the level offers exactly the target rate."""
+    if profile == "constant" or n < 2:
+        return [i / rate for i in range(n)]
+    rng = random.Random(seed)
+    gaps = [rng.expovariate(rate) for _ in range(n - 1)]
+    scale = (n - 1) / rate / sum(gaps)
+    offsets, t = [0.0], 0.0
+    for gap in gaps:
+        t += gap * scale
+        offsets.append(t)
+    return offsets
+
+
+def sweep_rates(synchronous: float, throughput: float, steps: int) -> list[float]:
+    """GuideLLM's sweep: ``steps`` rates evenly spaced strictly between the synchronous rate (one
+    request at a time) and the throughput rate (all at once)."""
+    low, high = sorted((synchronous, throughput))
+    return [low + (high - low) * k / (steps + 1) for k in range(1, steps + 1)]
 
 
 @dataclass
@@ -361,7 +452,7 @@ def run_load(db: Database, specs: list[ContenderSpec], settings: LoadSettings, a
     run = LoadRun(run_id=uuid.uuid4().hex[:12])
     db.start_run(run.run_id, _now(), "load", argv, __version__, environment())
     if progress:
-        progress.start(sum(settings.requests_at(c) for c in settings.concurrency) * len(specs), 0)
+        progress.start(settings.planned_requests() * len(specs), 0)
     try:
         for spec in specs:
             _load_contender(db, run, spec, settings, progress)
@@ -420,19 +511,23 @@ def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: L
             **facts, "load_test": {"prompt_method": maker.method, "full_length": full_length or "not sent",
                                    "prompt_seed": seed, "warm_up": _brief(sample),
                                    "client": {"workers": client.workers, "path": client.path()}}}, {}, [], None)
-        for level, c in enumerate(settings.concurrency):
-            n = settings.requests_at(c)
-            if n < c:
-                note(f"concurrency {c}: only {n} requests, so at most {n} are in flight")
+        levels = settings.levels()
+        for index, level in enumerate(levels):
+            n = settings.requests_at(level)
+            if level.concurrency and n < level.concurrency:
+                note(f"{level.label}: only {n} requests, so at most {n} are in flight")
             requests, counts = build_requests(spec, maker, n, settings.prompt_tokens, settings.output_tokens,
-                                              f"{seed}:c{c}")
+                                              f"{seed}:{index}")
             with_extra_body(requests, extra)
             if progress:
-                progress.contender(f"{spec.canonical} @ {c}", n)
+                progress.contender(f"{spec.canonical} @ {level.label}", n)
             on_done = (lambda ok: progress.advance(None, "ok" if ok else "error")) if progress else None
-            duration, samples, client_figures = run_level(client, requests, LevelPlan(slots=c), on_done)
-            result = level_result(run.run_id, spec.canonical, c, settings, duration, samples, counts)
-            result.client, result.level = client_figures, level
+            plan = (LevelPlan(slots=level.concurrency) if level.rate is None else
+                    LevelPlan(offsets_s=schedule(level.profile, level.rate, n, f"{seed}:{index}:arrivals")))
+            duration, samples, client_figures = run_level(client, requests, plan, on_done)
+            result = level_result(run.run_id, spec.canonical, level.concurrency, settings, duration, samples, counts)
+            result.client, result.level, result.profile = client_figures, index, level.profile
+            result.target_rate, result.sweep = level.rate, level.sweep
             _client_notes(result)
             short = sum(1 for s in samples if s["ok"] and s["output_tokens"] is not None
                         and s["output_tokens"] < settings.output_tokens)
@@ -441,9 +536,17 @@ def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: L
                                     f"{settings.output_tokens} output tokens (the model stopped, or the server "
                                     "cut the stream short); the figures count the tokens actually returned")
             for text in result.notes:
-                note(f"concurrency {c}: {text}")
+                note(f"{level.label}: {text}")
             db.record_load_result(result)  # one commit per level: an interrupt loses only the level in flight
             run.results.append(result)
+            if settings.sweep and level.sweep == "throughput":
+                synchronous = run.results[-2].request_throughput or 0.0
+                highest = result.completion_rate or result.request_throughput or 0.0
+                if synchronous <= 0 or highest <= 0:
+                    note("the sweep has no rate range: a synchronous or throughput level completed nothing")
+                    break
+                levels += [LevelSpec(settings.arrival, rate=r, sweep=f"rate {k + 1}/{settings.sweep}")
+                           for k, r in enumerate(sweep_rates(synchronous, highest, settings.sweep))]
     finally:
         client.close()
 
@@ -467,12 +570,11 @@ def _failed(db: Database, run: LoadRun, spec: ContenderSpec, message: str, progr
     db.record_contender(run.run_id, spec, None, None, {}, {}, [], message)
     run.errors.append(f"{spec.canonical}: {message}")
     if progress:
-        for c in settings.concurrency:
-            for _ in range(settings.requests_at(c)):
-                progress.advance(None, "error")
+        for _ in range(settings.planned_requests()):
+            progress.advance(None, "error")
 
 
-def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSettings, duration: float,
+def level_result(run_id: str, spec: str, concurrency: int | None, settings: LoadSettings, duration: float,
                  samples: list[dict], prompt_counts: list[int | None]) -> LevelResult:
     """Label each completed request's prompt tokens (server usage, else the tokenizer's count of the
     text sent, else unknown: the figures then use P, labelled approximate) and sum up the level."""
@@ -494,6 +596,7 @@ def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSetting
         slo=settings.slo or None, latency=figures["latency"], tokens_source=tokens_source(samples),
         samples=samples, created_at=_now(), total_input_tokens=figures["total_input_tokens"],
         total_output_tokens=figures["total_output_tokens"], good_requests=figures["good_requests"])
+    result.sent_rate, result.completion_rate = rates_achieved(samples)
     if errors:
         result.notes.append(f"{len(errors)} of {len(samples)} requests failed; first error: {errors[0]}")
     done = [s for s in samples if s["ok"]]
@@ -502,3 +605,41 @@ def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSetting
         result.notes.append(f"{len(cached)} of {len(done)} requests had prompt tokens from the server's prefix cache "
                             f"(median {statistics.median(cached):g} tokens, {done[0]['cache_source']})")
     return result
+
+
+def rates_achieved(samples: list[dict]) -> tuple[float | None, float | None]:
+    """(requests/s sent, first to last send; requests/s completed, first to last completion)."""
+    def rate(times: list[float]) -> float | None:
+        span = max(times) - min(times) if len(times) > 1 else 0
+        return (len(times) - 1) / span if span > 0 else None
+
+    return rate([s["sent_s"] for s in samples]), rate([s["done_s"] for s in samples if s["ok"]])
+
+
+KEPT_UP = 0.95  # a rate level where completions kept at least this share of the sent rate
+
+
+def server_kept_up(row: dict) -> bool | None:
+    """Whether the server kept up with a rate level: completions at >= 95% of the rate sent."""
+    if row.get("target_rate") is None or not row.get("sent_rate"):
+        return None
+    return (row.get("completion_rate") or 0.0) >= KEPT_UP * row["sent_rate"] and row["failed"] == 0
+
+
+def saturation(rows: list[dict]) -> dict[str, Any] | None:
+    """Where the server saturated among a contender's rate levels (rows as report.load.result_json):
+    the highest rate it kept up with, the lowest it did not, and the most it completed."""
+    rated = sorted((r for r in rows if r.get("target_rate") is not None), key=lambda r: r["target_rate"])
+    if not rated:
+        return None
+    kept = [r for r in rated if server_kept_up(r)]
+    missed = [r for r in rated if not server_kept_up(r)]
+    return {"kept_up_to": kept[-1]["target_rate"] if kept else None,
+            "saturated_from": missed[0]["target_rate"] if missed else None,
+            "max_completion_rate": max((r["completion_rate"] or 0.0) for r in rows)}
+
+
+def max_goodput(rows: list[dict]) -> dict[str, Any] | None:
+    """The level with the highest goodput (requests/s meeting every SLO), or None without an SLO."""
+    scored = [r for r in rows if r.get("goodput") is not None]
+    return max(scored, key=lambda r: r["goodput"]) if scored else None
