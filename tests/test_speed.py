@@ -57,7 +57,7 @@ def test_speed_stores_in_the_default_database_unless_told_not_to(tmp_path, smoll
 
 def test_speed_through_a_real_server_measures_each_depth_cold_and_labels_the_figures(tmp_path, smollm2):
     """llama-cpp-python's server (one context, no per-request cache switch, no timings): every
-    request is a fresh random text, pp at depth d is the TTFT difference of d+1 and d+1+N tokens."""
+    repetition a fresh random text; pp at depth d is the TTFT difference of d+1 and d+1+N tokens."""
     from test_load import start_server
 
     proc_server, url = start_server(smollm2)
@@ -79,10 +79,11 @@ def test_speed_through_a_real_server_measures_each_depth_cold_and_labels_the_fig
             assert abs(tps * ns / 1e9 - (128 if r["test"] == "pp128" else 5)) <= 2
         assert r["source"].startswith("client-observed") and "tokenizer" in r["source"]
         assert r["engine_avg_tps"] is None and r["engine_source"] is None  # that server sends no timings
-        assert r["cache"].startswith("cold (none: the server takes no per-request switch")
+        assert r["cache"].startswith("cold (none: the server takes no per-request switch" if r["test"] == "tg6"
+                                     else "cold: a fresh random context per repetition")
         assert r["peak_mem_mb"] is None and r["ctx"] == 0
     stored = sqlite3.connect(db).execute("SELECT test, depth, source FROM speed_results ORDER BY depth, test").fetchall()
-    assert len(stored) == 4 and all(s[2].startswith("client-observed") and "cold (" in s[2] for s in stored)
+    assert len(stored) == 4 and all(s[2].startswith("client-observed") and "; cold" in s[2] for s in stored)
 
 
 def test_speed_through_llama_server_sends_its_cache_switch_and_keeps_its_timings(tmp_path):
@@ -99,16 +100,21 @@ def test_speed_through_llama_server_sends_its_cache_switch_and_keeps_its_timings
         bodies = [r.body for r in server.posted("/chat/completions")]
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    assert all(b["cache_prompt"] is False for b in bodies)  # every request asked cold
-    # per depth: (warm-up + 2 repetitions) x (2 requests for pp + 1 for tg)
-    assert len(bodies) == 2 * 3 * 3
+    # per depth: (warm-up + 2 repetitions) x (3 requests for pp + 1 for tg); tg asked cold, pp's
+    # baseline and longer request allowed to reuse the repetition's own context
+    assert len(bodies) == 2 * 3 * 4
+    assert [b["cache_prompt"] for b in bodies if b["max_tokens"] == 4] == [False] * 6
     for r in rows:
         assert r["engine_avg_tps"] == (500.0 if r["test"] == "pp40" else 100.0)
         assert r["engine_source"].startswith("engine-reported: server timings")
-        assert "server usage" in r["source"] and "cache_prompt=false" in r["cache"]
-        assert "max 0" in r["cache"]  # the server said nothing came from its cache
+        assert "server usage" in r["source"]
+        if r["test"] == "tg4":  # asked cold: the server said nothing came from its cache
+            assert "cache_prompt=false" in r["cache"] and "0 to 0" in r["cache"]
+        else:  # the repetition's own context, reused: d + 1 words (the last one of the baseline re-evaluated)
+            assert f"{r['depth']} to {r['depth'] + 1}" in r["cache"]
     pp = [r for r in rows if r["test"] == "pp40"]
     assert all(300 < r["avg_tps"] < 600 for r in pp)  # client-observed: 40 tokens over ~80 ms more TTFT
     pp = [b for b in bodies if b["max_tokens"] == 1]
+    assert all(b["cache_prompt"] is True for b in pp)
     words = sorted({len(b["messages"][0]["content"].split()) for b in pp})
     assert words == [1, 41, 101, 141]  # d + 1 and d + 1 + N words (no tokenizer: one word a token)

@@ -2,10 +2,14 @@
 serving benchmark (``benchmarks/benchmark_serving.py``, ``calculate_metrics``).
 
 For each concurrency level C: N requests of P prompt tokens and O output tokens are sent by C
-workers, each starting the next request as soon as its last one ends (vLLM's
-``--max-concurrency C`` with ``--request-rate inf``). One warm-up request before the first level
-is not counted. Every figure is client-observed: taken in this process, on receipt of each
-streamed chunk.
+slots, each starting the next request as soon as its last one ends (vLLM's
+``--max-concurrency C`` with ``--request-rate inf``). For each arrival rate R: request i goes out
+at its time in the level's schedule whatever the server does (constant: i / R; Poisson:
+exponential gaps scaled to average 1 / R), as vLLM's ``--request-rate`` and GuideLLM's constant
+and Poisson profiles. A sweep (GuideLLM's) runs a synchronous level (C = 1), a throughput level
+(all N at once), then rates evenly between their request rates. One warm-up request before the
+first level is not counted. Every figure is client-observed: taken on receipt of each streamed
+chunk.
 
 - duration: first send -> last request done (completed or failed)
 - request throughput: completed requests / duration
@@ -18,6 +22,9 @@ streamed chunk.
 - mean, sample-free std (numpy's np.std), p50/p90/p99 with numpy's linear interpolation
 - goodput: completed requests meeting every SLO given (ttft, tpot, e2el) / duration; as in vLLM a
   request of one output token counts TPOT 0 for the SLO
+- sent rate: (requests − 1) / (last send − first send); completion rate: (completed − 1) / (last
+  answer − first answer). At an arrival rate, a completion rate below 95% of the sent rate (or a
+  failed request) means the server did not keep up: it saturated
 
 The requests go out through the load client (bakeoff.run.load_client): one attempt each, no
 retries, so a failed request counts as failed, with its error. For the openai-compat family it

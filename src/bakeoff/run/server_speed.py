@@ -1,17 +1,23 @@
 """The speed protocol through a server (llama-bench's -p/-n/-d, as llama-benchy runs it against any
 OpenAI-compatible server), for server contenders of `bakeoff speed`.
 
-Every request is cold: a fresh random text (so no earlier request shares its prefix beyond the
-chat template's opening), sent with the server's per-request cache switch where it has one
-(llama-server ``cache_prompt: false``, vLLM a fresh ``cache_salt``) and, with ``cache=bust``, a
-unique marker at its start. What the server says it took from its cache is kept with the result.
+Each depth is measured cold: every repetition starts from a fresh random text (no earlier request,
+run or repetition shares its prefix beyond the chat template's opening), and the server's
+per-request cache controls keep each request to what its own repetition put in the cache
+(llama-server ``cache_prompt``, vLLM ``cache_salt``); with ``cache=bust`` each request starts with
+a unique marker and reuses nothing. What the server says it took from its cache is kept with the
+result.
 
-- **pp N at depth d**: two cold requests per repetition, one of d + 1 tokens and one of
-  d + 1 + N tokens, each answering one token. The N tokens' prefill at depth d took the
-  difference of their TTFTs (round trip, chat template and the first decoded token cancel):
-  pp tok/s = (prompt tokens of the second − of the first) / (TTFT₂ − TTFT₁). Engine-reported,
-  where the server sends ``timings`` (llama-server): the same difference of ``prompt_n`` over
-  ``prompt_ms``.
+- **pp N at depth d**: per repetition a fresh random context of d + 1 tokens is sent once
+  (untimed: it puts the context in the server's cache, as llama-bench fills the KV cache before
+  timing), then again (the baseline) and with N more tokens, each answering one token, both
+  allowed to reuse that context (llama-server ``cache_prompt: true``, vLLM the repetition's own
+  ``cache_salt``; llama-cpp-python's server reuses the previous prompt's prefix by itself). The
+  N tokens' prefill at depth d took the difference of the two TTFTs (round trip, chat template,
+  the context's last token and the first decoded token cancel): pp tok/s = (prompt tokens of the
+  longer − of the baseline) / (TTFT₂ − TTFT₁). A server that reuses nothing evaluates both in
+  full, and the difference still holds, with more noise. Engine-reported, where the server sends
+  ``timings`` (llama-server): the same difference of ``prompt_n`` over ``prompt_ms``.
 - **tg N at depth d**: one cold request of d + 1 tokens asked for N tokens (EOS ignored where the
   server allows it): tg tok/s = (output tokens − 1) / (last token − first token), docs/architecture.md
   §4's decode rate. Engine-reported: ``predicted_n / predicted_ms``.
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import uuid
 from typing import Any
 
 from bakeoff.backends import make_backend
@@ -34,19 +41,21 @@ from bakeoff.measure.cache import bust_prefix, with_bust
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.spec import ContenderSpec
 
-PP_SOURCE = ("client-observed: prompt tokens added / (TTFT with them − TTFT without), two cold requests per "
-             "repetition")
+PP_SOURCE = ("client-observed: prompt tokens added / (TTFT with them − TTFT without), on a fresh d-token context "
+             "per repetition that the server has just evaluated")
 TG_SOURCE = "client-observed: (output tokens − 1) / (last token − first token) of one cold request"
 ENGINE_SOURCE = "engine-reported: server timings (prompt_n/prompt_ms, predicted_n/predicted_ms)"
 
 
 async def _ask(backend: ServerBackend, spec: ContenderSpec, text: str, max_tokens: int,
-               extra: dict | None) -> dict[str, Any]:
-    """One cold request: its figures, prompt tokens and what the server says it reused."""
+               extra: dict | None, salt: str | None = None) -> dict[str, Any]:
+    """One request, cold unless ``salt`` lets it reuse what requests of the same salt left in the
+    server's cache: its figures, prompt tokens and what the server says it reused."""
     messages = [{"role": "user", "content": text}]
     if spec.options.get("cache") == "bust":
         messages = with_bust(messages, bust_prefix())
-    request = GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0, extra_body=extra)
+    request = GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0, extra_body=extra,
+                                warm=salt is not None, cache_salt=salt)
     measure = StreamMeasure()
     async for event in backend.astream(request):
         measure.feed(event)
@@ -71,11 +80,15 @@ async def _measure(backend, spec, maker, kind: str, n: int, depth: int, reps: in
     for rep in range(reps + 1):  # repetition 0 is the warm-up
         base_text = maker.make(depth + 1, f"{seed}:{kind}{n}:d{depth}:{rep}:a")[0]
         if kind == "pp":
-            long_text = maker.make(depth + 1 + n, f"{seed}:{kind}{n}:d{depth}:{rep}:b")[0]
-            short = await _ask(backend, spec, base_text, 1, None)
-            long = await _ask(backend, spec, long_text, 1, None)
+            # the rep's fresh context, evaluated once untimed; then the same again (baseline) and with
+            # N more tokens, both free to reuse that context (same cache_salt, cache_prompt=true)
+            longer = base_text + " " + maker.make(n, f"{seed}:{kind}{n}:d{depth}:{rep}:b")[0]
+            salt = uuid.uuid4().hex
+            await _ask(backend, spec, base_text, 1, None, salt)
+            short = await _ask(backend, spec, base_text, 1, None, salt)
+            long = await _ask(backend, spec, longer, 1, None, salt)
             (a, how_a), (b, how_b) = (_prompt_tokens(short, maker, base_text, depth + 1),
-                                      _prompt_tokens(long, maker, long_text, depth + 1 + n))
+                                      _prompt_tokens(long, maker, longer, depth + 1 + n))
             seconds = (long["ttft_ms"] - short["ttft_ms"]) / 1000
             tps = (b - a) / seconds if seconds > 0 else None
             eng = None
@@ -106,13 +119,18 @@ async def _measure(backend, spec, maker, kind: str, n: int, depth: int, reps: in
             "cache": cached}
 
 
-def cache_summary(events: list[dict]) -> str:
-    """What the server said about its prefix cache over a test's requests, in words."""
-    control = next((e.get("control") for e in events if e.get("control")), None) or \
-        "none: the server takes no per-request switch; every prompt is a fresh random text"
+def cache_summary(kind: str, events: list[dict]) -> str:
+    """How a test's requests were kept cold, and what the server said it reused, in words."""
     reported = [e["cached_tokens"] for e in events if e.get("cached_tokens") is not None]
-    told = (f"cached prompt tokens per request: max {max(reported)} ({events[0].get('source')})" if reported
-            else "cached tokens not reported")
+    told = (f"cached prompt tokens per timed request: {min(reported)} to {max(reported)} ({events[0].get('source')})"
+            if reported else "cached tokens not reported")
+    if kind == "pp":
+        return ("cold: a fresh random context per repetition, evaluated once untimed; the baseline and the longer "
+                "request may reuse it (and nothing else: " + ("the repetition's own cache_salt or cache_prompt=true"
+                if any(e.get("control") for e in events) else "the server keeps only the previous prompt's prefix")
+                + f"); {told}")
+    control = next((e.get("control") for e in events if e.get("control")), None) or \
+        "none: the server takes no per-request switch; each repetition is a fresh random text"
     return f"cold ({control}); {told}"
 
 

@@ -144,7 +144,7 @@ def _server_result(spec: ContenderSpec, reps: int, kind: str, n: int, depth: int
         engine_avg_tps=summary["engine_avg_tps"], peak_mem_mb=None,
         source=f"{PP_SOURCE if kind == 'pp' else TG_SOURCE} (tokens: {counts})",
         engine_source=ENGINE_SOURCE if summary["engine_avg_tps"] is not None else None,
-        cache=cache_summary(figures["cache"]))
+        cache=cache_summary(kind, figures["cache"]))
 
 
 def _engine_class(backend_cls):
