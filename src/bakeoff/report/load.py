@@ -75,29 +75,35 @@ def print_load_table(rows: list[dict[str, Any]], console) -> None:
         return ([r["spec"]] if several else []) + [level_label(r)]
 
     tput = Table(title="bakeoff load: throughput (client-observed)", title_justify="left")
-    for h in lead + ["completed / sent", "duration (s)", "requests/s", "sent → done req/s", "output tok/s",
-                     "total tok/s", "goodput (req/s)", "mean TTFT (ms)", "mean TPOT (ms)", "mean E2E (ms)",
-                     "client CPU (s)"]:
+    for h in lead + ["completed / sent", "duration (s)", "requests/s", "output tok/s", "total tok/s",
+                     "goodput (req/s)", "mean TTFT (ms)", "mean TPOT (ms)", "mean E2E (ms)"]:
         tput.add_column(h, justify="left" if h == "contender" else "right", overflow="fold")
     lat = Table(title="latency (ms): p50 / p90 / p99 over the completed requests (ITL: over all chunk gaps)",
                 title_justify="left")
     for h in lead + [f"{m} {p}" for m in ("TTFT", "TPOT", "ITL", "E2E") for p in ("p50", "p90", "p99")]:
         lat.add_column(h, justify="left" if h == "contender" else "right", overflow="fold")
+    pace = Table(title="arrivals and the client's own cost", title_justify="left")
+    for h in lead + ["sent req/s", "done req/s", "server kept up", "client workers", "client CPU (s)",
+                     "busiest worker"]:
+        pace.add_column(h, justify="left" if h == "contender" else "right", overflow="fold")
     for r in rows:
         figures = r["latency"]
         mean = {k: (figures.get(k) or {}).get("mean") for k in ("ttft_ms", "tpot_ms", "e2e_ms")}
-        client = r.get("client") or {}
-        cpu = (f"{sum(client['cpu_s']):.2f}" + (" saturated" if client.get("saturated") else "")) if client else "–"
         tput.add_row(*lead_cells(r), f"{r['completed']} / {r['requests']}", _num(r["duration_s"]),
-                     _num(r["request_throughput"]),
-                     f"{_num(r.get('sent_rate'))} → {_num(r.get('completion_rate'))}",
-                     _num(r["output_throughput"], 1),
+                     _num(r["request_throughput"]), _num(r["output_throughput"], 1),
                      _num(r["total_token_throughput"], 1), _num(r["goodput"]) if r["slo"] else "–",
-                     _ms(mean["ttft_ms"]), _ms(mean["tpot_ms"]), _ms(mean["e2e_ms"]), cpu)
+                     _ms(mean["ttft_ms"]), _ms(mean["tpot_ms"]), _ms(mean["e2e_ms"]))
+        client = r.get("client") or {}
+        kept = server_kept_up(r)
+        pace.add_row(*lead_cells(r), _num(r.get("sent_rate")), _num(r.get("completion_rate")),
+                     "–" if kept is None else "yes" if kept else "no (saturated)", str(client.get("workers", "–")),
+                     _num(sum(client["cpu_s"])) if client else "–",
+                     (f"{max(client['busy']):.0%}" + (" saturated" if client.get("saturated") else "")) if client else "–")
         lat.add_row(*lead_cells(r), *[_ms((figures.get(m) or {}).get(p))
                                       for m in ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms") for p in ("p50", "p90", "p99")])
     console.print(tput)
     console.print(lat)
+    console.print(pace)
     if rows and not several:
         console.print(f"[dim]contender: {rows[0]['spec']}[/dim]", highlight=False)
     if rows:
@@ -109,9 +115,10 @@ def print_load_table(rows: list[dict[str, Any]], console) -> None:
         "requests and their tokens / duration. TTFT: send → first token. TPOT: (E2E − TTFT) / (output tokens − 1). "
         "ITL: gaps between streamed chunks. E2E: send → last token. Definitions as vLLM's serving benchmark; "
         "percentiles as numpy's; all measured in bakeoff's process.[/dim]", highlight=False)
-    console.print("[dim]sent → done req/s: requests sent per second (first to last send) and completed per second "
-                  "(first to last answer). client CPU: the load client's own CPU over the level, all its worker "
-                  "processes.[/dim]", highlight=False)
+    console.print("[dim]sent, done req/s: requests sent per second (first to last send) and completed per second "
+                  "(first to last answer); at an arrival rate the server kept up when done ≥ 95% of sent. client CPU: "
+                  "the load client's own CPU over the level, all its worker processes; busiest worker: its CPU / the "
+                  "level's wall time (85% or more: saturated).[/dim]", highlight=False)
     if slo:
         console.print(f"[dim]goodput: completed requests meeting every SLO ({_slo_text(slo)}) / duration.[/dim]",
                       highlight=False)
