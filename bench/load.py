@@ -4,7 +4,7 @@ Starts llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server
 with a packaged model, then measures, alternating A/B/A/B, at one concurrency level with the same
 N requests and token sizes:
 
-  A. bakeoff's load client: the contender's own backend (openai-compat, through the openai SDK),
+  A. bakeoff's load client (bakeoff.run.load_client, ``--workers`` processes; 1: in this process),
      driven by ``bakeoff.run.load.run_level`` as ``bakeoff load`` drives it;
   B. a raw client: C asyncio workers posting the identical JSON bodies with
      ``httpx2.AsyncClient().stream("POST", ...)`` and reading the SSE lines.
@@ -19,7 +19,7 @@ is the bottleneck and both clients mostly wait; what the ratio shows is the clie
 (CPU it takes from the server on a small machine, latency it adds between requests).
 
 Usage: python bench/load.py [--model smollm2-135m] [--threads 2] [--concurrency 16] [--requests 48]
-                            [-p 64] [-o 32] [--pairs 3] [--json]
+                            [-p 64] [-o 32] [--pairs 3] [--workers 1] [--fast-server] [--json]
 """
 
 from __future__ import annotations
@@ -125,74 +125,82 @@ async def raw_level(client, url: str, bodies: list[dict], concurrency: int) -> t
     return max(done) - min(sent), texts
 
 
-async def bench(args, url: str, model_ref: str) -> dict:
+def bench(args, url: str, model_ref: str) -> dict:
     import httpx2
 
     from bakeoff.backends import make_backend
-    from bakeoff.run.load import (LoadSettings, PromptMaker, build_requests, full_length_fields, level_result,
-                                  one_request, run_level, with_extra_body)
+    from bakeoff.run.load import (LevelPlan, LoadSettings, PromptMaker, build_requests, full_length_fields,
+                                  level_result, run_level, with_extra_body)
+    from bakeoff.run.load_client import make_client
     from bakeoff.spec import parse_contender
 
     spec = parse_contender(f"openai-compat:{url}#{args.alias}?tokenizer={model_ref}")
-    backend = make_backend(spec, 600.0)
-    await backend.aload()
+    backend = make_backend(spec, 600.0)  # the body bakeoff sends; requests go through its load client
+
+    async def load_and_close() -> None:  # the server's kind is what request bodies depend on
+        await backend.aload()
+        await backend.aclose()
+
+    asyncio.run(load_and_close())
     extra = full_length_fields(backend, args.output_tokens)
-    maker = PromptMaker(model_ref, getattr(backend, "_tokenizer", None))
+    maker = PromptMaker(model_ref)
     settings = LoadSettings(concurrency=[args.concurrency], requests=args.requests, prompt_tokens=args.prompt_tokens,
-                            output_tokens=args.output_tokens, slo={})
+                            output_tokens=args.output_tokens, slo={}, workers=args.workers)
+    client = make_client(spec.canonical, 600.0, args.workers)
+    client.load()
+    plan = LevelPlan(slots=args.concurrency)
 
     def body_of(request) -> dict:
         """Exactly what bakeoff's backend sends (its SDK arguments, extra_body merged), as JSON."""
-        a = dict(backend.request_args(request))
-        return {**{k: v for k, v in a.items() if k != "extra_body"}, **a.get("extra_body", {})}
+        return backend.wire_request(request)[2]
 
     def count(text: str) -> int:
         return maker.count(text)
 
-    client = httpx2.AsyncClient(timeout=httpx2.Timeout(600.0, connect=10.0),
-                                limits=httpx2.Limits(max_connections=args.concurrency * 2))
+    async def raw_side(bodies: list[dict]) -> tuple[float, list[str]]:
+        async with httpx2.AsyncClient(timeout=httpx2.Timeout(600.0, connect=10.0),
+                                      limits=httpx2.Limits(max_connections=args.concurrency * 2)) as raw:
+            return await raw_level(raw, url, bodies, args.concurrency)
+
     rounds = []
     try:
-        # Warm-up, untimed: one request each, then one level of each side at full concurrency with
-        # C requests (the first requests after the server starts run slow, whoever sends them).
-        warm, _ = build_requests(spec, maker, 1 + args.concurrency, args.prompt_tokens, args.output_tokens,
+        # Warm-up, untimed: one level of each side at full concurrency with C requests (the first
+        # requests after the server starts run slow, whoever sends them).
+        warm, _ = build_requests(spec, maker, args.concurrency, args.prompt_tokens, args.output_tokens,
                                  f"warm-up-{time.time_ns()}")
         with_extra_body(warm, extra)
-        await one_request(backend, warm[0], 600.0)
-        await raw_level(client, url, [body_of(warm[0])], 1)
-        await run_level(backend, warm[1:], args.concurrency, 600.0)
-        await raw_level(client, url, [body_of(r) for r in warm[1:]], args.concurrency)
+        run_level(client, warm, plan)
+        asyncio.run(raw_side([body_of(r) for r in warm]))
         for pair in range(args.pairs):
             requests, counts = build_requests(spec, maker, args.requests, args.prompt_tokens, args.output_tokens,
                                               f"bench-{time.time_ns()}-{pair}")
             with_extra_body(requests, extra)
             bodies = [body_of(r) for r in requests]
             for side in ("bakeoff", "raw"):
-                await asyncio.sleep(1.0)  # let the server's threads settle between sides
-                cpu = time.process_time()  # this process only: the client's own CPU, not the server's
+                time.sleep(1.0)  # let the server's threads settle between sides
+                cpu = time.process_time()  # this process only: the raw client's CPU, not the server's
                 if side == "bakeoff":
-                    duration, samples = await run_level(backend, requests, args.concurrency, 600.0)
+                    duration, samples, figures = run_level(client, requests, plan)
                     r = level_result("bench", spec.canonical, args.concurrency, settings, duration, samples, counts)
                     tokens, failed = r.total_output_tokens, r.failed
+                    cpu = sum(figures["cpu_s"])  # the worker processes' own CPU over the level
                 else:
-                    duration, texts = await raw_level(client, url, bodies, args.concurrency)
+                    duration, texts = asyncio.run(raw_side(bodies))
                     cpu = time.process_time() - cpu
                     tokens, failed = sum(count(t) for t in texts), 0  # counted after the timed part
-                if side == "bakeoff":
-                    cpu = time.process_time() - cpu
                 rounds.append({"pair": pair, "side": side, "duration_s": duration, "output_tokens": tokens,
                                "failed": failed, "output_throughput": tokens / duration, "client_cpu_s": cpu})
                 print(f"pair {pair} {side:8} {tokens:5d} tokens in {duration:6.2f} s = "
                       f"{tokens / duration:7.2f} output tok/s; client CPU {cpu:.2f} s", file=sys.stderr)
     finally:
-        await client.aclose()
-        await backend.aclose()
+        client.close()
     a = [r["output_throughput"] for r in rounds if r["side"] == "bakeoff"]
     b = [r["output_throughput"] for r in rounds if r["side"] == "raw"]
     cpu_a = statistics.fmean(r["client_cpu_s"] for r in rounds if r["side"] == "bakeoff")
     cpu_b = statistics.fmean(r["client_cpu_s"] for r in rounds if r["side"] == "raw")
     return {"rounds": rounds, "bakeoff_tps": statistics.fmean(a), "raw_tps": statistics.fmean(b),
-            "bakeoff_client_cpu_s": cpu_a, "raw_client_cpu_s": cpu_b,
+            "bakeoff_client_cpu_s": cpu_a, "raw_client_cpu_s": cpu_b, "workers": args.workers,
+            "client_path": client.path(),
             "ratio": statistics.fmean(a) / statistics.fmean(b), "pair_ratios": [x / y for x, y in zip(a, b)],
             "median_pair_ratio": statistics.median(x / y for x, y in zip(a, b))}
 
@@ -206,6 +214,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=48)
     ap.add_argument("-p", "--prompt-tokens", type=int, default=64)
     ap.add_argument("-o", "--output-tokens", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="bakeoff's load-client processes (`bakeoff load --workers`); the raw client is one process")
     ap.add_argument("--pairs", type=int, default=3, help="A/B pairs (A = bakeoff, B = raw), run A B A B ...")
     ap.add_argument("--fast-server", action="store_true",
                     help="a model-less SSE stand-in that answers at once: measures each client's own ceiling")
@@ -217,7 +227,7 @@ def main() -> None:
     model_path = str(resolve_model(args.model))
     server, url = start_server(model_path, args.threads, args.alias, fast=args.fast_server)
     try:
-        result = asyncio.run(bench(args, url, args.model))
+        result = bench(args, url, args.model)
     finally:
         server.terminate()
         server.wait(timeout=30)

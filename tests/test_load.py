@@ -24,12 +24,16 @@ def start_server(model: Path, log: Path | None = None) -> tuple[subprocess.Popen
     return start_llama_server(model, "--interrupt_requests", "False", log=log)
 
 
-@pytest.fixture(scope="module")
-def server(smollm2):
-    proc, url = start_server(smollm2)
+def served(model: Path):
+    proc, url = start_server(model)
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(smollm2):
+    yield from served(smollm2)
 
 
 def spec_for(url: str) -> str:
@@ -104,13 +108,133 @@ def test_levels_are_measured_as_vllm_defines_them_and_stored(tmp_path, server):
         assert again[key] == pytest.approx(rows[0][key]), key
 
 
+def test_worker_processes_share_a_level_and_report_their_own_cpu(tmp_path, server):
+    """--workers 2: two client processes, each with its own event loop, split the level's slots and
+    take the next request from one shared counter; every request goes exactly once."""
+    db = tmp_path / "workers.db"
+    proc = bakeoff("load", spec_for(server), "--concurrency", "2", "--requests", "6", *SIZES, "--workers", "2",
+                   "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["completed"] == 6 and sorted(s["i"] for s in row["samples"]) == list(range(6))
+    assert all(s["finish_reason"] == "length" and s["output_tokens"] >= 6 for s in row["samples"])
+    client = row["client"]
+    assert client["workers"] == 2 and client["path"].startswith("lean") and len(client["cpu_s"]) == 2
+    assert all(c > 0 for c in client["cpu_s"]) and all(0 < b < 1.5 for b in client["busy"])
+    assert client["saturated"] is False  # a serial CPU server: the client mostly waits
+    by_i = {s["i"]: s for s in row["samples"]}
+    assert by_i[1]["sent_s"] < by_i[0]["done_s"]  # two in flight at once, from two processes
+    stored = json.loads(sqlite3.connect(db).execute("SELECT client FROM load_results").fetchone()[0])
+    assert stored == client
+
+
+def test_a_saturated_client_says_so():
+    from bakeoff.run.load import LevelResult, _client_notes
+    from bakeoff.run.load_client import ShareStats, client_figures
+
+    busy = client_figures([ShareStats(cpu_s=0.95, wall_s=1.0), ShareStats(cpu_s=0.2, wall_s=1.0)], "lean")
+    idle = client_figures([ShareStats(cpu_s=0.3, wall_s=1.0)], "lean")
+    assert busy["saturated"] and busy["busy"] == [0.95, 0.2] and not idle["saturated"]
+    for figures, warned in ((busy, True), (idle, False)):
+        result = LevelResult(*[None] * 19, client=figures)  # only the client figures matter here
+        _client_notes(result)
+        assert any("client was saturated" in n and "--workers" in n for n in result.notes) is warned
+
+
+@pytest.fixture(scope="module")
+def qwen_server(qwen05):
+    yield from served(qwen05)
+
+
+def test_arrival_rates_are_held_below_saturation_and_the_saturation_point_is_reported(tmp_path, qwen_server):
+    """Constant and Poisson arrivals against llama-cpp-python's server (qwen2.5-coder-0.5b, one
+    request at a time). The rates are set from the server's own pace, measured first, so the test
+    holds on a busy machine: a third of it (below saturation) and four times it (above)."""
+    spec = f"openai-compat:{qwen_server}#qwen?tokenizer=qwen2.5-coder-0.5b"
+    tiny = ["-p", "4", "-o", "1"]
+    db = tmp_path / "rate.db"
+    proc = bakeoff("load", spec, "--concurrency", "1", "-n", "4", *tiny, "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    pace = json.loads(proc.stdout)[0]["request_throughput"]  # requests/s, one at a time
+    low, high = round(pace / 3, 4), round(pace * 4, 4)
+    proc = bakeoff("load", spec, "--rate", f"{low},{high}", "-n", "8", *tiny, "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    below, above = json.loads(proc.stdout)
+    assert below["profile"] == "constant" and below["concurrency"] is None and below["target_rate"] == low
+    # constant gaps: request i went out at i / rate, each within a few ms of its time
+    assert all(abs(s["sent_s"] - s["i"] / low) < 0.05 and s["lag_ms"] < 50 for s in below["samples"])
+    assert below["sent_rate"] == pytest.approx(low, rel=0.05)
+    assert below["completion_rate"] == pytest.approx(low, rel=0.05) and below["server_kept_up"] is True
+    # above saturation: all sent on time, the server completes at its own pace, far below the rate
+    assert above["sent_rate"] == pytest.approx(high, rel=0.05)
+    assert above["completion_rate"] < 0.5 * high and above["server_kept_up"] is False
+    waited = {s["i"]: s["ttft_ms"] for s in above["samples"]}
+    assert waited[7] > waited[0]  # the queue grew: the last one sent waited behind the others
+    assert f"kept up with {low:.3g} req/s, saturated at {high:.3g} req/s" in proc.stderr
+    stored = sqlite3.connect(db).execute(
+        "SELECT profile, target_rate, sent_rate, completion_rate FROM load_results WHERE concurrency IS NULL "
+        "ORDER BY level").fetchall()
+    assert [(r[0], r[1]) for r in stored] == [("constant", low), ("constant", high)]
+    assert stored[0][2] == pytest.approx(below["sent_rate"])
+
+    proc = bakeoff("load", spec, "--rate", str(low), "--arrival", "poisson", "-n", "8", *tiny, "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    (poisson,) = json.loads(proc.stdout)
+    gaps = np.diff(sorted(s["sent_s"] for s in poisson["samples"]))
+    assert poisson["profile"] == "poisson" and gaps.std() > 0.2 / low  # irregular gaps, not every 1/rate s
+    assert poisson["sent_rate"] == pytest.approx(low, rel=0.05)
+    # completions follow the random bursts (one arriving while another is served waits for it), so
+    # over 8 requests their first-to-last rate strays further from the target than the sends do
+    assert poisson["completion_rate"] == pytest.approx(low, rel=0.10)
+
+
+def test_a_rate_sweep_spans_synchronous_to_throughput_and_names_the_max_goodput(tmp_path, server):
+    db = tmp_path / "sweep.db"
+    proc = bakeoff("load", spec_for(server), "--rate", "sweep:2", "-n", "6", "-p", "8", "-o", "4",
+                   "--slo", "e2el=60s", "--db", db, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["sweep"] for r in rows] == ["synchronous", "throughput", "rate 1/2", "rate 2/2"]
+    sync, thru = rows[0], rows[1]
+    assert sync["concurrency"] == 1 and thru["concurrency"] == 6 and thru["target_rate"] is None
+    lo, hi = sorted((sync["request_throughput"], thru["completion_rate"]))
+    rates = [r["target_rate"] for r in rows[2:]]
+    assert rates == pytest.approx([lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3])
+    assert sum(r["max_goodput"] for r in rows) == 1
+    best = next(r for r in rows if r["max_goodput"])
+    assert best["goodput"] == max(r["goodput"] for r in rows) and "max goodput:" in proc.stderr
+
+    # The HTML report: throughput, latency percentiles and goodput against concurrency and against
+    # rate, drawn by Vega in headless Chromium, and a table of every level
+    from browser import browser_context, wait_js
+
+    out = tmp_path / "report.html"
+    assert bakeoff("report", "--db", db, "--html", out).returncode == 0
+    with browser_context() as context:
+        page = context.new_page()
+        page.goto(out.as_uri())
+        wait_js(page, "document.body.dataset.plotsDrawn !== undefined", timeout=30)
+        titles = [page.locator(f"#fig-load-{i}").text_content() for i in range(6)]
+        for i, (kind, axis) in enumerate((k, a) for a in ("concurrency", "rate")
+                                         for k in ("throughput", "latency", "requests and goodput")):
+            assert f"{kind} against {axis}" in titles[i]
+        assert "TTFT p99" in titles[1] and "goodput" in titles[5]
+        # two concurrency levels (1 and 6) and two rates: a point per level and figure
+        assert page.locator("#fig-load-0 .points_marks path").count() == 2
+        assert page.locator("#fig-load-3 .points_marks path").count() == 2
+        table = page.locator("#load-table").inner_text()
+        assert table.count("max goodput") == 1 and "concurrency 1 (synchronous)" in table
+        assert f"constant {rates[0]:.3g} req/s (rate 1/2)" in table
+        assert any("saturation: the server" in t for t in page.locator("#load ~ p").all_inner_texts())
+
+
 def test_impossible_slo_gives_zero_goodput_and_a_table_with_units(tmp_path, server):
     db = tmp_path / "slo.db"
     proc = bakeoff("load", spec_for(server), "--concurrency", "1", "--requests", "2", "-p", "16", "-o", "4",
                    "--slo", "ttft=0.001ms", "--db", db)
     assert proc.returncode == 0, proc.stderr
     for header in ("requests/s", "output tok/s", "total tok/s", "goodput (req/s)", "mean TTFT (ms)", "TPOT p99",
-                   "ITL p50", "E2E p90", "TTFT ≤ 0.001 ms"):
+                   "ITL p50", "E2E p90", "TTFT ≤ 0.001 ms", "client CPU (s)", "busiest worker"):
         assert header in proc.stdout, header
     row = sqlite3.connect(db).execute("SELECT completed, request_throughput, goodput, slo FROM load_results").fetchone()
     assert row[0] == 2 and row[1] > 0 and row[2] == 0.0 and json.loads(row[3]) == {"ttft_ms": 0.001}

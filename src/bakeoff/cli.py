@@ -454,14 +454,21 @@ def speed(
     sweep: Annotated[Optional[list[str]], typer.Option("--sweep", help="Vary a contender option, e.g. --sweep quant=Q8_0,Q4_K_M.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print llama-bench-shaped JSON.")] = False,
 ) -> None:
-    """Measure prompt-processing and generation speed the way llama-bench does.
+    """Measure prompt-processing and generation speed the way llama-bench does, in process or through a server.
 
     Random tokens, a warm-up, then R repetitions: mean ± sample stdev of tokens/s, every sample
     kept. -d sweeps the context already in the KV cache, giving the curve of speed against
     context length; each depth is a fresh load with a context just large enough, so the memory
     column shows what that context costs. Results are stored in the results database (the
     report's speed-vs-depth chart reads them) unless --no-store is given.
+
+    A server contender (e.g. 'openai-compat:http://127.0.0.1:8080/v1#m?tokenizer=m.gguf') is
+    measured through the server, every request cold (the server's cache switch, fresh random
+    text): pp at depth d from two requests, d+1 and d+1+N tokens, as the difference of their
+    TTFTs; tg from one request's token times. Figures are client-observed; the server's own
+    timings (llama-server) are shown beside them as engine-reported.
     """
+    from bakeoff.backends.base import BackendError
     from bakeoff.run.speed import run_speed, speed_rows_json
     from bakeoff.spec import parse_contender
     from bakeoff.store import Database
@@ -480,6 +487,11 @@ def speed(
         if not as_json:
             sd = f" ± {result.stddev_tps:.2f}" if result.stddev_tps is not None else ""
             eng = f"{result.engine_avg_tps:.2f}" if result.engine_avg_tps else "–"
+            if result.cache is not None:  # through a server: client-observed, the server's own beside it
+                out.print(f"{result.spec}  {result.test:>7} @ d{result.depth:<6} server     "
+                          f"{result.avg_tps:9.2f}{sd} tok/s client-observed   engine-reported {eng} tok/s",
+                          highlight=False)
+                return
             mem = f"{result.peak_mem_mb:.0f}" if result.peak_mem_mb is not None else "–"
             kv = result.engine_memory.get("kv_mib")
             out.print(f"{result.spec}  {result.test:>7} @ d{result.depth:<6} ctx {result.ctx:<6} "
@@ -491,34 +503,51 @@ def speed(
     except KeyboardInterrupt:
         err.print(f"interrupted after {len(printed)} results")
         raise typer.Exit(130) from None
+    except BackendError as exc:  # a server that failed mid-measurement: what it said, no traceback
+        err.print(f"[red]error:[/red] {escape(str(exc))} (after {len(printed)} results)", highlight=False)
+        raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(speed_rows_json(results), indent=2))
     else:
         out.print("[dim]tok/s: mean ± sample stdev over the repetitions, measured around the decode calls "
                   "(llama-bench's method); engine: llama.cpp's own perf counters; mem: worker peak RSS "
                   "above its pre-load baseline; KV: the cache llama.cpp allocated for that context.[/dim]")
+        if any(r.cache is not None for r in results):
+            from bakeoff.run.server_speed import PP_SOURCE, TG_SOURCE
+
+            out.print(f"[dim]server contenders: pp tok/s = {PP_SOURCE.removeprefix('client-observed: ')}; tg tok/s = "
+                      f"{TG_SOURCE.removeprefix('client-observed: ')}; engine-reported: the server's own timings where "
+                      f"it sends them. {next(r.cache for r in results if r.cache)}.[/dim]")
 
 
 @app.command()
 @user_errors
 def load(
     contenders: Annotated[list[str], typer.Argument(help="Server contender spec(s), e.g. 'openai-compat:http://127.0.0.1:8080/v1#qwen?tokenizer=qwen2.5-coder-0.5b'.")],
-    concurrency: Annotated[str, typer.Option("--concurrency", help="Requests in flight at once; one level each (comma list).")] = "1,2,4,8,16",
+    concurrency: Annotated[Optional[str], typer.Option("--concurrency", help="Requests in flight at once; one level each (comma list). Default 1,2,4,8,16 unless --rate is given.")] = None,
+    rate: Annotated[Optional[str], typer.Option("--rate", help="Arrival rates in requests/s, one level each (comma list), or sweep[:N]: a synchronous level, a throughput level, then N rates evenly between (default 5), to find the rate with the most goodput.")] = None,
+    arrival: Annotated[str, typer.Option("--arrival", help="How requests arrive at a --rate: constant (every 1/rate s) or poisson (exponential gaps, seeded).")] = "constant",
     requests: Annotated[Optional[int], typer.Option("--requests", "-n", min=1, help="Requests per level (default: 4 per concurrent slot, at least 8).")] = None,
     prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", "-p", min=1, help="Prompt tokens per request (random tokens; exact with a tokenizer, approximate without).")] = 512,
     output_tokens: Annotated[int, typer.Option("--output-tokens", "-o", min=1, help="Output tokens per request (max_tokens; EOS ignored where the server allows it).")] = 128,
     slo: Annotated[Optional[str], typer.Option("--slo", help="Service-level objectives for goodput: ttft, tpot, e2el in ms or s, e.g. ttft=500ms,tpot=50ms.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds one request may take before it counts as failed.")] = 300.0,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Client processes sharing each level, each with its own event loop and HTTP client (default: one per two cores; 1 runs in this process). Raise it when a level notes that the client was saturated.")] = None,
     db: DbOption = Path("bakeoff.db"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per contender and level, with every request's sample.")] = False,
 ) -> None:
-    """Load-test a server contender: throughput and latency as concurrency grows.
+    """Load-test a server contender: throughput and latency as the load grows.
 
     For each concurrency level C, N requests of P random prompt tokens and
-    O output tokens are sent by C workers, each sending its next request as
+    O output tokens are sent by C slots, each sending its next request as
     soon as its last one ends (vLLM's --max-concurrency, request rate inf).
-    One warm-up request comes first. Each level is stored in the results
-    database (table load_results) as soon as it ends.
+    For each --rate R, N requests arrive at R per second whatever the server
+    does (constant gaps, or --arrival poisson); the level says whether the
+    server kept up, and the run where it saturated. --rate sweep runs one
+    request at a time, then all at once, then rates evenly between, and names
+    the level with the most goodput (GuideLLM's sweep). One warm-up request
+    comes first. Each level is stored in the results database (table
+    load_results) as soon as it ends.
 
     Figures, client-observed, defined as in vLLM's benchmark_serving:
       duration       first send -> last answer of the level
@@ -530,25 +559,36 @@ def load(
       ITL            gaps between streamed chunks, all requests pooled
       E2E            send -> last token
       goodput        completed requests meeting every --slo / duration
+      sent -> done   requests/s sent (first to last send) and completed
+                     (first to last answer); below 95% of the rate sent,
+                     the server did not keep up (saturated)
+      client CPU     the load client's own CPU over the level; a worker
+                     busy 85% of the level or more is noted (saturated)
     Latencies in ms as mean, p50, p90, p99 (numpy's percentiles).
 
-    Example:
+    Examples:
       bakeoff load --concurrency 1,4,16 -p 256 -o 64 --slo ttft=500ms,tpot=50ms
         'openai-compat:http://127.0.0.1:8080/v1#qwen?tokenizer=qwen.gguf'
+      bakeoff load --rate 0.5,1,2,4 --arrival poisson -n 40 SPEC
+      bakeoff load --rate sweep:6 --slo ttft=1s,tpot=100ms SPEC
 
     tokenizer= lets bakeoff build prompts of exactly P tokens and count the
     output when the server sends no usage (llama-cpp-python's server).
     Start llama-cpp-python's server with --interrupt_requests False, or each
     new request cuts the one streaming. In-process models: `bakeoff speed`.
     """
-    from bakeoff.report.load import print_load_table, result_json
-    from bakeoff.run.load import LoadSettings, check_server_contender, parse_slo, run_load
+    from bakeoff.report.load import annotate, print_load_table, result_json, summary_lines
+    from bakeoff.run.load import LoadSettings, check_server_contender, parse_rates, parse_slo, run_load
     from bakeoff.spec import parse_contender
     from bakeoff.store import Database
 
-    settings = LoadSettings(concurrency=_int_list(concurrency, "--concurrency"), requests=requests,
-                            prompt_tokens=prompt_tokens, output_tokens=output_tokens, slo=parse_slo(slo),
-                            timeout_s=timeout)
+    rates, sweep = parse_rates(rate)
+    if concurrency is None:
+        concurrency = "" if rate else "1,2,4,8,16"
+    settings = LoadSettings(concurrency=_int_list(concurrency, "--concurrency") if concurrency else [],
+                            requests=requests, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                            slo=parse_slo(slo), timeout_s=timeout, rates=rates, arrival=arrival, sweep=sweep,
+                            **({"workers": workers} if workers else {}))
     specs = [parse_contender(text) for text in contenders]
     for spec in specs:
         check_server_contender(spec)
@@ -562,11 +602,14 @@ def load(
     finally:
         if progress:
             progress.stop()
-    rows = [result_json(r) for r in result.results]
+    rows = annotate([result_json(r) for r in result.results])
     if as_json:
         print(json.dumps(rows, indent=2))
         for text in result.notes:
             err.print(f"note: {text}", highlight=False, soft_wrap=True)
+        for spec in dict.fromkeys(r["spec"] for r in rows):
+            for line in summary_lines([r for r in rows if r["spec"] == spec]):
+                err.print(f"{spec}: {line}", highlight=False, soft_wrap=True)
     elif rows:
         print_load_table(rows, out)
     for text in result.errors:

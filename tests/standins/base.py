@@ -37,6 +37,7 @@ class StandInState:
     in_flight: int = 0
     max_in_flight: int = 0
     chunk_delay_s: float = 0.0  # between streamed chunks (lets a test see concurrency)
+    prefill_s_per_token: float = 0.0  # openai stand-in: before the first chunk, per prompt token not cached
     retry_after: str = "1"
     expected_key: str | None = None  # when set, other keys get the vendor's 401
     # Tool use: scripted replies, one per generation request: {"content": text} or

@@ -104,6 +104,8 @@ def make_app(state: StandInState, models: list[str], google: bool = False, prefi
             with Tracked(state):
                 if fault == "hang":
                     await asyncio.sleep(3600)
+                if state.prefill_s_per_token:  # the prompt's evaluation, as a server spends it
+                    await asyncio.sleep(state.prefill_s_per_token * (len(tokens) - cached))
                 yield chunk({"role": "assistant", "content": "", "refusal": None})
                 for word in thinking:  # vLLM's and llama-server's reasoning parsers send these
                     await pause(state)

@@ -202,42 +202,17 @@ class OpenAICompatBackend(ServerBackend):
         openai = _sdk()
         t_send = time.perf_counter()
         yield {"type": "sent", "t": t_send}
-        usage = timings = finish = None
-        text = []
-        pieces: dict[int, dict[str, Any]] = {}  # streamed tool calls by index: id, name, arguments so far
-        splitter = StreamSplitter(THINK_TAGS, "auto" if getattr(self.options, "thinking", None) else "leading")
+        parser = ChunkParser(self, request)
         try:
             # The raw SSE lines, parsed with json.loads: the SDK's pydantic object per chunk costs
             # ~6x the CPU, which caps a load test against a fast server (bench/README.md, load.py).
             async with self.client.chat.completions.with_streaming_response.create(
                     **self.request_args(request)) as response:
                 async for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue  # blank separators, "event:" lines, ": keep-alive" comments
-                    data = line[5:].strip()
-                    if data == "[DONE]":
+                    for event in parser.feed(line, time.perf_counter()):
+                        yield event
+                    if parser.done:
                         break
-                    now = time.perf_counter()
-                    chunk = json.loads(data)
-                    if not isinstance(chunk, dict):
-                        raise ValueError(f"expected a JSON object, got {data[:80]!r}")
-                    if chunk.get("error"):
-                        raise BackendError(f"server error in the stream: {_error_text(chunk['error'])}")
-                    for choice in chunk.get("choices") or []:
-                        delta = choice.get("delta") or {}
-                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                        if reasoning:
-                            text.append(reasoning)
-                            yield {"type": "reasoning", "text": reasoning, "t": now}
-                        if delta.get("content"):
-                            text.append(delta["content"])
-                            for kind, piece, t in splitter.feed(delta["content"], now):
-                                yield {"type": kind, "text": piece, "t": t}
-                        for piece in delta.get("tool_calls") or []:
-                            _add_tool_piece(pieces, piece)
-                        finish = choice.get("finish_reason") or finish
-                    usage = chunk.get("usage") or usage
-                    timings = chunk.get("timings") or timings
         except openai.APIStatusError as exc:
             raise status_failure(exc.status_code, _error_detail(exc), exc.response.headers) from None
         except (openai.APITimeoutError, httpx2.TimeoutException):
@@ -247,36 +222,27 @@ class OpenAICompatBackend(ServerBackend):
             raise Retryable(f"connection failed or dropped: {type(cause).__name__}: {cause}"[:300]) from None
         except openai.APIError as exc:
             raise BackendError(f"server error: {_error_detail(exc)}") from None
-        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not shaped as a chunk
-            raise BackendError(f"malformed stream chunk from the server: {type(exc).__name__}: {exc}"[:400]) from None
-        if finish is None:
-            # Every complete Chat Completions stream ends its choice with a finish_reason.
-            raise BackendError("the server ended the stream without a finish reason: the answer was cut off "
-                               "(llama-cpp-python's server cuts a stream when another request arrives unless "
-                               "started with --interrupt_requests False)")
-        for kind, piece, t in splitter.close(time.perf_counter()):
-            yield {"type": kind, "text": piece, "t": t}
-        for call in _tool_calls(pieces, "".join(text), bool(request.tools)):
-            yield {"type": "tool_call", **call, "t": time.perf_counter()}
-        yield self.cache_event(usage, timings)
-        if usage is not None:
-            event = {"type": "usage", "prompt_tokens": usage.get("prompt_tokens"),
-                     "output_tokens": usage.get("completion_tokens"), "source": "server usage"}
-            details = usage.get("completion_tokens_details") or {}
-            if details.get("reasoning_tokens") is not None:
-                event["reasoning_tokens"] = details["reasoning_tokens"]
+        for event in parser.finish(time.perf_counter()):
             yield event
-        elif self._tokenizer is not None:
-            out = self._tokenizer.tokenize("".join(text).encode(), add_bos=False, special=False)
-            yield {"type": "usage", "prompt_tokens": None, "output_tokens": len(out), "source": "tokenizer"}
-        if timings:
-            yield {"type": "engine", "source": "server timings", "prompt_n": timings.get("prompt_n"),
-                   "prompt_ms": timings.get("prompt_ms"), "eval_n": timings.get("predicted_n"),
-                   "eval_ms": timings.get("predicted_ms")}
-        done = {"type": "finish", "reason": finish, "t": time.perf_counter()}
-        if splitter.had_thinking:
-            done["thinking_truncated"] = splitter.truncated
-        yield done
+
+    # --- the load test's lean path (bakeoff.run.load): the same body over a bare HTTP client,
+    # the lines timed on receipt and parsed after the level, with the same parser ---------------
+
+    def wire_request(self, request: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """(URL, headers, JSON body) of the request exactly as ``astream`` sends it."""
+        args = dict(self.request_args(request))
+        body = {**{k: v for k, v in args.items() if k != "extra_body"}, **(args.get("extra_body") or {})}
+        headers = {"Authorization": f"Bearer {self.api_key or 'not-needed'}", "Accept": "text/event-stream"}
+        return f"{self.target()[0]}/chat/completions", headers, body
+
+    def replay(self, request: GenerationRequest, timed_lines: list[tuple[float, str]], t_end: float):
+        """The events ``astream`` would have yielded for these SSE lines, each at its receipt time."""
+        parser = ChunkParser(self, request)
+        for t, line in timed_lines:
+            yield from parser.feed(line, t)
+            if parser.done:
+                break
+        yield from parser.finish(t_end)
 
     def cache_event(self, usage: dict | None, timings: dict | None) -> dict[str, Any]:
         """What the server says it took from its prefix cache: llama-server's ``timings.cache_n``
@@ -296,6 +262,85 @@ class OpenAICompatBackend(ServerBackend):
         if getattr(self, "client", None) is not None:
             await self.client.close()
         self._tokenizer = None
+
+
+
+class ChunkParser:
+    """One streamed Chat Completions answer, a line at a time: ``feed`` gives the events of a
+    line (timed ``now``), ``finish`` the closing ones (tool calls, cache, usage, engine timings).
+    Raises BackendError for a malformed chunk, an error in the stream or a cut-off answer."""
+
+    def __init__(self, backend: OpenAICompatBackend, request: GenerationRequest):
+        self.backend, self.request = backend, request
+        self.usage = self.timings = self.finish_reason = None
+        self.text: list[str] = []
+        self.pieces: dict[int, dict[str, Any]] = {}  # streamed tool calls by index: id, name, arguments so far
+        self.splitter = StreamSplitter(THINK_TAGS, "auto" if getattr(backend.options, "thinking", None) else "leading")
+        self.done = False
+
+    def feed(self, line: str, now: float) -> list[dict[str, Any]]:
+        if not line.startswith("data:"):
+            return []  # blank separators, "event:" lines, ": keep-alive" comments
+        data = line[5:].strip()
+        if data == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(data)
+            if not isinstance(chunk, dict):
+                raise ValueError(f"expected a JSON object, got {data[:80]!r}")
+            if chunk.get("error"):
+                raise BackendError(f"server error in the stream: {_error_text(chunk['error'])}")
+            events = []
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    self.text.append(reasoning)
+                    events.append({"type": "reasoning", "text": reasoning, "t": now})
+                if delta.get("content"):
+                    self.text.append(delta["content"])
+                    events += [{"type": kind, "text": piece, "t": t}
+                               for kind, piece, t in self.splitter.feed(delta["content"], now)]
+                for piece in delta.get("tool_calls") or []:
+                    _add_tool_piece(self.pieces, piece)
+                self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            self.usage = chunk.get("usage") or self.usage
+            self.timings = chunk.get("timings") or self.timings
+            return events
+        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not shaped as a chunk
+            raise BackendError(f"malformed stream chunk from the server: {type(exc).__name__}: {exc}"[:400]) from None
+
+    def finish(self, now: float) -> list[dict[str, Any]]:
+        if self.finish_reason is None:
+            # Every complete Chat Completions stream ends its choice with a finish_reason.
+            raise BackendError("the server ended the stream without a finish reason: the answer was cut off "
+                               "(llama-cpp-python's server cuts a stream when another request arrives unless "
+                               "started with --interrupt_requests False)")
+        backend, usage, timings = self.backend, self.usage, self.timings
+        events = [{"type": kind, "text": piece, "t": t} for kind, piece, t in self.splitter.close(now)]
+        events += [{"type": "tool_call", **call, "t": now}
+                   for call in _tool_calls(self.pieces, "".join(self.text), bool(self.request.tools))]
+        events.append(backend.cache_event(usage, timings))
+        if usage is not None:
+            event = {"type": "usage", "prompt_tokens": usage.get("prompt_tokens"),
+                     "output_tokens": usage.get("completion_tokens"), "source": "server usage"}
+            details = usage.get("completion_tokens_details") or {}
+            if details.get("reasoning_tokens") is not None:
+                event["reasoning_tokens"] = details["reasoning_tokens"]
+            events.append(event)
+        elif backend._tokenizer is not None:
+            out = backend._tokenizer.tokenize("".join(self.text).encode(), add_bos=False, special=False)
+            events.append({"type": "usage", "prompt_tokens": None, "output_tokens": len(out), "source": "tokenizer"})
+        if timings:
+            events.append({"type": "engine", "source": "server timings", "prompt_n": timings.get("prompt_n"),
+                           "prompt_ms": timings.get("prompt_ms"), "eval_n": timings.get("predicted_n"),
+                           "eval_ms": timings.get("predicted_ms")})
+        done = {"type": "finish", "reason": self.finish_reason, "t": now}
+        if self.splitter.had_thinking:
+            done["thinking_truncated"] = self.splitter.truncated
+        events.append(done)
+        return events
 
 
 def wire_messages(messages: list[dict[str, Any]], detail: str | None = None) -> list[dict[str, Any]]:

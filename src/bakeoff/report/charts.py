@@ -85,7 +85,8 @@ def speed_figures(rows: list[dict]) -> list[dict]:
         sd = r["stddev_tps"] or 0
         series["pp" if test.startswith("pp") else "tg"].append({
             "series": f"{short_spec(spec)} {test}", "spec": spec, "test": test, "depth": depth, "tps": r["avg_tps"],
-            "lo": r["avg_tps"] - sd, "hi": r["avg_tps"] + sd, "reps": r["reps"], "engine_tps": r.get("engine_avg_tps")})
+            "lo": r["avg_tps"] - sd, "hi": r["avg_tps"] + sd, "reps": r["reps"], "engine_tps": r.get("engine_avg_tps"),
+            "source": r.get("source") or "in process: wall clock around the decode calls"})
     titles = {"pp": "prompt processing (pp)", "tg": "generation (tg)"}
     figures = []
     for kind in ("pp", "tg"):
@@ -96,6 +97,7 @@ def speed_figures(rows: list[dict]) -> list[dict]:
         colour = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom", "columns": 2}}
         tooltip = [{"field": "spec", "title": "contender"}, {"field": "test"}, {"field": "depth"},
                    {"field": "tps", "title": "tok/s (measured)", "format": ".1f"},
+                   {"field": "source", "title": "measured how"},
                    {"field": "engine_tps", "title": "tok/s (engine-reported)", "format": ".1f"},
                    {"field": "reps", "title": "repetitions"}]
         figures.append({"title": titles[kind], "figure": _chart(series[kind], [
@@ -209,3 +211,56 @@ def session_figures(groups: list[dict]) -> list[dict]:
                                   {"field": "prefill", "title": "prefill tok/s (engine)", "format": ".1f"}]}},
     ], title={"text": "time to first token by turn", "anchor": "start"})
     return [{"title": "accuracy by turn", "figure": accuracy}, {"title": "TTFT by turn", "figure": ttft}]
+
+
+def load_figures(rows: list[dict]) -> list[dict]:
+    """`bakeoff load` against its load: throughput, latency percentiles and goodput, one set of
+    charts per kind of load (fixed concurrency; arrival rate). Rows as report.load.row_json.
+    When a (contender, level) was measured in several runs, the latest run counts."""
+    latest: dict[tuple, dict] = {}
+    for r in rows:  # oldest run first
+        x = ("rate", r["profile"], r["target_rate"]) if r.get("target_rate") is not None else ("concurrency", r["concurrency"])
+        latest[(r["spec"], x)] = r
+    axes = {"concurrency": "concurrency (requests in flight)", "rate": "arrival rate asked for (requests/s)"}
+    figures = []
+    for axis, axis_title in axes.items():
+        chosen = [r for (spec, x), r in sorted(latest.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
+                  if x[0] == axis and r.get("concurrency") != 0]
+        if not chosen:
+            continue
+
+        specs = list(dict.fromkeys(r["spec"] for r in chosen))
+
+        def point(r: dict, figure: str, value) -> dict:
+            # one contender: the figure's name; several: "#k figure" (the tooltip has the full spec)
+            series = f"#{specs.index(r['spec']) + 1} {figure}" if len(specs) > 1 else figure
+            return {"series": series, "spec": r["spec"], "value": value, "profile": r["profile"],
+                    "x": r["target_rate"] if axis == "rate" else r["concurrency"]}
+
+        tput = [point(r, "output tok/s", r["output_throughput"]) for r in chosen if r["output_throughput"] is not None]
+        latency = [point(r, f"{name} {p}", (r["latency"].get(metric) or {}).get(p))
+                   for r in chosen for metric, name in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"))
+                   for p in ("p50", "p90", "p99") if (r["latency"].get(metric) or {}).get(p) is not None]
+        rates = [point(r, name, r[key]) for r in chosen
+                 for key, name in (("request_throughput", "completed / duration"), ("goodput", "goodput"),
+                                   ("completion_rate", "completed, first to last answer"))
+                 if r.get(key) is not None]
+        x = {"field": "x", "type": "quantitative", "title": axis_title}
+        for kind, data, y_title in (
+                ("throughput", tput, "output tokens/s (client-observed)"),
+                ("latency", latency, "ms (p50, p90, p99 over the completed requests)"),
+                ("requests and goodput", rates, "requests/s (goodput: those meeting every SLO)")):
+            if not data:
+                continue
+            y = {"field": "value", "type": "quantitative", "title": y_title}
+            colour = {"field": "series", "type": "nominal", "title": None,
+                      "legend": {"orient": "bottom", "columns": 3, "labelLimit": 260}}
+            tooltip = [{"field": "spec", "title": "contender"}, {"field": "series", "title": "figure"},
+                       {"field": "x", "title": axis_title}, {"field": "value", "title": y_title, "format": ".2f"}]
+            title = f"{kind} against {axis}"
+            figures.append({"title": title, "figure": _chart(data, [
+                {"name": "lines", "mark": {"type": "line"}, "encoding": {"x": x, "y": y, "color": colour}},
+                {"name": "points", "mark": {"type": "point", "filled": True, "size": 50},
+                 "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip}},
+            ], title={"text": title, "anchor": "start"})})
+    return figures

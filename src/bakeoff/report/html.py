@@ -21,9 +21,11 @@ from markupsafe import Markup
 
 from bakeoff import __version__
 from bakeoff.errors import InputError
-from bakeoff.report.charts import budget_figures, frontier_figure, session_figures, speed_figures, sweep_figures
+from bakeoff.report.charts import (budget_figures, frontier_figure, load_figures, session_figures, speed_figures,
+                                    sweep_figures)
 from bakeoff.report.flaky import flaky_cells
 from bakeoff.report.jsbundle import vega_bundle
+from bakeoff.report.load import annotate, level_label, row_json, summary_lines
 from bakeoff.report.matrix import LEGEND, fmt, report_data
 from bakeoff.report.pareto import FrontierPlot, FrontierPoint
 from bakeoff.report.side_by_side import side_by_side
@@ -119,6 +121,16 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         fid = f"fig-speed-{i}"
         figures.append({"id": fid, "figure": f["figure"]})
         speed.append({"id": fid, "title": f["title"]})
+    load_rows = annotate([row_json(r, samples=False) for r in db.load_results(run_id)])
+    load = {"figures": [], "rows": load_rows, "summaries": []}
+    for i, f in enumerate(load_figures(load_rows)):
+        fid = f"fig-load-{i}"
+        figures.append({"id": fid, "figure": f["figure"]})
+        load["figures"].append({"id": fid, "title": f["title"]})
+    for spec in dict.fromkeys(r["spec"] for r in load_rows):
+        load["summaries"] += [f"{spec}: {line}" for line in summary_lines([r for r in load_rows if r["spec"] == spec])]
+    for r in load_rows:
+        r["label"] = level_label(r)
     sweeps = []
     for i, (f, group) in enumerate(zip(sweep_figures(data["variants"]), data["variants"])):
         fid = f"fig-sweep-{i}"
@@ -147,6 +159,7 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
         "pareto": pareto,
         "numbers": numbers,  # the matrix's row number of each contender
         "speed": speed,
+        "load": load,
         "sweeps": sweeps,
         "budgets": budgets,
         "sessions": data["sessions"],

@@ -237,6 +237,8 @@ def fmt(value: Any, style: str | None) -> str:
         return f"{value:.0f}"
     if style == "f1":
         return f"{value:.1f}"
+    if style == "f2":
+        return f"{value:.2f}"
     return str(value)
 
 

@@ -2,10 +2,14 @@
 serving benchmark (``benchmarks/benchmark_serving.py``, ``calculate_metrics``).
 
 For each concurrency level C: N requests of P prompt tokens and O output tokens are sent by C
-workers, each starting the next request as soon as its last one ends (vLLM's
-``--max-concurrency C`` with ``--request-rate inf``). One warm-up request before the first level
-is not counted. Every figure is client-observed: taken in this process, on receipt of each
-streamed chunk.
+slots, each starting the next request as soon as its last one ends (vLLM's
+``--max-concurrency C`` with ``--request-rate inf``). For each arrival rate R: request i goes out
+at its time in the level's schedule whatever the server does (constant: i / R; Poisson:
+exponential gaps scaled to average 1 / R), as vLLM's ``--request-rate`` and GuideLLM's constant
+and Poisson profiles. A sweep (GuideLLM's) runs a synchronous level (C = 1), a throughput level
+(all N at once), then rates evenly between their request rates. One warm-up request before the
+first level is not counted. Every figure is client-observed: taken on receipt of each streamed
+chunk.
 
 - duration: first send -> last request done (completed or failed)
 - request throughput: completed requests / duration
@@ -18,9 +22,15 @@ streamed chunk.
 - mean, sample-free std (numpy's np.std), p50/p90/p99 with numpy's linear interpolation
 - goodput: completed requests meeting every SLO given (ttft, tpot, e2el) / duration; as in vLLM a
   request of one output token counts TPOT 0 for the SLO
+- sent rate: (requests − 1) / (last send − first send); completion rate: (completed − 1) / (last
+  answer − first answer). At an arrival rate, a completion rate below 95% of the sent rate (or a
+  failed request) means the server did not keep up: it saturated
 
-The requests go through the contender's own backend (``astream``: one attempt, no retries), so a
-failed request counts as failed, with its error, and the load test works for every server backend.
+The requests go out through the load client (bakeoff.run.load_client): one attempt each, no
+retries, so a failed request counts as failed, with its error. For the openai-compat family it
+sends the backend's own request body over a bare HTTP client and parses the streamed lines after
+the level with the backend's own parser; other server backends go through their ``astream``. The
+client's own CPU is recorded per level, and a level where it was saturated says so.
 Prompts are random token ids turned into text (vLLM's "random" dataset), a different seed per
 request so no prefix cache answers one; with a tokenizer (openai-compat's ``tokenizer=``) the text
 re-tokenizes to exactly P tokens, otherwise it is P common English words (approximate).
@@ -31,14 +41,11 @@ backends have no such parameter, and the actual output tokens are recorded eithe
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
 import math
 import random
 import re
 import statistics
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,11 +53,11 @@ from typing import Any
 
 from bakeoff import __version__
 from bakeoff.backends import get_backend, make_backend
-from bakeoff.backends._server import Retryable, ServerBackend
+from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
 from bakeoff.measure.hardware import environment
-from bakeoff.measure.timing import StreamMeasure
+from bakeoff.run.load_client import LevelPlan, default_workers, make_client
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
 
@@ -190,76 +197,19 @@ def with_extra_body(requests: list[GenerationRequest], extra: dict[str, Any] | N
     return requests
 
 
-# --- one request, one level ---------------------------------------------------------------
+# --- one level ------------------------------------------------------------------------------
 
-async def one_request(backend: ServerBackend, request: GenerationRequest, timeout_s: float) -> dict[str, Any]:
-    """Send one request (one attempt); return its sample record. Never raises for a failed request."""
-    measure = StreamMeasure()
-    times: list[float] = []
-    t_call = time.perf_counter()
-
-    async def consume() -> None:
-        async for event in backend.astream(request):
-            measure.feed(event)
-            if event["type"] in ("content", "reasoning"):
-                times.append(event["t"])
-
-    error = None
-    try:
-        await asyncio.wait_for(consume(), timeout_s)
-    except asyncio.TimeoutError:
-        error = f"no complete answer within {timeout_s:g} s"
-    except (Retryable, BackendError) as exc:  # the backend's own words: HTTP status, dropped connection...
-        error = backend.redact(getattr(exc, "reason", None) or str(exc))[:500]
-    except Exception as exc:  # noqa: BLE001 - any failure of one request is that request's result
-        error = backend.redact(f"{type(exc).__name__}: {exc}")[:500]
-    t_done = time.perf_counter()
-    f = measure.finish()
-    t_send = max(measure.t_send, t_call)  # the backend's "sent" event, else the call
-    sample: dict[str, Any] = {
-        "ok": error is None, "error": error, "t_send": t_send, "t_done": t_done,
-        "prompt_sha": hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest()[:12],
-        "finish_reason": f.finish_reason, "chunks": len(times),
-        "ttft_ms": None, "e2e_ms": None, "tpot_ms": None, "itl_ms": [],
-        "output_tokens": None, "output_tokens_source": None,
-        "prompt_tokens": None, "prompt_tokens_source": None,
-        # what the server says came from its prefix cache (None: it does not say); the prompts
-        # are random, so anything above 0 is the chat template's shared opening
-        "cached_tokens": (measure.cache or {}).get("cached_tokens"),
-        "cache_source": (measure.cache or {}).get("source"),
-    }
-    if error is None:
-        n = f.output_tokens
-        sample.update(ttft_ms=f.ttft_ms, e2e_ms=f.e2e_ms, output_tokens=n,
-                      output_tokens_source=f.tokens_source if n is not None else None,
-                      itl_ms=[round((b - a) * 1000, 4) for a, b in zip(times, times[1:])])
-        if f.prompt_tokens is not None:
-            sample.update(prompt_tokens=f.prompt_tokens, prompt_tokens_source=f.tokens_source)
-        if n is not None and n > 1 and f.ttft_ms is not None:
-            sample["tpot_ms"] = (f.e2e_ms - f.ttft_ms) / (n - 1)
-    return sample
-
-
-async def run_level(backend: ServerBackend, requests: list[GenerationRequest], concurrency: int,
-                    timeout_s: float, on_done: Callable[[dict], None] | None = None) -> tuple[float, list[dict]]:
-    """C workers; each sends its next request as soon as its last one ends. Returns (duration s, samples)."""
-    samples: list[dict[str, Any]] = [{} for _ in requests]
-    pending = iter(enumerate(requests))
-
-    async def worker() -> None:
-        for i, request in pending:  # shared iterator: next() never awaits, so no request goes twice
-            samples[i] = await one_request(backend, request, timeout_s)
-            samples[i]["i"] = i
-            if on_done:
-                on_done(samples[i])
-
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(requests)))))
+def run_level(client, requests: list[GenerationRequest], plan: LevelPlan,
+              on_done: Callable[[bool], None] | None = None) -> tuple[float, list[dict], dict[str, Any]]:
+    """Send a level's requests through the load client. Returns (duration s, samples, the client's
+    own figures); each sample's send and done times are made relative to the first send."""
+    samples, client_figures = client.run_level(requests, plan, on_done)
     t0 = min(s["t_send"] for s in samples)
     duration = max(s["t_done"] for s in samples) - t0
     for s in samples:  # relative times: when each request went out and came back, in s from t0
         s["sent_s"] = round(s.pop("t_send") - t0, 6)
         s["done_s"] = round(s.pop("t_done") - t0, 6)
-    return duration, samples
+    return duration, samples, client_figures
 
 
 # --- figures (vLLM's calculate_metrics) -----------------------------------------------------
@@ -343,7 +293,7 @@ def tokens_source(samples: list[dict]) -> str:
 class LevelResult:
     run_id: str
     spec: str
-    concurrency: int
+    concurrency: int | None
     requests: int
     completed: int
     failed: int
@@ -364,6 +314,27 @@ class LevelResult:
     good_requests: int | None = None
     source: str = SOURCE
     notes: list[str] = field(default_factory=list)
+    client: dict[str, Any] | None = None  # the load client's own cost: workers, CPU s and busy share each
+    level: int = 0  # position in the contender's run
+    profile: str = "concurrency"  # concurrency | constant | poisson
+    target_rate: float | None = None  # requests/s asked for (arrival profiles)
+    sent_rate: float | None = None  # requests/s that went out, first to last send
+    completion_rate: float | None = None  # requests/s that came back, first to last completion
+    sweep: str | None = None  # the sweep step this level was, e.g. "synchronous", "throughput", "rate 3/5"
+
+
+@dataclass
+class LevelSpec:
+    """One level to run: fixed ``concurrency``, or requests arriving at ``rate`` per second."""
+
+    profile: str  # concurrency | constant | poisson
+    concurrency: int | None = None
+    rate: float | None = None
+    sweep: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"concurrency {self.concurrency}" if self.rate is None else f"{self.profile} {self.rate:.3g} req/s"
 
 
 @dataclass
@@ -374,17 +345,97 @@ class LoadSettings:
     output_tokens: int
     slo: dict[str, float]
     timeout_s: float = 300.0
+    workers: int = field(default_factory=default_workers)
+    rates: list[float] = field(default_factory=list)  # requests/s, one level each
+    arrival: str = "constant"  # constant | poisson: how requests arrive at a rate
+    sweep: int | None = None  # rate levels between the synchronous and the throughput level
 
     def __post_init__(self) -> None:
-        if not self.concurrency or any(c < 1 for c in self.concurrency):
+        if self.arrival not in ARRIVALS:
+            raise InputError(f"--arrival takes {' or '.join(ARRIVALS)}, got {self.arrival!r}")
+        if any(not math.isfinite(r) or r <= 0 for r in self.rates):
+            raise InputError("--rate takes request rates > 0 per second, e.g. 0.5,1,2, or sweep")
+        if self.sweep is not None and not 1 <= self.sweep <= 50:
+            raise InputError("--rate sweep:N takes 1 to 50 rate levels")
+        if not (self.concurrency or self.rates or self.sweep) or any(c < 1 for c in self.concurrency):
             raise InputError("--concurrency takes levels >= 1, e.g. 1,2,4,8,16")
         if self.prompt_tokens < 1 or self.output_tokens < 1:
             raise InputError("--prompt-tokens and --output-tokens must be at least 1")
+        if self.workers < 1:
+            raise InputError("--workers must be at least 1")
         if self.requests is not None and self.requests < 1:
             raise InputError("--requests must be at least 1")
 
-    def requests_at(self, concurrency: int) -> int:
-        return self.requests if self.requests else default_requests(concurrency)
+    def levels(self) -> list[LevelSpec]:
+        """The levels known before the run (a sweep adds its rate levels as it learns the range)."""
+        if self.sweep:
+            return [LevelSpec("concurrency", 1, sweep="synchronous"),
+                    LevelSpec("concurrency", self.requests or SWEEP_REQUESTS, sweep="throughput")]
+        return ([LevelSpec("concurrency", c) for c in self.concurrency]
+                + [LevelSpec(self.arrival, rate=r) for r in self.rates])
+
+    def requests_at(self, level: LevelSpec) -> int:
+        if self.requests:
+            return self.requests
+        if level.sweep:
+            return SWEEP_REQUESTS
+        if level.rate is not None:
+            return default_rate_requests(level.rate)
+        return default_requests(level.concurrency)
+
+    def planned_requests(self) -> int:
+        return (sum(self.requests_at(level) for level in self.levels())
+                + (self.sweep or 0) * (self.requests or SWEEP_REQUESTS))
+
+
+ARRIVALS = ("constant", "poisson")
+SWEEP_REQUESTS = 32  # per sweep level unless --requests says otherwise
+SWEEP_DEFAULT = 5
+
+
+def parse_rates(text: str | None) -> tuple[list[float], int | None]:
+    """``--rate 0.5,1,2`` -> ([0.5, 1.0, 2.0], None); ``sweep`` or ``sweep:8`` -> ([], 5 or 8)."""
+    if text is None or not text.strip():
+        return [], None
+    text = text.strip().lower()
+    if text.startswith("sweep"):
+        _, sep, count = text.partition(":")
+        try:
+            return [], int(count) if sep else SWEEP_DEFAULT
+        except ValueError:
+            raise InputError(f"--rate sweep:N takes a whole number of rate levels, got {text!r}") from None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()], None
+    except ValueError:
+        raise InputError(f"--rate takes requests per second as a comma list (e.g. 0.5,1,2) or sweep; got {text!r}") from None
+
+
+def default_rate_requests(rate: float) -> int:
+    """Requests per rate level when --requests is not given: ten seconds of arrivals, at least 16."""
+    return max(16, math.ceil(10 * rate))
+
+
+def schedule(profile: str, rate: float, n: int, seed: str) -> list[float]:
+    """When each of n requests goes out, in s after the level's start. constant: every 1/rate s.
+    poisson: exponential gaps of mean 1/rate (seeded), scaled so that they average exactly 1/rate
+    (a Poisson process given its count), so the level offers exactly the target rate."""
+    if profile == "constant" or n < 2:
+        return [i / rate for i in range(n)]
+    rng = random.Random(seed)
+    gaps = [rng.expovariate(rate) for _ in range(n - 1)]
+    scale = (n - 1) / rate / sum(gaps)
+    offsets, t = [0.0], 0.0
+    for gap in gaps:
+        t += gap * scale
+        offsets.append(t)
+    return offsets
+
+
+def sweep_rates(synchronous: float, throughput: float, steps: int) -> list[float]:
+    """GuideLLM's sweep: ``steps`` rates evenly spaced strictly between the synchronous rate (one
+    request at a time) and the throughput rate (all at once)."""
+    low, high = sorted((synchronous, throughput))
+    return [low + (high - low) * k / (steps + 1) for k in range(1, steps + 1)]
 
 
 @dataclass
@@ -408,10 +459,10 @@ def run_load(db: Database, specs: list[ContenderSpec], settings: LoadSettings, a
     run = LoadRun(run_id=uuid.uuid4().hex[:12])
     db.start_run(run.run_id, _now(), "load", argv, __version__, environment())
     if progress:
-        progress.start(sum(settings.requests_at(c) for c in settings.concurrency) * len(specs), 0)
+        progress.start(settings.planned_requests() * len(specs), 0)
     try:
         for spec in specs:
-            asyncio.run(_load_contender(db, run, spec, settings, progress))
+            _load_contender(db, run, spec, settings, progress)
         run.status = "error" if run.errors else "completed"
     except KeyboardInterrupt:
         run.status = "interrupted"
@@ -424,31 +475,31 @@ def run_load(db: Database, specs: list[ContenderSpec], settings: LoadSettings, a
     return run
 
 
-async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: LoadSettings,
-                          progress) -> None:
+def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, settings: LoadSettings, progress) -> None:
     def note(text: str) -> None:
         run.notes.append(f"{spec.canonical}: {text}")
         if progress:
             progress.note(f"{spec.canonical}: {text}")
 
-    backend = make_backend(spec, settings.timeout_s)
+    client = make_client(spec.canonical, settings.timeout_s, settings.workers)
     try:
         try:
-            facts = await backend.aload()
+            facts = client.load()
         except BackendError as exc:
             _failed(db, run, spec, f"contender failed to load: {exc}", progress, settings)
             return
-        maker = PromptMaker(spec.options.get("tokenizer"), getattr(backend, "_tokenizer", None))
+        backend = make_backend(spec, settings.timeout_s)  # not loaded: only its name and options are read
+        maker = PromptMaker(spec.options.get("tokenizer"))
         seed = uuid.uuid4().hex[:8]  # new prompts every run: no cache from an earlier run answers them
         extra = full_length_fields(backend, settings.output_tokens)
         full_length = "ignore_eos=true, min_tokens=O (extra body fields)" if extra else None
-        warm = build_requests(spec, maker, 1, settings.prompt_tokens, settings.output_tokens, f"{seed}:warm-up")[0][0]
-        warm.extra_body = extra
-        sample = await one_request(backend, warm, settings.timeout_s)
+        warm = build_requests(spec, maker, 1, settings.prompt_tokens, settings.output_tokens, f"{seed}:warm-up")[0]
+        with_extra_body(warm, extra)
+        sample = run_level(client, warm, LevelPlan(slots=1))[1][0]
         if not sample["ok"] and extra and re.search(r"HTTP 4(00|22)", sample["error"] or ""):
             note(f"the server refused ignore_eos/min_tokens ({sample['error']}); sent without them")
-            extra = full_length = warm.extra_body = None  # a server that refuses unknown fields
-            sample = await one_request(backend, warm, settings.timeout_s)
+            extra = full_length = None  # a server that refuses unknown fields
+            sample = run_level(client, with_extra_body(warm, None), LevelPlan(slots=1))[1][0]
         if not sample["ok"]:
             _failed(db, run, spec, f"the warm-up request failed: {sample['error']}", progress, settings)
             return
@@ -465,19 +516,26 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
             note(msg)
         db.record_contender(run.run_id, spec, None, None, {
             **facts, "load_test": {"prompt_method": maker.method, "full_length": full_length or "not sent",
-                                   "prompt_seed": seed, "warm_up": _brief(sample)}}, {}, [], None)
-        for c in settings.concurrency:
-            n = settings.requests_at(c)
-            if n < c:
-                note(f"concurrency {c}: only {n} requests, so at most {n} are in flight")
+                                   "prompt_seed": seed, "warm_up": _brief(sample),
+                                   "client": {"workers": client.workers, "path": client.path()}}}, {}, [], None)
+        levels = settings.levels()
+        for index, level in enumerate(levels):
+            n = settings.requests_at(level)
+            if level.concurrency and n < level.concurrency:
+                note(f"{level.label}: only {n} requests, so at most {n} are in flight")
             requests, counts = build_requests(spec, maker, n, settings.prompt_tokens, settings.output_tokens,
-                                              f"{seed}:c{c}")
+                                              f"{seed}:{index}")
             with_extra_body(requests, extra)
             if progress:
-                progress.contender(f"{spec.canonical} @ {c}", n)
-            on_done = (lambda s: progress.advance(None, "ok" if s["ok"] else "error")) if progress else None
-            duration, samples = await run_level(backend, requests, c, settings.timeout_s, on_done)
-            result = level_result(run.run_id, spec.canonical, c, settings, duration, samples, counts)
+                progress.contender(f"{spec.canonical} @ {level.label}", n)
+            on_done = (lambda ok: progress.advance(None, "ok" if ok else "error")) if progress else None
+            plan = (LevelPlan(slots=level.concurrency) if level.rate is None else
+                    LevelPlan(offsets_s=schedule(level.profile, level.rate, n, f"{seed}:{index}:arrivals")))
+            duration, samples, client_figures = run_level(client, requests, plan, on_done)
+            result = level_result(run.run_id, spec.canonical, level.concurrency, settings, duration, samples, counts)
+            result.client, result.level, result.profile = client_figures, index, level.profile
+            result.target_rate, result.sweep = level.rate, level.sweep
+            _client_notes(result)
             short = sum(1 for s in samples if s["ok"] and s["output_tokens"] is not None
                         and s["output_tokens"] < settings.output_tokens)
             if short:
@@ -485,11 +543,30 @@ async def _load_contender(db: Database, run: LoadRun, spec: ContenderSpec, setti
                                     f"{settings.output_tokens} output tokens (the model stopped, or the server "
                                     "cut the stream short); the figures count the tokens actually returned")
             for text in result.notes:
-                note(f"concurrency {c}: {text}")
+                note(f"{level.label}: {text}")
             db.record_load_result(result)  # one commit per level: an interrupt loses only the level in flight
             run.results.append(result)
+            if settings.sweep and level.sweep == "throughput":
+                synchronous = run.results[-2].request_throughput or 0.0
+                highest = result.completion_rate or result.request_throughput or 0.0
+                if synchronous <= 0 or highest <= 0:
+                    note("the sweep has no rate range: a synchronous or throughput level completed nothing")
+                    break
+                levels += [LevelSpec(settings.arrival, rate=r, sweep=f"rate {k + 1}/{settings.sweep}")
+                           for k, r in enumerate(sweep_rates(synchronous, highest, settings.sweep))]
     finally:
-        await backend.aclose()
+        client.close()
+
+
+def _client_notes(result: LevelResult) -> None:
+    """Warn when the client, not the server, may have set the level's figures."""
+    client = result.client or {}
+    if client.get("saturated"):
+        busy = max(client["busy"])
+        result.notes.append(
+            f"the load client was saturated: a worker process was busy {busy:.0%} of the level on its own CPU, so "
+            "the throughput may be the client's ceiling, not the server's; add --workers (now "
+            f"{client['workers']}) on a machine with cores to spare")
 
 
 def _brief(sample: dict) -> dict:
@@ -500,12 +577,11 @@ def _failed(db: Database, run: LoadRun, spec: ContenderSpec, message: str, progr
     db.record_contender(run.run_id, spec, None, None, {}, {}, [], message)
     run.errors.append(f"{spec.canonical}: {message}")
     if progress:
-        for c in settings.concurrency:
-            for _ in range(settings.requests_at(c)):
-                progress.advance(None, "error")
+        for _ in range(settings.planned_requests()):
+            progress.advance(None, "error")
 
 
-def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSettings, duration: float,
+def level_result(run_id: str, spec: str, concurrency: int | None, settings: LoadSettings, duration: float,
                  samples: list[dict], prompt_counts: list[int | None]) -> LevelResult:
     """Label each completed request's prompt tokens (server usage, else the tokenizer's count of the
     text sent, else unknown: the figures then use P, labelled approximate) and sum up the level."""
@@ -527,6 +603,7 @@ def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSetting
         slo=settings.slo or None, latency=figures["latency"], tokens_source=tokens_source(samples),
         samples=samples, created_at=_now(), total_input_tokens=figures["total_input_tokens"],
         total_output_tokens=figures["total_output_tokens"], good_requests=figures["good_requests"])
+    result.sent_rate, result.completion_rate = rates_achieved(samples)
     if errors:
         result.notes.append(f"{len(errors)} of {len(samples)} requests failed; first error: {errors[0]}")
     done = [s for s in samples if s["ok"]]
@@ -535,3 +612,41 @@ def level_result(run_id: str, spec: str, concurrency: int, settings: LoadSetting
         result.notes.append(f"{len(cached)} of {len(done)} requests had prompt tokens from the server's prefix cache "
                             f"(median {statistics.median(cached):g} tokens, {done[0]['cache_source']})")
     return result
+
+
+def rates_achieved(samples: list[dict]) -> tuple[float | None, float | None]:
+    """(requests/s sent, first to last send; requests/s completed, first to last completion)."""
+    def rate(times: list[float]) -> float | None:
+        span = max(times) - min(times) if len(times) > 1 else 0
+        return (len(times) - 1) / span if span > 0 else None
+
+    return rate([s["sent_s"] for s in samples]), rate([s["done_s"] for s in samples if s["ok"]])
+
+
+KEPT_UP = 0.95  # a rate level where completions kept at least this share of the sent rate
+
+
+def server_kept_up(row: dict) -> bool | None:
+    """Whether the server kept up with a rate level: completions at >= 95% of the rate sent."""
+    if row.get("target_rate") is None or not row.get("sent_rate"):
+        return None
+    return (row.get("completion_rate") or 0.0) >= KEPT_UP * row["sent_rate"] and row["failed"] == 0
+
+
+def saturation(rows: list[dict]) -> dict[str, Any] | None:
+    """Where the server saturated among a contender's rate levels (rows as report.load.result_json):
+    the highest rate it kept up with, the lowest it did not, and the most it completed."""
+    rated = sorted((r for r in rows if r.get("target_rate") is not None), key=lambda r: r["target_rate"])
+    if not rated:
+        return None
+    kept = [r for r in rated if server_kept_up(r)]
+    missed = [r for r in rated if not server_kept_up(r)]
+    return {"kept_up_to": kept[-1]["target_rate"] if kept else None,
+            "saturated_from": missed[0]["target_rate"] if missed else None,
+            "max_completion_rate": max((r["completion_rate"] or 0.0) for r in rows)}
+
+
+def max_goodput(rows: list[dict]) -> dict[str, Any] | None:
+    """The level with the highest goodput (requests/s meeting every SLO), or None without an SLO."""
+    scored = [r for r in rows if r.get("goodput") is not None]
+    return max(scored, key=lambda r: r["goodput"]) if scored else None

@@ -2,7 +2,9 @@
 (tg) measured apart, at each depth of tokens already in the KV cache, a warm-up and then R
 repetitions reported as mean ± sample stdev with every sample.
 
-Each depth gets a fresh load with a context just large enough (depth + the largest test, rounded
+A server contender (openai-compat, Ollama, ...) is measured through its server instead
+(bakeoff.run.server_speed): every request cold, figures client-observed beside what the server
+reports. In process, each depth gets a fresh load with a context just large enough (depth + the largest test, rounded
 up to 256, unless the spec sets ``ctx``), so the memory figure at each depth is the KV cache that
 context really costs.
 """
@@ -19,9 +21,11 @@ from typing import Any
 
 from bakeoff import __version__
 from bakeoff.backends import get_backend, make_backend
+from bakeoff.backends._server import ServerBackend
 from bakeoff.errors import InputError
 from bakeoff.measure.hardware import environment
 from bakeoff.models.packaged import file_sha256
+from bakeoff.run.server_speed import ENGINE_SOURCE, PP_SOURCE, TG_SOURCE, cache_summary, run_server_speed, summarise_server
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
 
@@ -44,7 +48,9 @@ class SpeedResult:
     peak_mem_mb: float | None
     engine_memory: dict = field(default_factory=dict)
     model_sha256: str | None = None
-    source: str = "measured: wall clock around llama_decode calls (as llama-bench); engine_avg_tps: engine-reported"
+    source: str = "measured: wall clock around llama_decode calls (as llama-bench)"
+    engine_source: str | None = "engine-reported: llama.cpp perf counters"
+    cache: str | None = None  # servers: how each request was kept cold, and what the server said it reused
 
 
 def _ctx_for(depth: int, longest: int) -> int:
@@ -82,11 +88,20 @@ def run_speed(db: Database | None, specs: list[ContenderSpec], n_prompt: list[in
     try:
         for spec in specs:
             backend_cls = get_backend(spec.backend)
+            if issubclass(backend_cls, ServerBackend):
+                def keep(result: SpeedResult) -> None:
+                    results.append(result)
+                    if db:
+                        _store(db, run_id, result, now())
+                    if on_result:
+                        on_result(result)
+
+                run_server_speed(spec, n_prompt, n_gen, depths, reps, timeout_s, keep,
+                                 lambda *a, spec=spec: _server_result(spec, reps, *a))
+                continue
             if not hasattr(backend_cls, "call") or "speed" not in getattr(
                     _engine_class(backend_cls), "rpc_methods", ()):
-                hint = ("; for a server, `bakeoff load` measures TTFT, TPOT and throughput under concurrency"
-                        if backend_cls.runs_in != "in-process" else "")
-                raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol{hint}")
+                raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol")
             sha = None
             for depth in depths:
                 ctx = spec.options.get("ctx") or _ctx_for(depth, longest)
@@ -117,6 +132,21 @@ def run_speed(db: Database | None, specs: list[ContenderSpec], n_prompt: list[in
     return results
 
 
+def _server_result(spec: ContenderSpec, reps: int, kind: str, n: int, depth: int, figures: dict, backend,
+                   maker) -> SpeedResult:
+    """A server test's result, in the in-process shape, each figure labelled with where it came from."""
+    summary = summarise_server(figures)
+    counts = ", ".join(sorted(figures["counts"]))
+    return SpeedResult(
+        spec=spec.canonical, test=f"{kind}{n}", n_prompt=n if kind == "pp" else 0, n_gen=n if kind == "tg" else 0,
+        depth=depth, ctx=0, threads=None, reps=reps, avg_tps=summary["avg_tps"], stddev_tps=summary["stddev_tps"],
+        samples_tps=figures["samples_tps"], samples_ns=figures["samples_ns"],
+        engine_avg_tps=summary["engine_avg_tps"], peak_mem_mb=None,
+        source=f"{PP_SOURCE if kind == 'pp' else TG_SOURCE} (tokens: {counts})",
+        engine_source=ENGINE_SOURCE if summary["engine_avg_tps"] is not None else None,
+        cache=cache_summary(kind, figures["cache"]))
+
+
 def _engine_class(backend_cls):
     import importlib
 
@@ -125,13 +155,15 @@ def _engine_class(backend_cls):
 
 
 def _store(db: Database, run_id: str, r: SpeedResult, created: str) -> None:
+    row = {"run_id": run_id, "spec": r.spec, "test": r.test, "n_prompt": r.n_prompt, "n_gen": r.n_gen,
+           "depth": r.depth, "ctx": r.ctx, "threads": r.threads, "reps": r.reps, "avg_tps": r.avg_tps,
+           "stddev_tps": r.stddev_tps, "samples_tps": json.dumps(r.samples_tps), "samples_ns": json.dumps(r.samples_ns),
+           "engine_avg_tps": r.engine_avg_tps, "peak_mem_mb": r.peak_mem_mb,
+           "engine_memory": json.dumps(r.engine_memory), "model_sha256": r.model_sha256, "created_at": created,
+           "source": r.source + (f"; {r.cache}" if r.cache else ""), "engine_source": r.engine_source}
     with db.conn:
-        db.conn.execute(
-            "INSERT OR REPLACE INTO speed_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (run_id, r.spec, r.test, r.n_prompt, r.n_gen, r.depth, r.ctx, r.threads, r.reps, r.avg_tps,
-             r.stddev_tps, json.dumps(r.samples_tps), json.dumps(r.samples_ns), r.engine_avg_tps,
-             r.peak_mem_mb, json.dumps(r.engine_memory), r.model_sha256, created),
-        )
+        db.conn.execute(f"INSERT OR REPLACE INTO speed_results ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()))
 
 
 def speed_rows_json(results: list[SpeedResult]) -> list[dict[str, Any]]:

@@ -106,22 +106,23 @@ class Database:
     # --- load tests (bakeoff load) ----------------------------------------------------------
 
     def record_load_result(self, r) -> None:
-        """One concurrency level of a load test (a bakeoff.run.load.LevelResult), in its own transaction."""
+        """One level of a load test (a bakeoff.run.load.LevelResult), in its own transaction."""
+        row = {"run_id": r.run_id, "spec": r.spec, "level": r.level, "profile": r.profile,
+               "concurrency": r.concurrency, "target_rate": r.target_rate, "sent_rate": r.sent_rate,
+               "completion_rate": r.completion_rate, "requests": r.requests, "completed": r.completed,
+               "failed": r.failed, "prompt_tokens": r.prompt_tokens, "output_tokens": r.output_tokens,
+               "duration_s": r.duration_s, "request_throughput": r.request_throughput,
+               "output_throughput": r.output_throughput, "total_token_throughput": r.total_token_throughput,
+               "goodput": r.goodput, "slo": _json(r.slo) if r.slo else None, "latency": _json(r.latency),
+               "tokens_source": r.tokens_source, "samples": json.dumps(r.samples),
+               "client": _json(r.client) if r.client else None, "sweep": r.sweep, "created_at": r.created_at}
         with self.conn:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO load_results (run_id, spec, concurrency, requests, completed, failed,"
-                " prompt_tokens, output_tokens, duration_s, request_throughput, output_throughput,"
-                " total_token_throughput, goodput, slo, latency, tokens_source, samples, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (r.run_id, r.spec, r.concurrency, r.requests, r.completed, r.failed, r.prompt_tokens,
-                 r.output_tokens, r.duration_s, r.request_throughput, r.output_throughput,
-                 r.total_token_throughput, r.goodput, _json(r.slo) if r.slo else None, _json(r.latency),
-                 r.tokens_source, json.dumps(r.samples), r.created_at),
-            )
+            self.conn.execute(f"INSERT OR REPLACE INTO load_results ({', '.join(row)}) "
+                              f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
     def load_results(self, run_id: str | None = None) -> list[sqlite3.Row]:
         sql = "SELECT l.* FROM load_results l JOIN runs r ON r.id = l.run_id"
-        return self.rows_for_run(sql, run_id, "l.run_id", "r.started_at, l.spec, l.concurrency")
+        return self.rows_for_run(sql, run_id, "l.run_id", "r.started_at, l.spec, l.level")
 
     # --- conversations (multi-turn cases, consistency probes) --------------------------------
 

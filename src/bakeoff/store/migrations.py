@@ -417,3 +417,55 @@ def m014_repo_sessions(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration
+def m015_load_profiles(conn: sqlite3.Connection) -> None:
+    # `bakeoff load` levels beyond fixed concurrency: arrival profiles (constant rate, Poisson) and
+    # sweeps. A level is keyed by its position in the run (level), not its concurrency (NULL for a
+    # rate level); target_rate is the arrival rate asked for (requests/s), sent_rate and
+    # completion_rate what was achieved, and client the load client's own cost (JSON: workers,
+    # CPU seconds and busy share per worker, saturated).
+    conn.executescript(
+        """
+        CREATE TABLE load_levels (
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            spec TEXT NOT NULL,
+            level INTEGER NOT NULL,
+            profile TEXT NOT NULL,           -- concurrency | constant | poisson
+            concurrency INTEGER,             -- fixed concurrency; NULL for a rate level
+            target_rate REAL,                -- requests/s asked for; NULL for a concurrency level
+            sent_rate REAL,                  -- requests/s that went out (first to last send)
+            completion_rate REAL,            -- requests/s that came back (first to last completion)
+            requests INTEGER NOT NULL,
+            completed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            prompt_tokens INTEGER,
+            output_tokens INTEGER,
+            duration_s REAL NOT NULL,
+            request_throughput REAL,
+            output_throughput REAL,
+            total_token_throughput REAL,
+            goodput REAL,
+            slo TEXT,
+            latency TEXT NOT NULL,
+            tokens_source TEXT,
+            samples TEXT NOT NULL,
+            client TEXT,
+            sweep TEXT,                      -- which sweep step this level was (NULL: none)
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, spec, level)
+        );
+        INSERT INTO load_levels (run_id, spec, level, profile, concurrency, requests, completed, failed,
+            prompt_tokens, output_tokens, duration_s, request_throughput, output_throughput,
+            total_token_throughput, goodput, slo, latency, tokens_source, samples, created_at)
+        SELECT run_id, spec, concurrency, 'concurrency', concurrency, requests, completed, failed,
+            prompt_tokens, output_tokens, duration_s, request_throughput, output_throughput,
+            total_token_throughput, goodput, slo, latency, tokens_source, samples, created_at
+        FROM load_results;
+        DROP TABLE load_results;
+        ALTER TABLE load_levels RENAME TO load_results;
+        ALTER TABLE speed_results ADD COLUMN source TEXT;         -- where the tok/s came from (NULL: in-process)
+        ALTER TABLE speed_results ADD COLUMN engine_source TEXT;  -- where engine_avg_tps came from
+        """
+    )
