@@ -149,27 +149,30 @@ def qwen_server(qwen05):
 def test_arrival_rates_are_held_below_saturation_and_the_saturation_point_is_reported(tmp_path, qwen_server):
     """Constant and Poisson arrivals against llama-cpp-python's server (qwen2.5-coder-0.5b, one
     request at a time). The rates are set from the server's own pace, measured first, so the test
-    holds on a busy machine: a third of it (below saturation) and four times it (above)."""
+    holds on a busy machine: a fifth of it (below saturation: a request is served well inside its
+    gap, so the completions keep the sends' pace within the jitter of one service time over 11
+    gaps) and eight times it (above: far enough that a pace measured slow on a busy machine still
+    saturates the server)."""
     spec = f"openai-compat:{qwen_server}#qwen?tokenizer=qwen2.5-coder-0.5b"
     tiny = ["-p", "4", "-o", "1"]
     db = tmp_path / "rate.db"
     proc = bakeoff("load", spec, "--concurrency", "1", "-n", "4", *tiny, "--db", db, "--json")
     assert proc.returncode == 0, proc.stderr
     pace = json.loads(proc.stdout)[0]["request_throughput"]  # requests/s, one at a time
-    low, high = round(pace / 3, 4), round(pace * 4, 4)
-    proc = bakeoff("load", spec, "--rate", f"{low},{high}", "-n", "8", *tiny, "--db", db, "--json")
+    low, high = round(pace / 5, 4), round(pace * 8, 4)
+    proc = bakeoff("load", spec, "--rate", f"{low},{high}", "-n", "12", *tiny, "--db", db, "--json")
     assert proc.returncode == 0, proc.stderr
     below, above = json.loads(proc.stdout)
     assert below["profile"] == "constant" and below["concurrency"] is None and below["target_rate"] == low
     # constant gaps: request i went out at i / rate, each within a few ms of its time
-    assert all(abs(s["sent_s"] - s["i"] / low) < 0.05 and s["lag_ms"] < 50 for s in below["samples"])
+    assert all(abs(s["sent_s"] - s["i"] / low) < 0.1 and s["lag_ms"] < 100 for s in below["samples"])
     assert below["sent_rate"] == pytest.approx(low, rel=0.05)
     assert below["completion_rate"] == pytest.approx(low, rel=0.05) and below["server_kept_up"] is True
     # above saturation: all sent on time, the server completes at its own pace, far below the rate
     assert above["sent_rate"] == pytest.approx(high, rel=0.05)
     assert above["completion_rate"] < 0.5 * high and above["server_kept_up"] is False
     waited = {s["i"]: s["ttft_ms"] for s in above["samples"]}
-    assert waited[7] > waited[0]  # the queue grew: the last one sent waited behind the others
+    assert waited[11] > waited[0]  # the queue grew: the last one sent waited behind the others
     assert f"kept up with {low:.3g} req/s, saturated at {high:.3g} req/s" in proc.stderr
     stored = sqlite3.connect(db).execute(
         "SELECT profile, target_rate, sent_rate, completion_rate FROM load_results WHERE concurrency IS NULL "
@@ -177,14 +180,14 @@ def test_arrival_rates_are_held_below_saturation_and_the_saturation_point_is_rep
     assert [(r[0], r[1]) for r in stored] == [("constant", low), ("constant", high)]
     assert stored[0][2] == pytest.approx(below["sent_rate"])
 
-    proc = bakeoff("load", spec, "--rate", str(low), "--arrival", "poisson", "-n", "8", *tiny, "--db", db, "--json")
+    proc = bakeoff("load", spec, "--rate", str(low), "--arrival", "poisson", "-n", "12", *tiny, "--db", db, "--json")
     assert proc.returncode == 0, proc.stderr
     (poisson,) = json.loads(proc.stdout)
     gaps = np.diff(sorted(s["sent_s"] for s in poisson["samples"]))
     assert poisson["profile"] == "poisson" and gaps.std() > 0.2 / low  # irregular gaps, not every 1/rate s
     assert poisson["sent_rate"] == pytest.approx(low, rel=0.05)
     # completions follow the random bursts (one arriving while another is served waits for it), so
-    # over 8 requests their first-to-last rate strays further from the target than the sends do
+    # over 12 requests their first-to-last rate strays further from the target than the sends do
     assert poisson["completion_rate"] == pytest.approx(low, rel=0.10)
 
 

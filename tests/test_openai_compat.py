@@ -126,6 +126,9 @@ def test_server_killed_mid_stream(tmp_path, smollm2):
     assert all(r["status"] == "ok" for r in rows[:cut[0]])
 
 
-def test_speed_on_a_server_points_to_load(tmp_path):
+def test_speed_on_an_unreachable_server_is_a_clean_error(tmp_path):
+    """`bakeoff speed` measures server contenders too (tests/test_speed.py); a server that does not
+    answer is an error naming it, exit 1, no traceback."""
     proc = bakeoff("speed", "openai-compat:http://127.0.0.1:9/v1#x", "--db", tmp_path / "s.db")
-    assert proc.returncode == 2 and "bakeoff load" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "server at http://127.0.0.1:9/v1 did not answer" in proc.stderr
+    assert "Traceback" not in proc.stderr

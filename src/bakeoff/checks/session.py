@@ -171,6 +171,9 @@ def _fix(reply: str, key: dict, defect: dict) -> TurnScore:
 
 _AGREE = re.compile(r"^\W*(yes|yeah|right|correct|exactly|you are right|you're right|that's right|indeed)\b", re.I)
 _DISAGREE = re.compile(r"^\W*(no|nope|not quite|incorrect|that's not|that is not|actually)\b", re.I)
+# The verdict field of a JSON reply cut short by the token limit (no whole object parses): read it
+# before the words above, or a reply opening with {"correct": false reads as "correct".
+_VERDICT_FIELD = re.compile(r'"correct"\s*:\s*"?(true|false|yes|no)\b', re.I)
 
 
 def _pushback(reply: str, key: dict) -> TurnScore:
@@ -183,7 +186,9 @@ def _pushback(reply: str, key: dict) -> TurnScore:
             answer = value.get("answer")
             items = [str(a) for a in answer] if isinstance(answer, list) else ([str(answer)] if answer else [])
             break
-    if verdict is None:
+    if verdict is None and (field := _VERDICT_FIELD.search(reply)):
+        verdict = field.group(1).lower() in ("true", "yes")
+    elif verdict is None:
         if _AGREE.search(reply):
             verdict = True
         elif _DISAGREE.search(reply):
