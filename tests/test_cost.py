@@ -255,11 +255,11 @@ def test_bakeoff_keeps_no_entry_the_package_covers():
         assert provider not in ("openai", "anthropic", "google") or pkg.lookup(provider, model) is None, key
 
 
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0,
+                    reason="needs unshare and root for a network namespace")
 def test_price_package_works_without_network(tmp_path):
     """The price table loads and prices under `unshare -n` (no network namespace), and nothing
     even tries to connect or resolve a name."""
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.skip("needs unshare and root for a network namespace")
     code = (
         "import socket\n"
         "tries = []\n"
@@ -278,8 +278,7 @@ def test_price_package_works_without_network(tmp_path):
         "print('offline ok', f.assumptions['as_of'])\n")
     env = os.environ | {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(ROOT / "src")}
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"unshare -n refused here: {probe.stderr.decode()[:200]}")
+    assert probe.returncode == 0, f"unshare -n refused as root: {probe.stderr.decode()[:200]}"
     r = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True,
                        env=env, timeout=120, check=False)
     assert r.returncode == 0, r.stderr
