@@ -36,14 +36,18 @@ def _by_case(rows) -> dict[str, list]:
 
 
 def _cold_or_labelled(rows) -> None:
-    """Every trial either measured cold (TTFT within 25% of its case's first repeat) or labelled as
-    cached and left out of the cold median."""
+    """Every trial either measured cold or labelled as cached and left out of the cold median.
+
+    Measured cold means no cache made it faster: its TTFT is at least 75% of its case's first
+    repeat (a cached prefix answers in a few percent of it). Slower than the first repeat is what
+    a busy machine does, not a cache: this shared 2-core machine has put a cold repeat 29% above
+    the first (7.4 s vs 5.7 s), so the upper side is held at twice the first."""
     for case, trials in _by_case(rows).items():
         first = trials[0]
         for r in trials:
             if r["cache_cold"] == 1:
                 assert first["cache_cold"] == 1, (case, first["cache_label"])
-                assert abs(r["ttft_ms"] - first["ttft_ms"]) <= 0.25 * first["ttft_ms"], \
+                assert 0.75 * first["ttft_ms"] <= r["ttft_ms"] <= 2 * first["ttft_ms"], \
                     (case, r["repeat"], r["ttft_ms"], first["ttft_ms"])
             else:
                 assert "may be prefix-cached" in r["cache_label"] or r["cache_label"].startswith("prefix-cached")
