@@ -134,6 +134,42 @@ def start_llama_server(model: Path, *extra: str, log: Path | None = None) -> tup
         time.sleep(0.5)
 
 
+def start_server(model: Path, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's server for streaming tests: --interrupt_requests False, because by default
+    that server ends the streaming request whenever another one arrives, which a load test must not."""
+    return start_llama_server(model, "--interrupt_requests", "False", log=log)
+
+
+def served(model: Path):
+    """A fixture body: a streaming server for ``model``, stopped after the fixture's scope."""
+    proc, url = start_server(model)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(smollm2):
+    """llama-cpp-python's OpenAI-compatible server with SmolLM2-135M on 127.0.0.1, one per test module."""
+    yield from served(smollm2)
+
+
+def turn_rows(db) -> list[sqlite3.Row]:
+    """Every stored turn of every conversation, with its trial's spec and case."""
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute("SELECT t.spec, t.case_id, u.* FROM turns u JOIN trials t ON t.id = u.trial_id"
+                                 " ORDER BY t.spec, t.case_id, u.turn"))
+    finally:
+        conn.close()
+
+
+def said(proc) -> str:
+    """What the CLI printed, its line wrapping undone."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
 def write_suite(path: Path, cases: int, contenders: list[str] | None = None, max_tokens: int = 24) -> Path:
     lines = []
     if contenders:

@@ -1,7 +1,7 @@
 """Memory beyond weights and KV cache: runtime and compute buffers (llama.cpp, no flash attention).
 
 Calibrated on bakeoff's own llamacpp backend (llama-cpp-python 0.3.36, CPU, mmap off, n_ubatch
-512, 2 threads) and checked in tests/test_fit_memory.py. What it counts:
+512, 2 threads) and checked in tests/estimate/test_fit_memory.py. What it counts:
 
 runtime (estimated)
     40 MiB + 155 bytes per vocabulary entry (token or BPE merge).

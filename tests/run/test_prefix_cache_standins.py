@@ -5,29 +5,23 @@ prefix as each server does and report it in that server's documented field: llam
 ``usage.prompt_tokens_details.cached_tokens`` (its cache partitioned by ``cache_salt``), Ollama's
 ``prompt_eval_count`` (only the tokens it evaluated), OpenAI's ``cached_tokens`` (automatic, from
 1,024 tokens), Anthropic's ``cache_read_input_tokens``. The real server is tested in
-tests/test_prefix_cache.py (llama-cpp-python's).
+tests/run/test_prefix_cache.py (llama-cpp-python's).
 """
 
 from __future__ import annotations
 
 import json
 
-from conftest import bakeoff, report_json, trial_rows
+from conftest import bakeoff, report_json, said, trial_rows, turn_rows
 from standins.anthropic_api import AnthropicState
 from standins.anthropic_api import make_app as anthropic_app
 from standins.base import StandInServer, StandInState
 from standins.ollama_api import make_app as ollama_app
 from standins.openai_api import make_app as openai_app
-from test_conversations import turn_rows
 
 from bakeoff.measure.cache import Ledger, classify
 
 SYSTEM = " ".join(f"rule{i}" for i in range(300))  # a long shared system prompt (300 stand-in tokens)
-
-
-def said(proc) -> str:
-    """What the CLI printed, its line wrapping undone."""
-    return " ".join((proc.stdout + proc.stderr).split())
 
 
 def _suite(path, repeat_cases: int = 2, conversation: bool = False):

@@ -31,7 +31,7 @@ from bakeoff.measure.cost import (
 )
 from bakeoff.measure.energy import EnergySample
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

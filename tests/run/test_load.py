@@ -6,34 +6,15 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import bakeoff, start_llama_server, wait_for
+from conftest import bakeoff, served, start_server, wait_for
 from bakeoff.errors import InputError
 from bakeoff.run.load import parse_slo, percentile, summarise
 
 SIZES = ["-p", "32", "-o", "8"]
-
-
-def start_server(model: Path, log: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """--interrupt_requests False: by default that server ends the streaming request whenever
-    another one arrives, which a load test must not."""
-    return start_llama_server(model, "--interrupt_requests", "False", log=log)
-
-
-def served(model: Path):
-    proc, url = start_server(model)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def server(smollm2):
-    yield from served(smollm2)
 
 
 def spec_for(url: str) -> str:

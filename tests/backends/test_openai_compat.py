@@ -6,18 +6,8 @@ import subprocess
 import sys
 
 import psutil
-import pytest
 
 from conftest import bakeoff, free_port, report_json, start_llama_server, trial_rows, wait_for, write_suite
-
-
-@pytest.fixture(scope="module")
-def server(smollm2):
-    # Without --interrupt_requests False this server cuts a stream short when another request arrives.
-    proc, url = start_llama_server(smollm2, "--interrupt_requests", "False")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def test_server_contender_streams_and_is_measured(tmp_path, server):
@@ -127,7 +117,7 @@ def test_server_killed_mid_stream(tmp_path, smollm2):
 
 
 def test_speed_on_an_unreachable_server_is_a_clean_error(tmp_path):
-    """`bakeoff speed` measures server contenders too (tests/test_speed.py); a server that does not
+    """`bakeoff speed` measures server contenders too (tests/run/test_speed.py); a server that does not
     answer is an error naming it, exit 1, no traceback."""
     proc = bakeoff("speed", "openai-compat:http://127.0.0.1:9/v1#x", "--db", tmp_path / "s.db")
     assert proc.returncode == 1 and "server at http://127.0.0.1:9/v1 did not answer" in proc.stderr

@@ -12,7 +12,7 @@ from bakeoff.suite.repo.packing import load_repository
 from bakeoff.suite.repo.questions import all_questions, choose_questions
 from repo_fixtures import PYTHON, RAILS, TYPESCRIPT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _by_id(files: dict[str, str]) -> dict:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import bakeoff, report_json, trial_rows, wait_for
+from conftest import bakeoff, report_json, trial_rows, turn_rows, wait_for
 from standins.base import StandInServer, StandInState
 from standins.openai_api import make_app
 
@@ -21,16 +21,6 @@ from bakeoff.store import Database
 SMOL = "smollm2-135m?threads=1"
 QWEN = "qwen2.5-coder-0.5b?threads=1"
 KEY = "sk-proj-standin-conversations"
-
-
-def turn_rows(db) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return list(conn.execute("SELECT t.spec, t.case_id, u.* FROM turns u JOIN trials t ON t.id = u.trial_id"
-                                 " ORDER BY t.spec, t.case_id, u.turn"))
-    finally:
-        conn.close()
 
 
 def check_rows(db, trial_id: str) -> list[sqlite3.Row]:

@@ -24,7 +24,6 @@ from bakeoff.suite.repo.questions import all_questions
 from bakeoff.suite.repo.session import TURN_KINDS, build_session
 from conftest import bakeoff, report_json
 from repo_fixtures import PYTHON, RAILS, TYPESCRIPT, mixed_repo, write_repo
-from test_openai_compat import server  # noqa: F401 - llama-cpp-python's server, one per module
 
 WRITTEN = {**RAILS, **PYTHON, **TYPESCRIPT}
 

@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from conftest import bakeoff
+from conftest import bakeoff, start_server
 
 
 def test_speed_json_contract_depth_sweep_and_storage(tmp_path, smollm2):
@@ -58,8 +58,6 @@ def test_speed_stores_in_the_default_database_unless_told_not_to(tmp_path, smoll
 def test_speed_through_a_real_server_measures_each_depth_cold_and_labels_the_figures(tmp_path, smollm2):
     """llama-cpp-python's server (one context, no per-request cache switch, no timings): every
     repetition a fresh random text; pp at depth d is the TTFT difference of d+1 and d+1+N tokens."""
-    from test_load import start_server
-
     proc_server, url = start_server(smollm2)
     db = tmp_path / "speed.db"
     try:

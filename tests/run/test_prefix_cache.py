@@ -12,10 +12,7 @@ turn's prompt is asked again cold, so the report shows both.
 from __future__ import annotations
 
 import pytest
-from conftest import bakeoff, report_json, trial_rows
-from test_conversations import turn_rows
-from test_openai_compat import server  # noqa: F401 - llama-cpp-python's server, one per module
-from test_prefix_cache_standins import said
+from conftest import bakeoff, report_json, said, trial_rows, turn_rows
 
 SYSTEM = "The quick brown fox jumps over the lazy dog. " * 100  # about 1,000 tokens
 SMOL = "smollm2-135m?threads=1&ctx=2048"

@@ -173,7 +173,7 @@ def test_actors_sharing_a_server_respect_its_concurrency(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text(cases(6))
     db = tmp_path / "server.db"
-    serve = Path(__file__).parent / "standins" / "serve.py"
+    serve = Path(__file__).parents[1] / "standins" / "serve.py"
     script = (f'{sys.executable} {serve} {tmp_path} 0.05 & srv=$!; '
               f'while [ ! -s {tmp_path}/url ]; do sleep 0.1; done; '
               f'{sys.executable} -m bakeoff run {suite} -c "openai-compat:$(cat {tmp_path}/url)/v1#gpt-standin'
