@@ -1,0 +1,49 @@
+"""bakeoff.twin.build directly: a twin of a tiny Gemma 3 layout (its config.json) written with
+the tensor types llama.cpp's quantizer chooses, readable as a GGUF, cached by its inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from gguf import GGUFReader
+
+from bakeoff.errors import InputError
+from bakeoff.twin.build import build_twin, check_disk, twins_dir
+
+GEMMA3 = {"model_type": "gemma3_text", "num_hidden_layers": 6, "hidden_size": 128, "vocab_size": 1024,
+          "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 64, "sliding_window": 64,
+          "intermediate_size": 256, "max_position_embeddings": 32768}
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    monkeypatch.setenv("BAKEOFF_HOME", str(tmp_path / "home"))
+    path = tmp_path / "tiny-gemma3.json"
+    path.write_text(json.dumps(GEMMA3))
+    return path
+
+
+def test_a_twin_is_written_with_the_quantizers_types_and_found_again_in_the_cache(config):
+    stages = []
+    twin = build_twin(str(config), "Q8_0", progress=lambda stage, done, total: stages.append((done, total)))
+    assert twin.path.parent == twins_dir() and twin.path.name.startswith("tiny-gemma3-Q8_0-")
+    assert twin.path.stat().st_size == twin.file_bytes and not twin.cached
+    reader = GGUFReader(str(twin.path))
+    assert len(reader.tensors) == twin.tensors
+    assert sum(int(t.n_elements) for t in reader.tensors) == twin.params
+    assert set(twin.by_type) <= {"Q8_0", "F32"} and twin.by_type["Q8_0"] >= 6 * 7  # q k v o gate up down
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    assert arch == "gemma3" and "quantizer" in twin.types_source
+    assert stages[-1][0] == stages[-1][1]  # progress reaches the total
+    again = build_twin(str(config), "Q8_0")
+    assert again.cached and again.path == twin.path and again.params == twin.params
+
+
+def test_bad_requests_are_refused_before_any_work(config, tmp_path):
+    with pytest.raises(InputError, match="--vocab .*: no such file"):
+        build_twin(str(config), "Q4_K_M", vocab=tmp_path / "missing.gguf")
+    with pytest.raises(InputError):
+        build_twin(str(config), "Q17_Z")
+    with pytest.raises(InputError, match="not enough disk for the twin"):
+        check_disk(tmp_path, 2**62)
