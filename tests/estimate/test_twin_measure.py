@@ -3,25 +3,17 @@ twin takes when llama.cpp loads it here, and the settings a measurement refuses.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from bakeoff.errors import InputError
 from bakeoff.estimate import fit
 from bakeoff.estimate.twin_measure import measure_twin, roofline_profile
-
-GEMMA3 = {"model_type": "gemma3_text", "num_hidden_layers": 6, "hidden_size": 128, "vocab_size": 1024,
-          "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 64, "sliding_window": 64,
-          "intermediate_size": 256, "max_position_embeddings": 32768}
+from tiny_models import tiny_gemma3
 
 
 @pytest.fixture
 def config(tmp_path, monkeypatch):
-    monkeypatch.setenv("BAKEOFF_HOME", str(tmp_path / "home"))
-    path = tmp_path / "tiny-gemma3.json"
-    path.write_text(json.dumps(GEMMA3))
-    return str(path)
+    return str(tiny_gemma3(tmp_path, monkeypatch))
 
 
 def test_the_roofline_uses_this_machine_on_cpu_and_only_a_single_gpu_profile():

@@ -3,25 +3,17 @@ the tensor types llama.cpp's quantizer chooses, readable as a GGUF, cached by it
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from gguf import GGUFReader
 
 from bakeoff.errors import InputError
 from bakeoff.twin.build import build_twin, check_disk, twins_dir
-
-GEMMA3 = {"model_type": "gemma3_text", "num_hidden_layers": 6, "hidden_size": 128, "vocab_size": 1024,
-          "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 64, "sliding_window": 64,
-          "intermediate_size": 256, "max_position_embeddings": 32768}
+from tiny_models import tiny_gemma3
 
 
 @pytest.fixture
 def config(tmp_path, monkeypatch):
-    monkeypatch.setenv("BAKEOFF_HOME", str(tmp_path / "home"))
-    path = tmp_path / "tiny-gemma3.json"
-    path.write_text(json.dumps(GEMMA3))
-    return path
+    return tiny_gemma3(tmp_path, monkeypatch)
 
 
 def test_a_twin_is_written_with_the_quantizers_types_and_found_again_in_the_cache(config):
