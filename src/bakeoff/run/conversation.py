@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import re
 import uuid
 from dataclasses import asdict
 from typing import Any
@@ -81,12 +80,6 @@ def generated_distractors(k: int, seed: int, case_id: str) -> list[str]:
         rng.shuffle(batch)
         out += batch[: k - len(out)]
     return out
-
-
-def normalise(text: str | None) -> str:
-    """For agreement between two answers: lower case, punctuation and markup dropped,
-    whitespace collapsed ("**PostgreSQL.**" and "postgresql" are equal)."""
-    return " ".join(re.sub(r"[^\w\s]|_", " ", (text or "").lower()).split())
 
 
 _SUMMED = ("prompt_tokens", "output_tokens", "e2e_ms", "engine_prompt_n", "engine_prompt_ms",

@@ -63,7 +63,6 @@ from bakeoff.store import Database
 
 SOURCE = "client-observed: wall clock in bakeoff's process, on receipt of each streamed chunk"
 SLO_KEYS = {"ttft": "ttft_ms", "tpot": "tpot_ms", "e2el": "e2el_ms", "e2e": "e2el_ms"}
-METRICS = ("ttft_ms", "tpot_ms", "itl_ms", "e2e_ms")
 PERCENTILES = (50, 90, 99)
 
 

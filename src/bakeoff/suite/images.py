@@ -1,5 +1,5 @@
-"""Images attached to a user turn: checked with Pillow when the suite loads, sent by each backend
-in its own wire format (bakeoff.backends.*), identified by the sha256 of their bytes.
+"""Images attached to a user turn: checked with Pillow when the suite loads, identified by the
+sha256 of their bytes; each backend sends them in its own wire format (bakeoff.util.images).
 
 A missing file is a mistake in the suite (exit 2, file and line). A file that is there but cannot
 be used (truncated, not an image, a format other than PNG/JPEG/WebP, too many pixels, too large)
@@ -9,11 +9,12 @@ run goes on.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from bakeoff.util import images as _wire
 
 MAX_BYTES = 20 * 2**20
 # Well above any budget's resize target (Gemma 4 at 1120 tokens: about 1.0 MP) and below Pillow's
@@ -107,29 +108,9 @@ def _decode(Image, data: bytes, as_written: str) -> tuple[str, int, int]:
     return fmt, width, height
 
 
-def image_base64(image: dict[str, Any]) -> str:
-    """The image's bytes as base64, read when the request is sent (never stored)."""
-    return base64.b64encode(Path(image["path"]).read_bytes()).decode("ascii")
-
-
-def data_url(image: dict[str, Any]) -> str:
-    return f"data:{image['mime']};base64,{image_base64(image)}"
-
-
-def count_images(messages: list[dict[str, Any]]) -> int:
-    return sum(len(m.get("images") or ()) for m in messages)
-
-
-def no_visual_budget(engine: str, instead: str):
-    """The type of ``visual_budget`` on a backend whose API has no per-image token budget: any
-    value is refused with the reason (a budget that is not sent must not look measured)."""
-    from typing import Annotated
-
-    from pydantic import BeforeValidator
-
-    def refuse(value: Any) -> None:
-        if value is not None:
-            raise ValueError(f"{engine} takes no per-image token budget; {instead}")
-        return None
-
-    return Annotated[int | None, BeforeValidator(refuse)]
+# The wire encoding moved to bakeoff.util.images; these names stay importable from here only
+# until the backends and the scheduler import them from there.
+image_base64 = _wire.image_base64
+data_url = _wire.data_url
+count_images = _wire.count_images
+no_visual_budget = _wire.no_visual_budget

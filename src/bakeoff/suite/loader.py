@@ -39,7 +39,6 @@ from bakeoff.suite.schema import (
 MAX_BYTES = 20 * 1024 * 1024
 MAX_NODES = 100_000  # after alias expansion
 MAX_DEPTH = 100
-ROLES = ("system", "user", "assistant")
 
 # Tests turn this off so that a bug surfaces as itself instead of as an InputError.
 _CATCH_ALL = True
