@@ -18,7 +18,6 @@ is decided by the report, against the same contender's review of the unmutated r
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, ClassVar, Literal
 
