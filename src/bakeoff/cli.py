@@ -184,7 +184,7 @@ def repo_command(
         bakeoff repo . --session 20 -c 'qwen2.5-coder-0.5b?ctx=8192' --pack-tokens 4000 --repeat 2
     """
     from bakeoff.spec import parse_contender
-    from bakeoff.suite.repo import build_repo_suite, describe, plan_trials, suite_document, suite_label, summary_lines
+    from bakeoff.suite.repo import build_repo_suite, describe, suite_document, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
     if list_only and not session:
@@ -223,7 +223,10 @@ def repo_command(
     from bakeoff.report.matrix import report_data
     from bakeoff.store import Database
 
-    plan = plan_trials(suite, specs)
+    from bakeoff.run.plan import make_plan
+
+    # Each contender with its own packed cases, contender by contender.
+    plan = [t for spec in specs for t in make_plan([spec], suite.cases[spec.canonical])]
     if not plan:
         raise InputError(f"{path}: nothing to ask: no question, defect or depth case could be built (see the notes above)")
     _interrupt_on_sigterm()
@@ -770,7 +773,7 @@ def fit(
                           hardware_file=hardware_file, db=db, flash_attn=flash_attn, engine=engine,
                           gpu_layers=gpu_layers, cpu_moe=cpu_moe, n_cpu_moe=n_cpu_moe)
     if measure:
-        from bakeoff.estimate.twin_measure import measure_twin
+        from bakeoff.run.twin_measure import measure_twin
 
         _interrupt_on_sigterm()
         placed = cpu_moe or bool(n_cpu_moe)

@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bakeoff.checks import CheckConfigError, build_check
 from bakeoff.checks.base import CheckSpec, dotted, validation_problems
 from bakeoff.errors import InputError
+from bakeoff.suite.probes import generated_distractors
 from bakeoff.suite.schema import (
     Case,
     CaseModel,
@@ -569,8 +570,6 @@ class _SuiteLoader:
         """Expand a consistency probe into its turns: establish, distractors, and the question(s)
         again. Several paraphrases of the question are spread evenly through the distractors,
         the last one at the end."""
-        from bakeoff.run.conversation import generated_distractors
-
         truth = self.truth(pm.truth, loc + ("truth",)) if "truth" in pm.model_fields_set else []
         if pm.establish.truth and not truth:
             raise self.fail(loc + ("establish", "truth"), "'truth: true' checks the first reply against the "

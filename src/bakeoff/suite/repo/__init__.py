@@ -264,13 +264,6 @@ def summary_lines(suite: RepoSuite, path) -> list[str]:
     return lines + [f"note: {note}" for note in suite.notes]
 
 
-def plan_trials(suite: RepoSuite, specs: list, repeat: int = 1) -> list:
-    """Each contender with its own packed cases, contender by contender."""
-    from bakeoff.run.plan import make_plan
-
-    return [t for spec in specs for t in make_plan([spec], suite.cases[spec.canonical], repeat)]
-
-
 def suite_label(path, questions: int, defects: int, depths, seed: int, pack_tokens: int | None = None) -> str:
     depth_text = ",".join(str(d) for d in depths) if depths else "none"
     return (f"repo:{path} (--questions {questions} --defects {defects} --depths {depth_text} --seed {seed}"
