@@ -199,7 +199,7 @@ def repo_command(
         bakeoff repo . --session 20 -c 'qwen2.5-coder-0.5b?ctx=8192' --pack-tokens 4000 --repeat 2
     """
     from bakeoff.spec import parse_contender
-    from bakeoff.suite.repo import build_repo_suite, describe, suite_document, suite_label, summary_lines
+    from bakeoff.suite.repo import build_repo_suite, suite_document, suite_facts, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
     if list_only and not session:
@@ -222,7 +222,7 @@ def repo_command(
                              list_only)
     depth_list = parse_depths(depths) if depths else []
     suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud, pack_tokens=pack_tokens)
-    info = describe(suite)
+    info = suite_facts(suite)
     say = (lambda text: None) if as_json else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
     for line in summary_lines(suite, path):
         say(line)

@@ -12,9 +12,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.util import images as _wire
+
+if TYPE_CHECKING:
+    from bakeoff.suite.loader import SuiteLoader
+    from bakeoff.suite.schema import CaseModel
 
 MAX_BYTES = 20 * 2**20
 # Well above any budget's resize target (Gemma 4 at 1120 tokens: about 1.0 MP) and below Pillow's
@@ -106,6 +110,41 @@ def _decode(Image, data: bytes, as_written: str) -> tuple[str, int, int]:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageProblem(f"image {as_written}: cannot be decoded ({exc})") from None
     return fmt, width, height
+
+
+def attach_images(doc: SuiteLoader, cm: CaseModel, convo: list[dict[str, Any]], loc: tuple[Any, ...]) -> str | None:
+    """Check the case's images and put them on their user messages; return why one of them
+    cannot be sent (an error for this case only), or None. A missing file is an InputError."""
+    wanted: list[tuple[int, list[str], tuple[Any, ...]]] = []  # (message index, paths, location)
+    if cm.images is not None:
+        if cm.turns is not None or cm.probe is not None:
+            raise doc.fail(loc + ("images",), "images attach to 'prompt' or to a user message in 'messages'; "
+                            "conversation cases ('turns', 'probe') take none", at_key=True)
+        last_user = max(i for i, m in enumerate(convo) if m["role"] == "user")
+        wanted.append((last_user, cm.images, loc + ("images",)))
+    for j, m in enumerate(cm.messages or []):
+        if m.images is not None:
+            if m.role != "user":
+                raise doc.fail(loc + ("messages", j, "images"), f"images attach to user messages, not {m.role!r}",
+                                at_key=True)
+            wanted.append((j, m.images, loc + ("messages", j, "images")))
+    error = None
+    for index, paths, iloc in wanted:
+        if not paths:
+            raise doc.fail(iloc, "'images' is empty; list image files or leave it out")
+        refs = []
+        for k, written in enumerate(paths):
+            path = (doc.base_dir or Path.cwd()) / written
+            if not path.is_file():
+                raise doc.fail(iloc + (k,), f"image file {written!r} not found (looked for {path})")
+            try:
+                refs.append(check_image(path.resolve(), written).to_dict())
+            except ImageProblem as exc:
+                error = error or str(exc)
+                refs.append({"path": str(path.resolve()), "as_written": written, "sha256": exc.sha256,
+                             "problem": str(exc)})
+        convo[index]["images"] = convo[index].get("images", []) + refs
+    return error
 
 
 # The wire encoding moved to bakeoff.util.images; these names stay importable from here only

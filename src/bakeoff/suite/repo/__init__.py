@@ -196,7 +196,7 @@ def suite_document(suite: RepoSuite, spec: str) -> dict:
     return {"contenders": [spec], "cases": cases}
 
 
-def describe(suite: RepoSuite) -> dict:
+def suite_facts(suite: RepoSuite) -> dict:
     """What the suite holds, for ``bakeoff repo --json``."""
     return {"files": len(suite.repository.files), "git": suite.repository.git,
             "skipped": [{"path": p, "why": w} for p, w in suite.repository.skipped],
