@@ -119,14 +119,14 @@ def attach_images(doc: SuiteLoader, cm: CaseModel, convo: list[dict[str, Any]], 
     if cm.images is not None:
         if cm.turns is not None or cm.probe is not None:
             raise doc.fail(loc + ("images",), "images attach to 'prompt' or to a user message in 'messages'; "
-                            "conversation cases ('turns', 'probe') take none", at_key=True)
+                           "conversation cases ('turns', 'probe') take none", at_key=True)
         last_user = max(i for i, m in enumerate(convo) if m["role"] == "user")
         wanted.append((last_user, cm.images, loc + ("images",)))
     for j, m in enumerate(cm.messages or []):
         if m.images is not None:
             if m.role != "user":
                 raise doc.fail(loc + ("messages", j, "images"), f"images attach to user messages, not {m.role!r}",
-                                at_key=True)
+                               at_key=True)
             wanted.append((j, m.images, loc + ("messages", j, "images")))
     error = None
     for index, paths, iloc in wanted:

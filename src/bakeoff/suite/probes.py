@@ -66,14 +66,14 @@ def generated_distractors(k: int, seed: int, case_id: str) -> list[str]:
 
 
 def expand_probe(doc: SuiteLoader, pm: ProbeModel, vars_: dict[str, str] | None, loc: tuple[Any, ...],
-          case_id: str) -> tuple[list[Turn], dict[str, Any]]:
+                 case_id: str) -> tuple[list[Turn], dict[str, Any]]:
     """Expand a consistency probe into its turns: establish, distractors, and the question(s)
     again. Several paraphrases of the question are spread evenly through the distractors,
     the last one at the end."""
     truth = probe_truth(doc, pm.truth, loc + ("truth",)) if "truth" in pm.model_fields_set else []
     if pm.establish.truth and not truth:
         raise doc.fail(loc + ("establish", "truth"), "'truth: true' checks the first reply against the "
-                        "probe's truth, but the probe has no 'truth:'", at_key=True)
+                       "probe's truth, but the probe has no 'truth:'", at_key=True)
     eloc = loc + ("establish",)
     est_checks = doc.checks(pm.establish.checks, eloc + ("checks",))
     est_user_loc = eloc + ("user",) if isinstance(doc.node_at(eloc)[0], MappingNode) else eloc
@@ -131,7 +131,7 @@ def probe_truth(doc: SuiteLoader, raw: Any, loc: tuple[Any, ...]) -> list[CheckS
     if isinstance(raw, list) and raw:
         return doc.checks(raw, loc)
     raise doc.fail(loc, "'truth' is the expected answer: text the reply contains, a check "
-                         "(e.g. {regex: '...'}), or a list of checks")
+                   "(e.g. {regex: '...'}), or a list of checks")
 
 
 def one_check(doc: SuiteLoader, entry: Any, loc: tuple[Any, ...]) -> list[CheckSpec]:

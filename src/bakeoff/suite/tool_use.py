@@ -27,7 +27,7 @@ def case_tools(doc: SuiteLoader, cm: CaseModel, loc: tuple[Any, ...], checks: li
     if (cm.tools is not None or cm.agent is not None) and (cm.turns is not None or cm.probe is not None):
         key = "tools" if cm.tools is not None else "agent"
         raise doc.fail(loc + (key,), "tools and agent loops are not available in conversation cases "
-                        "('turns', 'probe'); use 'prompt' or 'messages'", at_key=True)
+                       "('turns', 'probe'); use 'prompt' or 'messages'", at_key=True)
     tools: list[dict[str, Any]] = []
     functions: dict[str, Any] = {}
     sources: dict[str, Any] = {}
@@ -41,10 +41,10 @@ def case_tools(doc: SuiteLoader, cm: CaseModel, loc: tuple[Any, ...], checks: li
             jsonschema.Draft202012Validator.check_schema(tm.parameters)
         except jsonschema.SchemaError as exc:
             raise doc.fail(tloc + ("parameters",), f"tool {tm.name!r}: parameters is not a valid JSON Schema: "
-                            f"{exc.message}") from None
+                           f"{exc.message}") from None
         if tm.parameters.get("type", "object") != "object":
             raise doc.fail(tloc + ("parameters",), f"tool {tm.name!r}: parameters must be an object schema "
-                            "(type: object); a call's arguments are a mapping")
+                           "(type: object); a call's arguments are a mapping")
         tools.append({"name": tm.name, "description": tm.description, "parameters": tm.parameters})
         if tm.python is not None:
             try:
@@ -61,12 +61,12 @@ def case_tools(doc: SuiteLoader, cm: CaseModel, loc: tuple[Any, ...], checks: li
             repo = (doc.base_dir or Path.cwd()) / cm.agent.repo
             if not repo.is_dir():
                 raise doc.fail(aloc + ("repo",), f"agent repo {cm.agent.repo!r} is not a directory "
-                                f"(looked for {repo})")
+                               f"(looked for {repo})")
             agent["repo"] = str(repo.resolve())
             for t in REPO_TOOLS:
                 if t["name"] in seen:
                     raise doc.fail(loc + ("tools", seen[t["name"]], "name"), f"tool name {t['name']!r} is "
-                                    "taken by the built-in repository tools of 'agent: repo'")
+                                   "taken by the built-in repository tools of 'agent: repo'")
                 tools.append(dict(t))
         if not tools:
             raise doc.fail(aloc, "an agent loop needs tools: 'tools' with python functions, or 'agent: {repo: DIR}'")
@@ -74,7 +74,7 @@ def case_tools(doc: SuiteLoader, cm: CaseModel, loc: tuple[Any, ...], checks: li
         if missing:
             j = seen[missing[0]]
             raise doc.fail(loc + ("tools", j), f"tool {missing[0]!r} has no 'python: module:function'; "
-                            "an agent loop runs every tool it offers")
+                           "an agent loop runs every tool it offers")
     names = {t["name"] for t in tools}
     for j, spec in enumerate(checks):
         inner = spec.inner or spec
@@ -86,5 +86,5 @@ def case_tools(doc: SuiteLoader, cm: CaseModel, loc: tuple[Any, ...], checks: li
         unknown = [n for n in wanted if n is not None and n not in names]
         if unknown:
             raise doc.error(f"{inner.kind} check names {unknown[0]!r}, which the case does not declare "
-                             f"(tools: {', '.join(sorted(names))})", spec.line)
+                            f"(tools: {', '.join(sorted(names))})", spec.line)
     return tools, functions, sources, agent
