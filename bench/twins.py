@@ -7,7 +7,7 @@ and `bakeoff fit --measure` (estimate vs measured memory, speed) at each context
     .venv/bin/python bench/twins.py --models gemma4-26b-a4b --cpu-moe -H rtx-3060-12gb   # experts in RAM
 
 Each twin is built into a fresh folder (so the build time is a build, not a cache hit) unless
---cache is given. Memory is measured with mmap off; see bakeoff/estimate/twin_measure.py for what
+--cache is given. Memory is measured with mmap off; see bakeoff/run/twin_measure.py for what
 each figure is compared with. Results go in bench/README.md with the machine, date and command.
 """
 
@@ -80,7 +80,7 @@ def main() -> int:
 
 def _bench(args) -> int:
     from bakeoff.estimate import fit
-    from bakeoff.estimate.twin_measure import measure_twin
+    from bakeoff.run.twin_measure import measure_twin
     from bakeoff.twin import build_twin
 
     rows = []

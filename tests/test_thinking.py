@@ -286,7 +286,7 @@ def test_models_without_native_thinking_are_prompted_when_asked():
     for setting in ("off", None):
         prompt, plan = _render(CHATML, setting)
         assert plan.mode == "none" and plan.fmt is None and "<think>" not in prompt
-    assert plan_for(64, CHATML).describe()["budget_tokens"] == 64
+    assert plan_for(64, CHATML).facts()["budget_tokens"] == 64
 
 
 # --- server backends: what the request carries ---------------------------------------------

@@ -7,6 +7,8 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -47,6 +49,19 @@ def _interrupt_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+
+
+@contextmanager
+def _exit_on_interrupt(message: str | Callable[[], str], progress=None):
+    """Ctrl-C (or SIGTERM, after _interrupt_on_sigterm): stop the progress bar, say what is kept
+    (``message``, or what it returns when interrupted), exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if progress:
+            progress.stop()
+        err.print(message() if callable(message) else message)
+        raise typer.Exit(130) from None
 
 
 @app.command()
@@ -92,7 +107,7 @@ def run(
     """
     from bakeoff.models import default_aliases, model_status
     from bakeoff.report.gates import Thresholds, format_summary, gate_plan, parse_pass_rate
-    from bakeoff.report.matrix import report_data
+    from bakeoff.report.data import report_data
     from bakeoff.run.plan import expand_sweeps, make_plan
     from bakeoff.spec import parse_contender, parse_spec
     from bakeoff.suite import load_default_suite
@@ -184,7 +199,7 @@ def repo_command(
         bakeoff repo . --session 20 -c 'qwen2.5-coder-0.5b?ctx=8192' --pack-tokens 4000 --repeat 2
     """
     from bakeoff.spec import parse_contender
-    from bakeoff.suite.repo import build_repo_suite, describe, plan_trials, suite_document, suite_label, summary_lines
+    from bakeoff.suite.repo import build_repo_suite, suite_document, suite_facts, suite_label, summary_lines
     from bakeoff.suite.repo.depth import parse_depths
 
     if list_only and not session:
@@ -207,7 +222,7 @@ def repo_command(
                              list_only)
     depth_list = parse_depths(depths) if depths else []
     suite = build_repo_suite(path, specs, questions, defects, depth_list, seed, allow_cloud, pack_tokens=pack_tokens)
-    info = describe(suite)
+    info = suite_facts(suite)
     say = (lambda text: None) if as_json else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
     for line in summary_lines(suite, path):
         say(line)
@@ -220,10 +235,13 @@ def repo_command(
         if as_json:
             print(json.dumps({"suite": info, "written": str(write)}, indent=2, default=str))
         return
-    from bakeoff.report.matrix import report_data
+    from bakeoff.report.data import report_data
     from bakeoff.store import Database
 
-    plan = plan_trials(suite, specs)
+    from bakeoff.run.plan import make_plan
+
+    # Each contender with its own packed cases, contender by contender.
+    plan = [t for spec in specs for t in make_plan([spec], suite.cases[spec.canonical])]
     if not plan:
         raise InputError(f"{path}: nothing to ask: no question, defect or depth case could be built (see the notes above)")
     _interrupt_on_sigterm()
@@ -274,11 +292,8 @@ def _repo_session(path: Path, specs: list, turns: int, repeat: int, seed: int, p
     _interrupt_on_sigterm()
     database = Database(db)
     label = f"repo:{path} (--session {turns} --seed {seed}" + (f" --pack-tokens {pack_tokens}" if pack_tokens else "") + ")"
-    try:
+    with _exit_on_interrupt(f"interrupted: finished turns are saved in {db}; run the same command again to resume."):
         summary = run_sessions(database, plan, specs, repeat, str(path), label, sys.argv, timeout, Progress())
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished turns are saved in {db}; run the same command again to resume.")
-        raise typer.Exit(130) from None
     ids = {session_id(plan, s.canonical, r) for s in specs for r in range(repeat)}
     groups = [g for g in session_data(database) if any(s["id"] in ids for s in g["sessions"])]
     if as_json:
@@ -294,7 +309,7 @@ def _repo_session(path: Path, specs: list, turns: int, repeat: int, seed: int, p
 
 def _print_run(summary, db: Path, data: dict) -> None:
     """The run's one-line summary (stderr) and the terminal report (stdout)."""
-    from bakeoff.report.matrix import print_terminal
+    from bakeoff.report.terminal import print_terminal
 
     err.print(f"run {summary.run_id}: {summary.ran} trials run, {summary.skipped} already done, "
               f"{summary.errors} errors; results in {db}")
@@ -309,13 +324,10 @@ def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float
 
     progress = None if as_json else _RichProgress(err)
     try:
-        return run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors,
-                        progress=progress, run_contender=run_contender, allow_unconfined_code=allow_unconfined_code)
-    except KeyboardInterrupt:
-        if progress:
-            progress.stop()
-        err.print(f"interrupted: finished trials are saved in {db}; run the same command again to resume.")
-        raise typer.Exit(130) from None
+        with _exit_on_interrupt(f"interrupted: finished trials are saved in {db}; run the same command again to "
+                                "resume.", progress):
+            return run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors,
+                            progress=progress, run_contender=run_contender, allow_unconfined_code=allow_unconfined_code)
     finally:
         if progress:
             progress.stop()
@@ -371,7 +383,9 @@ def report(
 
     --html and --junit write files; the matrix is then printed only if a format is asked for too.
     """
-    from bakeoff.report.matrix import print_terminal, report_data, to_csv, to_markdown
+    from bakeoff.report.data import report_data
+    from bakeoff.report.matrix import to_csv, to_markdown
+    from bakeoff.report.terminal import print_terminal
     from bakeoff.store import Database
 
     if html or junit:
@@ -469,6 +483,7 @@ def speed(
     timings (llama-server) are shown beside them as engine-reported.
     """
     from bakeoff.backends.base import BackendError
+    from bakeoff.report.terminal import print_speed_legend, speed_line
     from bakeoff.run.speed import run_speed, speed_rows_json
     from bakeoff.spec import parse_contender
     from bakeoff.store import Database
@@ -485,39 +500,18 @@ def speed(
     def show(result) -> None:
         printed.append(result)
         if not as_json:
-            sd = f" ± {result.stddev_tps:.2f}" if result.stddev_tps is not None else ""
-            eng = f"{result.engine_avg_tps:.2f}" if result.engine_avg_tps else "–"
-            if result.cache is not None:  # through a server: client-observed, the server's own beside it
-                out.print(f"{result.spec}  {result.test:>7} @ d{result.depth:<6} server     "
-                          f"{result.avg_tps:9.2f}{sd} tok/s client-observed   engine-reported {eng} tok/s",
-                          highlight=False)
-                return
-            mem = f"{result.peak_mem_mb:.0f}" if result.peak_mem_mb is not None else "–"
-            kv = result.engine_memory.get("kv_mib")
-            out.print(f"{result.spec}  {result.test:>7} @ d{result.depth:<6} ctx {result.ctx:<6} "
-                      f"{result.avg_tps:9.2f}{sd} tok/s   engine {eng} tok/s   mem {mem} MB   "
-                      f"KV {kv if kv is not None else '–'} MiB", highlight=False)
+            out.print(speed_line(result), highlight=False)
 
     try:
-        results = run_speed(database, specs, pp, tg, depths, reps, sys.argv, on_result=show)
-    except KeyboardInterrupt:
-        err.print(f"interrupted after {len(printed)} results")
-        raise typer.Exit(130) from None
+        with _exit_on_interrupt(lambda: f"interrupted after {len(printed)} results"):
+            results = run_speed(database, specs, pp, tg, depths, reps, sys.argv, on_result=show)
     except BackendError as exc:  # a server that failed mid-measurement: what it said, no traceback
         err.print(f"[red]error:[/red] {escape(str(exc))} (after {len(printed)} results)", highlight=False)
         raise typer.Exit(1) from None
     if as_json:
         print(json.dumps(speed_rows_json(results), indent=2))
     else:
-        out.print("[dim]tok/s: mean ± sample stdev over the repetitions, measured around the decode calls "
-                  "(llama-bench's method); engine: llama.cpp's own perf counters; mem: worker peak RSS "
-                  "above its pre-load baseline; KV: the cache llama.cpp allocated for that context.[/dim]")
-        if any(r.cache is not None for r in results):
-            from bakeoff.run.server_speed import PP_SOURCE, TG_SOURCE
-
-            out.print(f"[dim]server contenders: pp tok/s = {PP_SOURCE.removeprefix('client-observed: ')}; tg tok/s = "
-                      f"{TG_SOURCE.removeprefix('client-observed: ')}; engine-reported: the server's own timings where "
-                      f"it sends them. {next(r.cache for r in results if r.cache)}.[/dim]")
+        print_speed_legend(results, out)
 
 
 @app.command()
@@ -595,10 +589,8 @@ def load(
     _interrupt_on_sigterm()
     progress = None if as_json else _RichProgress(err)
     try:
-        result = run_load(Database(db), specs, settings, sys.argv, progress=progress)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: the levels that finished are saved in {db}")
-        raise typer.Exit(130) from None
+        with _exit_on_interrupt(f"interrupted: the levels that finished are saved in {db}"):
+            result = run_load(Database(db), specs, settings, sys.argv, progress=progress)
     finally:
         if progress:
             progress.stop()
@@ -653,18 +645,9 @@ def models(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
+    from bakeoff.report.terminal import print_models
 
-    table = Table(title="models", title_justify="left")
-    for header in ("alias / path", "installed", "assembled", "size (MB)", "arch", "quant", "ctx", "params", "sha256"):
-        table.add_column(header, overflow="fold")
-    for r in rows:
-        table.add_row(r["alias"] or r["path"], "yes" if r["installed"] else f"no [{r.get('extra')}]",
-                      "yes" if r["assembled"] else "no", f"{r['size_bytes'] / 1e6:.0f}" if r.get("size_bytes") else "–",
-                      r.get("architecture") or "–", r.get("quant") or "–", str(r.get("context_length") or "–"),
-                      f"{r['parameters'] / 1e6:.0f}M" if r.get("parameters") else "–",
-                      (r["sha256"][:12] + "… " + (r.get("sha256_source") or "")) if r.get("sha256") else "–")
-    out.print(table)
+    print_models(rows, out)
 
 
 @app.command()
@@ -770,7 +753,7 @@ def fit(
                           hardware_file=hardware_file, db=db, flash_attn=flash_attn, engine=engine,
                           gpu_layers=gpu_layers, cpu_moe=cpu_moe, n_cpu_moe=n_cpu_moe)
     if measure:
-        from bakeoff.estimate.twin_measure import measure_twin
+        from bakeoff.run.twin_measure import measure_twin
 
         _interrupt_on_sigterm()
         placed = cpu_moe or bool(n_cpu_moe)
@@ -852,25 +835,24 @@ def judge(
     database = Database(db, create=False)
     _interrupt_on_sigterm()
     try:
-        if pairwise is None:
-            if judge_spec or criteria:
-                raise InputError("--judge and --criteria go with --pairwise; a rubric check names its own judge")
-            done = run_judge_phase(database, trial_timeout_s=timeout)
-            if as_json:
-                print(json.dumps(done.__dict__, indent=2))
-            else:
-                for note in done.notes:
-                    err.print(f"note: {note}", markup=False)
-                out.print(f"{done.graded} judge checks graded, {done.judge_errors} judge errors, "
-                          f"{done.pending_left} still pending; results in {db}")
-            return
-        if not judge_spec:
-            raise InputError("--pairwise needs --judge SPEC (any contender spec)")
-        summary = judge_pairs(database, pairwise[0], pairwise[1], judge_spec, criteria or DEFAULT_CRITERIA,
-                              max_tokens=max_tokens, trial_timeout_s=timeout)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: finished verdicts are saved in {db}; run the same command again to resume.")
-        raise typer.Exit(130) from None
+        with _exit_on_interrupt(f"interrupted: finished verdicts are saved in {db}; run the same command again to "
+                                "resume."):
+            if pairwise is None:
+                if judge_spec or criteria:
+                    raise InputError("--judge and --criteria go with --pairwise; a rubric check names its own judge")
+                done = run_judge_phase(database, trial_timeout_s=timeout)
+                if as_json:
+                    print(json.dumps(done.__dict__, indent=2))
+                else:
+                    for note in done.notes:
+                        err.print(f"note: {note}", markup=False)
+                    out.print(f"{done.graded} judge checks graded, {done.judge_errors} judge errors, "
+                              f"{done.pending_left} still pending; results in {db}")
+                return
+            if not judge_spec:
+                raise InputError("--pairwise needs --judge SPEC (any contender spec)")
+            summary = judge_pairs(database, pairwise[0], pairwise[1], judge_spec, criteria or DEFAULT_CRITERIA,
+                                  max_tokens=max_tokens, trial_timeout_s=timeout)
     finally:
         database.close()
     if as_json:

@@ -356,7 +356,8 @@ class ThinkingPlan:
                 return out
         return [{"role": "system", "content": self.system_prefix}, *out]
 
-    def describe(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, Any]:
+        """The plan as stored with the contender: setting, mode, format, budget and how it is done."""
         how = {
             "native gemma4": "Gemma 4: <|think|> at the start of the system turn; <|channel>thought...<channel|> is reasoning",
             "native qwen3": "the chat template's enable_thinking flag; <think>...</think> is reasoning",
@@ -370,6 +371,9 @@ class ThinkingPlan:
                 "max_tokens": ("thinking capped at the budget (the closing tag is forced there); the answer keeps "
                                "the case's max_tokens" if self.budget else
                                "thinking and answer share the case's max_tokens" if self.on else None)}
+
+    # The old name, kept only until backends/llamacpp.py calls facts().
+    describe = facts
 
 
 def plan_for(setting: Setting, template: str | None, arch: str = "", chat_format: str | None = None) -> ThinkingPlan:

@@ -30,6 +30,19 @@ def test_registry_lists_the_builtin_kinds_from_entry_points():
     assert get_check("regex").kind == "regex"
 
 
+def test_every_check_in_pyproject_is_registered_and_loads():
+    """pyproject.toml's entry points are the one list of checks: each kind there is known and its
+    class says the same kind."""
+    import tomllib
+    from pathlib import Path
+
+    table = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    kinds = table["project"]["entry-points"]["bakeoff.checks"]
+    assert set(kinds) <= set(check_kinds())
+    for kind in kinds:
+        assert get_check(kind).kind == kind
+
+
 # -- equals ---------------------------------------------------------------------------------------
 
 

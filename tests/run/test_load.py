@@ -12,7 +12,8 @@ import pytest
 
 from conftest import bakeoff, served, start_server, wait_for
 from bakeoff.errors import InputError
-from bakeoff.run.load import parse_slo, percentile, summarise
+from bakeoff.measure.load_stats import percentile, summarise
+from bakeoff.run.load import parse_slo
 
 SIZES = ["-p", "32", "-o", "8"]
 

@@ -54,37 +54,32 @@ __all__ = [
 NOT = "not"
 WEIGHT = "weight"
 
-# Used only when the package metadata is missing (running from a source tree never installed).
-_BUILTIN = {
-    "equals": "bakeoff.checks.text:Equals",
-    "contains": "bakeoff.checks.text:Contains",
-    "regex": "bakeoff.checks.text:Regex",
-    "json": "bakeoff.checks.json_check:JsonCheck",
-    "python": "bakeoff.checks.python_check:PythonCheck",
-    "judge": "bakeoff.checks.judge:JudgeCheck",
-    "code": "bakeoff.checks.code:CodeCheck",
-    "number": "bakeoff.checks.number:NumberCheck",
-    "ifbench": "bakeoff.checks.ifbench:IFBenchCheck",
-    "tool_call": "bakeoff.checks.tool_calls:ToolCall",
-    "tool_calls": "bakeoff.checks.tool_calls:ToolCalls",
-    "valid_tool_calls": "bakeoff.checks.tool_calls:ValidToolCalls",
-    "no_tool_call": "bakeoff.checks.tool_calls:NoToolCall",
-    "answer_set": "bakeoff.checks.repo:AnswerSet",
-    "review": "bakeoff.checks.repo:Review",
-}
-# Kinds known even when the installed metadata predates their entry point (an editable install
-# made before the line was added to pyproject.toml).
-_ALWAYS = ("judge", "code", "number", "ifbench", "tool_call", "tool_calls", "valid_tool_calls", "no_tool_call",
-           "answer_set", "review")
+# The one list of built-in checks is the `bakeoff.checks` table of pyproject.toml. It is read
+# from the installed metadata; when bakeoff runs from a source tree (never installed, or an
+# editable install whose metadata predates a line added since), the table in the tree's own
+# pyproject.toml fills in the kinds the metadata lacks.
+_PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
+
+
+def _source_tree_entry_points() -> dict[str, str]:
+    if not _PYPROJECT.is_file():
+        return {}
+    import tomllib
+
+    try:
+        project = tomllib.loads(_PYPROJECT.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    if project.get("name") != "bakeoff":  # some other project's file above an installed bakeoff
+        return {}
+    return dict(project.get("entry-points", {}).get("bakeoff.checks", {}))
 
 
 @lru_cache(maxsize=1)
 def _entry_points() -> dict[str, EntryPoint]:
     eps = {ep.name: ep for ep in entry_points(group="bakeoff.checks")}
-    if not eps:
-        eps = {name: EntryPoint(name, value, "bakeoff.checks") for name, value in _BUILTIN.items()}
-    for name in _ALWAYS:
-        eps.setdefault(name, EntryPoint(name, _BUILTIN[name], "bakeoff.checks"))
+    for name, value in _source_tree_entry_points().items():
+        eps.setdefault(name, EntryPoint(name, value, "bakeoff.checks"))
     return eps
 
 

@@ -80,7 +80,8 @@ class Scale:
     def default_pass_at(self) -> int:
         return 1 if self.binary else self.low + math.ceil(0.75 * (self.high - self.low))
 
-    def describe(self) -> str:
+    def instruction(self) -> str:
+        """How the judge is told to score, in its prompt."""
         if self.binary:
             return "score 1 if the response meets the rubric, 0 if it does not"
         return f"score from {self.low} (worst) to {self.high} (best)"
@@ -168,7 +169,7 @@ RUBRIC_SYSTEM = "Grade the RESPONSE to the TASK against the RUBRIC. Reply with J
 
 
 def rubric_messages(rubric: str, scale: Scale, task: str, output: str) -> list[dict[str, str]]:
-    user = f"TASK:\n{task}\n\nRESPONSE:\n{output}\n\nRUBRIC:\n{rubric}\n\nScore: {scale.describe()}."
+    user = f"TASK:\n{task}\n\nRESPONSE:\n{output}\n\nRUBRIC:\n{rubric}\n\nScore: {scale.instruction()}."
     return [{"role": "system", "content": RUBRIC_SYSTEM}, {"role": "user", "content": user}]
 
 

@@ -18,39 +18,17 @@ is decided by the report, against the same contender's review of the unmutated r
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bakeoff.checks.base import Check, CheckParams
-
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-def _json_values(text: str) -> list[Any]:
-    """JSON values found in a reply: fenced blocks first, then from each '[' or '{' onward."""
-    found, decoder = [], json.JSONDecoder()
-    for chunk in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
-        i = 0
-        while i < len(chunk):
-            j = min((k for k in (chunk.find("[", i), chunk.find("{", i)) if k >= 0), default=-1)
-            if j < 0:
-                break
-            try:
-                value, end = decoder.raw_decode(chunk, j)
-            except ValueError:
-                i = j + 1
-                continue
-            found.append(value)
-            i = end
-    return found
-
+from bakeoff.util.answers import json_values
 
 def answer_items(text: str) -> list[str]:
     """The items of a set answer: the first JSON array of strings, else lines / commas."""
-    for value in _json_values(text):
+    for value in json_values(text):
         if isinstance(value, dict):
             value = next((v for v in value.values() if isinstance(v, list)), None)
         if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
@@ -177,7 +155,7 @@ class Seeded(BaseModel):
 
 def findings(output: str) -> list[dict[str, Any]]:
     """The review's findings {file, line, kind}: the first JSON list of objects with a file."""
-    for value in _json_values(output):
+    for value in json_values(output):
         if isinstance(value, dict):
             value = next((v for v in value.values() if isinstance(v, list)), [value] if "file" in value else None)
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):

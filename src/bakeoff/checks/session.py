@@ -21,7 +21,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from bakeoff.checks.repo import _json_values, normalise, set_scores
+from bakeoff.checks.repo import normalise, set_scores
+from bakeoff.util.answers import json_values
 
 
 @dataclass
@@ -41,7 +42,7 @@ def _set(reply: str, key: dict) -> TurnScore:
 
 
 def _locate(reply: str, key: dict) -> TurnScore:
-    for value in _json_values(reply):
+    for value in json_values(reply):
         if isinstance(value, list) and value and isinstance(value[0], dict):
             value = value[0]
         if isinstance(value, dict) and "file" in value:
@@ -179,7 +180,7 @@ _VERDICT_FIELD = re.compile(r'"correct"\s*:\s*"?(true|false|yes|no)\b', re.I)
 def _pushback(reply: str, key: dict) -> TurnScore:
     verdict = None
     items: list[str] | None = None
-    for value in _json_values(reply):
+    for value in json_values(reply):
         if isinstance(value, dict) and "correct" in value:
             said = str(value["correct"]).strip().lower()
             verdict = True if said in ("true", "yes") else False if said in ("false", "no") else None

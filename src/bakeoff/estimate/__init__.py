@@ -157,7 +157,7 @@ def _placement_row(ef: _EngineFit, src: ModelSource, p: Profile, placement: Plac
     s = ef.split(src, placement, kv_read, active)
     usable_vram = _usable_vram(p, ef.engine)
     ram_ok = p.ram_usable_bytes is None or s.ram_bytes <= p.ram_usable_bytes
-    return {"placement": placement.describe(arch.n_layer, bool(arch.n_expert)),
+    return {"placement": placement.as_text(arch.n_layer, bool(arch.n_expert)),
             "options": placement.options(arch.n_layer) if not ef.engine.weight_stream
             else {"cpu_offload_gb": placement.cpu_offload_bytes / 2**30},
             "vram_bytes": s.vram_bytes, "ram_bytes": s.ram_bytes, "parts": s.parts,

@@ -36,8 +36,6 @@ compute, reserved (estimated)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bakeoff.estimate.arch import Arch
 from bakeoff.estimate.kv import UBATCH, pad
 
@@ -46,17 +44,6 @@ RUNTIME_CONST = 40 * MIB
 BYTES_PER_VOCAB_ENTRY = 155
 CPU_BYTES_PER_HEAD = 6.0
 CPU_BYTES_PER_MASK = 6.5
-
-
-@dataclass
-class Overhead:
-    runtime: int
-    compute: int
-    basis: str
-
-    @property
-    def total(self) -> int:
-        return self.runtime + self.compute
 
 
 def runtime_bytes(arch: Arch, vocab_entries: int | None) -> int:

@@ -65,7 +65,7 @@ class Placement:
             out["n_cpu_moe"] = self.n_cpu_moe
         return out
 
-    def describe(self, n_layer: int, moe: bool) -> str:
+    def as_text(self, n_layer: int, moe: bool) -> str:
         if self.cpu_offload_bytes:
             return f"{self.cpu_offload_bytes / GIB:g} GiB of weights streamed from RAM (--cpu-offload-gb)"
         ngl = self.ngl(n_layer)

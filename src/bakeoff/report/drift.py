@@ -18,12 +18,17 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from bakeoff.run.conversation import normalise
+from bakeoff.util.answers import normal_form
 
 AGREEMENT_TEXT = ("the later answer equals the first answer after normalisation (lower case, punctuation "
                   "and markup dropped, whitespace collapsed)")
 AGREEMENT_OUTCOME = "the later answer has the same truth-check outcome as the first answer"
 CLIP = 200
+
+
+def normalise(text: str | None) -> str:
+    """The form of AGREEMENT_TEXT: a probe's later answer agrees when it equals the first here."""
+    return normal_form(text, fold=str.lower, drop_punctuation=True)
 
 
 def _rate(values: list[Any]) -> float | None:

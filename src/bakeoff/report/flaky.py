@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from bakeoff.util.answers import normal_form
+
 # Repeats shown per cell; the counts always cover them all.
 MAX_REPEATS_SHOWN = 10
-
-
-def normalise_text(text: str | None) -> str:
-    return " ".join((text or "").split())
 
 
 def repeat_cells(trials) -> dict[tuple[str, str], list]:
@@ -39,7 +37,7 @@ def flaky_cells(trials) -> dict[str, list[dict[str, Any]]]:
         ok = [t for t in ts if t["status"] == "ok"]
         verdicts = {t["passed"] for t in ok if t["passed"] is not None}
         errors = len(ts) - len(ok)
-        distinct = len({normalise_text(t["output"]) for t in ok})
+        distinct = len({normal_form(t["output"]) for t in ok})
         reasons = []
         if len(verdicts) > 1:
             reasons.append(f"{sum(t['passed'] == 1 for t in ok)} of {len(ok)} repeats passed")

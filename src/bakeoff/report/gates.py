@@ -50,7 +50,7 @@ class Thresholds:
     def any(self) -> bool:
         return any(v is not None for v in asdict(self).values())
 
-    def describe(self) -> str:
+    def as_text(self) -> str:
         parts = []
         if self.fail_under is not None:
             parts.append(f"pass rate >= {self.fail_under * 100:g}% (errors count as failures)")
@@ -152,10 +152,10 @@ def format_summary(result: GateResult) -> str:
     """One screen: what fell short, per contender; or one line when every gate was met."""
     n = len(result.contenders)
     if result.passed:
-        return f"gates met by all {n} contenders: {result.thresholds.describe()}\n"
+        return f"gates met by all {n} contenders: {result.thresholds.as_text()}\n"
     failing_specs = list(dict.fromkeys(s.spec for s in result.shortfalls))
     lines = [f"gates FAILED: {len(result.shortfalls)} shortfalls in {len(failing_specs)} of {n} contenders "
-             f"(required: {result.thresholds.describe()})"]
+             f"(required: {result.thresholds.as_text()})"]
     detail = []
     for spec in failing_specs:
         detail.append(f"  {spec}")

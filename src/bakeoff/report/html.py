@@ -26,7 +26,8 @@ from bakeoff.report.charts import (budget_figures, frontier_figure, load_figures
 from bakeoff.report.flaky import flaky_cells
 from bakeoff.report.jsbundle import vega_bundle
 from bakeoff.report.load import annotate, level_label, row_json, summary_lines
-from bakeoff.report.matrix import LEGEND, fmt, report_data
+from bakeoff.report.data import report_data
+from bakeoff.report.matrix import LEGEND, fmt
 from bakeoff.report.pareto import FrontierPlot, FrontierPoint
 from bakeoff.report.side_by_side import side_by_side
 from bakeoff.report.tools import LEGEND as TOOLS_LEGEND

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bakeoff.run.load import KEPT_UP, SOURCE, max_goodput, saturation, server_kept_up, summarise
+from bakeoff.measure.load_stats import KEPT_UP, SOURCE, max_goodput, saturation, server_kept_up, summarise
 
 UNITS = {
     "duration_s": "s", "request_throughput": "requests/s", "output_throughput": "output tokens/s",

@@ -11,13 +11,8 @@ from typing import Any
 from bakeoff.errors import InputError
 from bakeoff.measure.cost import CostFigure, cloud_cost_per_mtok, load_cost_config, local_cost_per_mtok
 from bakeoff.measure.energy import meter_basis
-from bakeoff.report.drift import drift_rows
-from bakeoff.report.stability import repeat_case_rows, stability_figures
+from bakeoff.report.stability import stability_figures
 from bakeoff.report.stats import summarise_trials
-from bakeoff.report.thinking_delta import thinking_deltas
-from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
-from bakeoff.report.variants import variant_rows
-from bakeoff.report.vision import budget_rows, print_budgets
 from bakeoff.store import Database
 from bakeoff.store.reads import check_results_by_trial
 
@@ -167,65 +162,6 @@ def case_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
     return list(cells.values())
 
 
-def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
-    from bakeoff.report.cache import cache_rows
-    from bakeoff.report.flaky import flaky_cells, flaky_summary
-    from bakeoff.report.pareto import frontier_plots
-    from bakeoff.report.ratings import win_rates
-    from bakeoff.report.repo import repo_figures
-    from bakeoff.report.sandbox import sandbox_warnings
-    from bakeoff.report.session import session_data
-    from bakeoff.report.standard import standard_rows
-    from bakeoff.report.tags import tag_rows
-    from bakeoff.report.tools import tool_figures
-    from bakeoff.store.ratings import ratings
-    from bakeoff.store.reads import TrialsOnce
-
-    db = TrialsOnce.wrap(db)  # every view below reads the same trials
-    trials = db.trials(run_id)
-    trial_ids = {t["id"] for t in trials} if run_id else None
-    checks = check_results_by_trial(db, trial_ids)  # read once, for the matrix and the repeats
-    contenders = contender_rows(db, run_id, checks)
-    # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
-    human = win_rates(ratings(db, trial_ids))
-    tools = tool_figures(trials)  # tool-call and agent-loop figures, for contenders that ran tool cases
-    repo = repo_figures(trials)  # repository suites: comprehension, seeded defects, context depth
-    cache = cache_rows(trials, db.turns(run_id))  # prefix caches: cold vs warm, every trial's label
-    cache_of = {r["spec"]: r for r in cache["contenders"]}
-    for row in contenders:
-        row["cache"] = cache_of.get(row["spec"])
-        row["human"] = human["contenders"].get(row["spec"])
-        if row["spec"] in tools:
-            row["tools"] = tools[row["spec"]]
-        if row["spec"] in repo:
-            row["repo"] = repo[row["spec"]]
-    runs = [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"],
-             "status": r["status"], "suite": r["suite"], "environment": json.loads(r["environment"] or "{}")}
-            for r in db.runs()]
-    return {
-        "database": str(db.path),
-        # runs whose model-written code ran with no isolation (--allow-unconfined-code): every format shows these
-        "warnings": sandbox_warnings(runs, run_id),
-        "runs": runs,
-        "contenders": contenders,
-        "variants": variant_rows(db, run_id),
-        "visual_budgets": budget_rows(db, run_id),  # per visual budget: image tokens, TTFT, prefill, memory, quality
-        "thinking": thinking_deltas(db, run_id),  # what thinking buys and costs, per sweep
-        "cases": case_rows(db, run_id),
-        "tags": tag_rows(trials),  # pass rate per case tag and contender
-        "repeats": repeat_case_rows(trials, checks),
-        "drift": drift_rows(db, run_id),  # conversations: accuracy by turn, consistency probes
-        "cache": cache,
-        "pareto": [p.to_dict() for p in frontier_plots(contenders)],
-        "flaky": flaky_summary(flaky_cells(trials)),
-        "ratings": human,
-        # std: suites: pass rate beside the published figure, the sandbox that ran the code
-        "standard": standard_rows([dict(r) for r in db.runs()], trials, checks),
-        # bakeoff repo --session: long sessions over a repository, per contender
-        "sessions": session_data(db, run_id),
-    }
-
-
 def fmt(value: Any, style: str | None) -> str:
     if value is None:
         return "–"
@@ -260,109 +196,3 @@ def to_markdown(rows: list[dict[str, Any]], warnings: list[str] = ()) -> str:
     for r in rows:
         lines.append("| " + " | ".join(fmt(r[k], s).replace("|", "\\|") for k, _, _, s in COLUMNS) + " |")
     return markdown_warnings(list(warnings)) + "\n".join(lines) + "\n"
-
-
-def print_sessions(groups: list[dict], console) -> None:
-    """Repository sessions (bakeoff repo --session), when the database holds any."""
-    if not groups:
-        return
-    from bakeoff.report.session import session_lines
-
-    console.print("[bold]repository sessions[/bold]")
-    console.print("\n".join(session_lines(groups)), markup=False, highlight=False, soft_wrap=True)
-
-
-def print_terminal(data: dict[str, Any], console, show_cases: bool = False) -> None:
-    from rich.table import Table
-
-    from bakeoff.report.sandbox import print_warnings
-
-    print_warnings(data, console)
-    table = Table(title="bakeoff: comparison matrix", title_justify="left")
-    for key, header, _, _ in COLUMNS:
-        if key == "spec":
-            table.add_column(header, no_wrap=True)
-        else:
-            table.add_column(header, justify="right", no_wrap=True)
-    for r in data["contenders"]:
-        table.add_row(*("n/a (twin)" if k == "pass_rate" and r.get("quality") else fmt(r[k], s)
-                        for k, _, _, s in COLUMNS))
-    console.print(table)
-    console.print(f"[dim]{LEGEND}[/dim]")
-    from bakeoff.report.cache import print_cache
-
-    print_cache(data, console, fmt)
-    from bakeoff.report.standard import print_standard
-
-    print_standard(data, console)
-    from bakeoff.report.repo import print_repo
-
-    print_repo(data, console)
-    print_sessions(data.get("sessions", []), console)
-    from bakeoff.report.tags import print_tags
-
-    print_tags(data.get("tags", []), console, fmt)
-    repeated = [r for r in data["contenders"] if r.get("repeats", 0) > 1]
-    if repeated:
-        from bakeoff.report.stability import AGREEMENT_LEGEND
-
-        rt = Table(title="repeats (per case, averaged over cases)", title_justify="left")
-        for header in ("contender", "repeats", "pass@1", "pass@k", "pass^k", "same answer", "same checks", "flaky cases"):
-            rt.add_column(header, justify="left" if header in ("contender", "flaky cases") else "right", overflow="fold")
-        for r in repeated:
-            k = str(r["repeats"])
-            rt.add_row(r["spec"], k, fmt(r["pass_at_k"]["1"], "pct"), fmt(r["pass_at_k"][k], "pct"),
-                       fmt(r["pass_hat_k"][k], "pct"), fmt(r["agreement"]["answer"], "pct"),
-                       fmt(r["agreement"]["check_outcomes"], "pct"), ", ".join(r["flaky_cases"]) or "none")
-        console.print(rt)
-        console.print(f"[dim]k = the repeats every case has. {AGREEMENT_LEGEND}[/dim]")
-    tooled = [r for r in data["contenders"] if r.get("tools")]
-    if tooled:
-        tt = Table(title="tool use", title_justify="left")
-        for header in ("contender", "valid calls", "correct calls", "task success", "steps to success",
-                       "tokens to success", "repeat loops", "budget ran out", "tool errors"):
-            tt.add_column(header, justify="left" if header == "contender" else "right", overflow="fold")
-        for r in tooled:
-            t = r["tools"]
-            tt.add_row(r["spec"], f"{fmt(t['valid_call_rate'], 'pct')} of {t['calls']}",
-                       f"{t['correct_calls']}/{t['single_cases']}", f"{t['loops_passed']}/{t['agent_loops']}",
-                       fmt(t["steps_to_success"], "f1"), fmt(t["tokens_to_success"], "f0"), str(t["repeat_loops"]),
-                       str(t["budget_exhaustions"]), str(t["tool_errors"]))
-        console.print(tt)
-        console.print(f"[dim]{TOOLS_LEGEND}[/dim]")
-    for group in data.get("variants", []):
-        vt = Table(title=f"variants of {group['base']} (reference: the most precise type, or the base without adapter)", title_justify="left")
-        for header in ("variant", "file MB", "pass", "tg tok/s", "pp tok/s", "mem MB", "differs from ref"):
-            vt.add_column(header, justify="left" if header == "variant" else "right", no_wrap=True)
-        for v in group["variants"]:
-            name = ", ".join(f"{k}={val}" for k, val in v["sweep"].items()) + (" (ref)" if v["reference"] else "")
-            vt.add_row(name, fmt(v["file_mb"], "f0"), "n/a (twin)" if v.get("quality") else fmt(v["pass_rate"], "pct"), fmt(v["decode_tps_median"], "f1"),
-                       fmt(v["prefill_tps_median"], "f1"), fmt(v["peak_mem_mb"], "f0"),
-                       fmt(v["differs_from_reference"], "pct") + f" of {v['compared_with_reference']}")
-        console.print(vt)
-    print_budgets(data.get("visual_budgets", []), console, fmt)
-    if not show_cases:
-        return
-    specs = [r["spec"] for r in data["contenders"]]
-    cases: dict[str, dict[str, dict]] = defaultdict(dict)
-    for cell in data["cases"]:
-        cases[cell["case_id"]][cell["spec"]] = cell
-    ct = Table(title="per case (passed/judged; E = error)", title_justify="left")
-    ct.add_column("case")
-    for s in specs:
-        ct.add_column(s, justify="center", overflow="fold")
-    for case_id, by_spec in cases.items():
-        marks = []
-        for s in specs:
-            c = by_spec.get(s)
-            if c is None:
-                marks.append("")
-            elif c["errors"] and not c["judged"]:
-                marks.append("[red]E[/red]")
-            elif c["judged"] == 0:
-                marks.append("no checks")
-            else:
-                colour = "green" if c["passed"] == c["judged"] else "red" if c["passed"] == 0 else "yellow"
-                marks.append(f"[{colour}]{c['passed']}/{c['judged']}[/{colour}]" + (" E" if c["errors"] else ""))
-        ct.add_row(case_id, *marks)
-    console.print(ct)

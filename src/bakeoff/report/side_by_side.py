@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bakeoff.report.flaky import normalise_text, repeat_cells
+from bakeoff.report.flaky import repeat_cells
+from bakeoff.util.answers import normal_form
 
 
 def _messages(trial) -> list[dict]:
@@ -35,7 +36,7 @@ def _cell(spec: str, ts: list, checks: dict[str, list[dict]]) -> dict[str, Any]:
         "verdict": None if shown is None or shown["passed"] is None else bool(shown["passed"]),
         "checks": checks.get(shown["id"], []) if shown else [],
         "error": errored[-1]["error"] if errored else None,
-        "distinct_outputs": len({normalise_text(t["output"]) for t in ok}),
+        "distinct_outputs": len({normal_form(t["output"]) for t in ok}),
         "e2e_ms": shown["e2e_ms"] if shown else None,
         "same_as_reference": None,  # None: this is the reference, or there is nothing to compare
     }

@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from bakeoff.report.flaky import flaky_cells, normalise_text
+from bakeoff.report.flaky import flaky_cells
 from bakeoff.report.stats import pass_at_k, pass_hat_k, wilson_interval
+from bakeoff.util.answers import normal_form
 
 AGREEMENT_LEGEND = (
     "agreement.answer: share of a case's repeats giving its most common answer (after whitespace and "
@@ -37,7 +38,7 @@ AGREEMENT_LEGEND = (
 
 def normalise_answer(text: str | None) -> str:
     """Whitespace runs collapsed and case folded: the form two answers are compared in."""
-    return normalise_text(text).casefold()
+    return normal_form(text, fold=str.casefold)
 
 
 def _modal_share(values: list) -> float | None:

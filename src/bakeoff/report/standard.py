@@ -74,7 +74,7 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.1f} s"
 
 
-def describe(row: dict) -> str:
+def standard_line(row: dict) -> str:
     """One line: measured beside published, with what it rests on."""
     ci = row["pass_rate_ci"]
     text = (f"{row['suite']} {row['spec']}: {row['passed']}/{row['judged']} passed = {_pct(row['pass_rate'])}"
@@ -123,4 +123,4 @@ def closing_lines(data: dict, wall_s: float) -> list[str]:
     """What a run of a standard suite ends with: the figures beside the published ones, and the time."""
     rows = data.get("standard") or []
     suites = {r["suite"] for r in rows} & {(run["suite"] or "").split()[0] for run in data["runs"][-1:]}
-    return [describe(r) for r in rows if r["suite"] in suites] + ([f"this run took {_duration(wall_s)}"] if suites else [])
+    return [standard_line(r) for r in rows if r["suite"] in suites] + ([f"this run took {_duration(wall_s)}"] if suites else [])

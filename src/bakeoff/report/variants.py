@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from bakeoff.models.quantize import precision_rank
 from bakeoff.report.stats import summarise_trials
 from bakeoff.store import Database
+from bakeoff.util.answers import normal_form
 
 
 def _base_spec(spec: str, sweep_keys: set[str]) -> str:
@@ -25,10 +26,6 @@ def _reference_rank(point: dict) -> tuple:
     return (precision_rank(str(point.get("quant", "none")).upper()) if "quant" in point else 0,
             0 if point.get("lora", "none") == "none" else 1,
             0 if str(point.get("thinking", "off")) in ("off", "none") else 1)
-
-
-def _normalise(text: str | None) -> str:
-    return " ".join((text or "").split())
 
 
 def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
@@ -47,13 +44,13 @@ def variant_rows(db: Database, run_id: str | None = None) -> list[dict[str, Any]
     out = []
     for base, by_spec in groups.items():
         reference = min(by_spec, key=lambda s: _reference_rank(points[s]))
-        ref_out = {(t["case_id"], t["repeat"]): _normalise(t["output"]) for t in by_spec[reference]
+        ref_out = {(t["case_id"], t["repeat"]): normal_form(t["output"]) for t in by_spec[reference]
                    if t["status"] == "ok"}
         variants = []
         for spec, ts in by_spec.items():
             ok = [t for t in ts if t["status"] == "ok"]
             compared = [t for t in ok if (t["case_id"], t["repeat"]) in ref_out]
-            differ = sum(_normalise(t["output"]) != ref_out[(t["case_id"], t["repeat"])] for t in compared)
+            differ = sum(normal_form(t["output"]) != ref_out[(t["case_id"], t["repeat"])] for t in compared)
             path = paths.get(spec)
             variants.append({
                 "spec": spec, "sweep": points[spec], "reference": spec == reference,

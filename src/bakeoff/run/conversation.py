@@ -21,8 +21,6 @@ establish / distractor / ask; the distractors may be generated from the pool bel
 from __future__ import annotations
 
 import dataclasses
-import random
-import re
 import uuid
 from dataclasses import asdict
 from typing import Any
@@ -34,60 +32,6 @@ from bakeoff.measure.cache import Ledger, bust_prefix, classify, prompt_text, wi
 from bakeoff.measure.timing import StreamMeasure
 
 CACHE_COLUMNS = ("cache_control", "cached_tokens", "cache_source", "cache_label", "cache_cold", "cache_warm")
-
-# Generic coding and chat questions, answerable in a sentence or two, free of digits and of
-# the facts a probe is likely to establish (names, databases, dates).
-DISTRACTOR_POOL = (
-    "How do I reverse a list in Python?",
-    "What is the difference between a tuple and a list?",
-    "Explain what a closure is in JavaScript.",
-    "Suggest a good name for a pet cat.",
-    "How do I remove trailing whitespace from a string in Python?",
-    "What does the git rebase command do?",
-    "Give me a tip for writing readable functions.",
-    "What is a race condition?",
-    "How can I read a text file line by line in Python?",
-    "What is the purpose of a unit test?",
-    "Write a short haiku about autumn leaves.",
-    "What does the HTTP method PUT do?",
-    "Explain recursion in one sentence.",
-    "How do I check whether a key exists in a Python dictionary?",
-    "What is the difference between a process and a thread?",
-    "Recommend a healthy breakfast.",
-    "What is a pure function?",
-    "How do I undo the last git commit but keep the changes?",
-    "What is the difference between equality and identity in Python?",
-    "Explain what an API is to a beginner.",
-    "How do I sort a list of words by their length?",
-    "What is a hash map used for?",
-    "Give me a tip for staying focused while working.",
-    "What does the word idempotent mean in programming?",
-    "How do I make an HTTP request from the command line?",
-    "What is the difference between a compiler and an interpreter?",
-    "Explain what a regular expression is.",
-    "Suggest a title for a short story about the sea.",
-    "Why are global variables often discouraged?",
-    "What is a linked list?",
-)
-
-
-def generated_distractors(k: int, seed: int, case_id: str) -> list[str]:
-    """K distracting user turns from the pool, deterministic for (seed, case id); without
-    repetition until the pool is used up."""
-    rng = random.Random(f"bakeoff-distractors:{seed}:{case_id}")
-    out: list[str] = []
-    while len(out) < k:
-        batch = list(DISTRACTOR_POOL)
-        rng.shuffle(batch)
-        out += batch[: k - len(out)]
-    return out
-
-
-def normalise(text: str | None) -> str:
-    """For agreement between two answers: lower case, punctuation and markup dropped,
-    whitespace collapsed ("**PostgreSQL.**" and "postgresql" are equal)."""
-    return " ".join(re.sub(r"[^\w\s]|_", " ", (text or "").lower()).split())
-
 
 _SUMMED = ("prompt_tokens", "output_tokens", "e2e_ms", "engine_prompt_n", "engine_prompt_ms",
            "engine_eval_n", "engine_eval_ms", "energy_j")

@@ -1,5 +1,5 @@
-"""Images attached to a user turn: checked with Pillow when the suite loads, sent by each backend
-in its own wire format (bakeoff.backends.*), identified by the sha256 of their bytes.
+"""Images attached to a user turn: checked with Pillow when the suite loads, identified by the
+sha256 of their bytes; each backend sends them in its own wire format (bakeoff.util.images).
 
 A missing file is a mistake in the suite (exit 2, file and line). A file that is there but cannot
 be used (truncated, not an image, a format other than PNG/JPEG/WebP, too many pixels, too large)
@@ -9,11 +9,16 @@ run goes on.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from bakeoff.util import images as _wire
+
+if TYPE_CHECKING:
+    from bakeoff.suite.loader import SuiteLoader
+    from bakeoff.suite.schema import CaseModel
 
 MAX_BYTES = 20 * 2**20
 # Well above any budget's resize target (Gemma 4 at 1120 tokens: about 1.0 MP) and below Pillow's
@@ -107,29 +112,44 @@ def _decode(Image, data: bytes, as_written: str) -> tuple[str, int, int]:
     return fmt, width, height
 
 
-def image_base64(image: dict[str, Any]) -> str:
-    """The image's bytes as base64, read when the request is sent (never stored)."""
-    return base64.b64encode(Path(image["path"]).read_bytes()).decode("ascii")
+def attach_images(doc: SuiteLoader, cm: CaseModel, convo: list[dict[str, Any]], loc: tuple[Any, ...]) -> str | None:
+    """Check the case's images and put them on their user messages; return why one of them
+    cannot be sent (an error for this case only), or None. A missing file is an InputError."""
+    wanted: list[tuple[int, list[str], tuple[Any, ...]]] = []  # (message index, paths, location)
+    if cm.images is not None:
+        if cm.turns is not None or cm.probe is not None:
+            raise doc.fail(loc + ("images",), "images attach to 'prompt' or to a user message in 'messages'; "
+                           "conversation cases ('turns', 'probe') take none", at_key=True)
+        last_user = max(i for i, m in enumerate(convo) if m["role"] == "user")
+        wanted.append((last_user, cm.images, loc + ("images",)))
+    for j, m in enumerate(cm.messages or []):
+        if m.images is not None:
+            if m.role != "user":
+                raise doc.fail(loc + ("messages", j, "images"), f"images attach to user messages, not {m.role!r}",
+                               at_key=True)
+            wanted.append((j, m.images, loc + ("messages", j, "images")))
+    error = None
+    for index, paths, iloc in wanted:
+        if not paths:
+            raise doc.fail(iloc, "'images' is empty; list image files or leave it out")
+        refs = []
+        for k, written in enumerate(paths):
+            path = (doc.base_dir or Path.cwd()) / written
+            if not path.is_file():
+                raise doc.fail(iloc + (k,), f"image file {written!r} not found (looked for {path})")
+            try:
+                refs.append(check_image(path.resolve(), written).to_dict())
+            except ImageProblem as exc:
+                error = error or str(exc)
+                refs.append({"path": str(path.resolve()), "as_written": written, "sha256": exc.sha256,
+                             "problem": str(exc)})
+        convo[index]["images"] = convo[index].get("images", []) + refs
+    return error
 
 
-def data_url(image: dict[str, Any]) -> str:
-    return f"data:{image['mime']};base64,{image_base64(image)}"
-
-
-def count_images(messages: list[dict[str, Any]]) -> int:
-    return sum(len(m.get("images") or ()) for m in messages)
-
-
-def no_visual_budget(engine: str, instead: str):
-    """The type of ``visual_budget`` on a backend whose API has no per-image token budget: any
-    value is refused with the reason (a budget that is not sent must not look measured)."""
-    from typing import Annotated
-
-    from pydantic import BeforeValidator
-
-    def refuse(value: Any) -> None:
-        if value is not None:
-            raise ValueError(f"{engine} takes no per-image token budget; {instead}")
-        return None
-
-    return Annotated[int | None, BeforeValidator(refuse)]
+# The wire encoding moved to bakeoff.util.images; these names stay importable from here only
+# until the backends and the scheduler import them from there.
+image_base64 = _wire.image_base64
+data_url = _wire.data_url
+count_images = _wire.count_images
+no_visual_budget = _wire.no_visual_budget

@@ -25,7 +25,6 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from bakeoff.report.diff import word_diff
-from bakeoff.report.flaky import normalise_text
 from bakeoff.report.matrix import fmt
 from bakeoff.report.ratings import win_rates
 from bakeoff.report.sandbox import sandbox_warnings
@@ -33,6 +32,7 @@ from bakeoff.report.stats import summarise_trials
 from bakeoff.store import Database
 from bakeoff.store.ratings import VERDICTS, rating, ratings, record_rating
 from bakeoff.store.reads import check_results_by_trial, trial
+from bakeoff.util.answers import normal_form
 from bakeoff.web.blind import PendingPairs, choose_pair
 
 PAGE_SIZE = 200
@@ -176,7 +176,7 @@ class Viewer:
                                       "judged": sum(t["passed"] is not None for t in good), "repeats": len(ts),
                                       "checks": checks.get(shown["id"], []) if shown else []})
                     a, b = (s["t"]["output"] if s["t"] is not None else None for s in sides)
-                    differ = normalise_text(a) != normalise_text(b)
+                    differ = normal_form(a) != normal_form(b)
                     if only_diff and not differ:
                         continue
                     diff = word_diff(a, b) if a is not None and b is not None and differ else None

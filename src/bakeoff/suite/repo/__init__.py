@@ -196,7 +196,7 @@ def suite_document(suite: RepoSuite, spec: str) -> dict:
     return {"contenders": [spec], "cases": cases}
 
 
-def describe(suite: RepoSuite) -> dict:
+def suite_facts(suite: RepoSuite) -> dict:
     """What the suite holds, for ``bakeoff repo --json``."""
     return {"files": len(suite.repository.files), "git": suite.repository.git,
             "skipped": [{"path": p, "why": w} for p, w in suite.repository.skipped],
@@ -262,13 +262,6 @@ def summary_lines(suite: RepoSuite, path) -> list[str]:
                                                           "prompt (over the budget)" if b["left_out"] else ""))
     lines += [f"seeded {m.kind} in {m.file}:{','.join(map(str, m.lines))}" for m in suite.mutations]
     return lines + [f"note: {note}" for note in suite.notes]
-
-
-def plan_trials(suite: RepoSuite, specs: list, repeat: int = 1) -> list:
-    """Each contender with its own packed cases, contender by contender."""
-    from bakeoff.run.plan import make_plan
-
-    return [t for spec in specs for t in make_plan([spec], suite.cases[spec.canonical], repeat)]
 
 
 def suite_label(path, questions: int, defects: int, depths, seed: int, pack_tokens: int | None = None) -> str:
