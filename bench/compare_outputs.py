@@ -46,8 +46,12 @@ MEASURED = re.compile(
     r"|^(run_id|id|trial_id|pid|started|finished|created|duration|wall|elapsed|memory|energy|peak|rss|vram"
     r"|load_info|environment|argv|facts|retry_log|samples|t|ts|time|host|port|url|cpu|load_time)"
     r"|ttft|itl|tpot|throughput|goodput|prefill|decode|e2e|latency|seconds|timings|cache_salt|cache_bust|db"
+    # derived from measured time and energy: cost per token, and the Pareto frontier's points
+    r"|^cost|hours_used|on_frontier|^database$"
 )
 LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:\d+")
+NUMBER = re.compile(r"\d+(\.\d+)?(e-?\d+)?")  # the measured numbers a source's formula shows
+CAPTURE_DIR = re.compile(r"/\S*?/work/(?=suite\.yaml|tools\.yaml|repo)")
 SUITE = """
 defaults: {max_tokens: 24, temperature: 0}
 cases:
@@ -181,11 +185,13 @@ def _scrub(key: str, value):
 def without_measured(value):
     """The value with measured keys left out, and the server's port (a free one each run) as PORT."""
     if isinstance(value, dict):
-        return {without_measured(k): without_measured(v) for k, v in value.items() if not MEASURED.search(str(k))}
+        return {without_measured(k): (NUMBER.sub("N", v) if k == "source" and isinstance(v, str) else without_measured(v))
+                for k, v in value.items() if not MEASURED.search(str(k))}
     if isinstance(value, list):
         return [without_measured(v) for v in value]
     if isinstance(value, str):
-        return LOOPBACK_PORT.sub("127.0.0.1:PORT", value)
+        value = LOOPBACK_PORT.sub("127.0.0.1:PORT", value)
+        return CAPTURE_DIR.sub("CAPTURE/", value)  # where each capture wrote its suite
     return value
 
 
@@ -214,8 +220,9 @@ def compare(before: Path, after: Path) -> int:
     failed |= bool(rec)
     same = after / "report_same_db.json"
     if same.exists():
-        d = differences(json.loads((before / "report.json").read_text()), json.loads(same.read_text()))
-        print(f"report --json of the same database, figures included: {len(d)} differences")
+        d = differences({k: v for k, v in json.loads((before / "report.json").read_text()).items() if k != "database"},
+                        {k: v for k, v in json.loads(same.read_text()).items() if k != "database"})
+        print(f"report --json of the same database, figures included (its file path left out): {len(d)} differences")
         for line in d[:40]:
             print("  ", line)
         failed |= bool(d)

@@ -36,7 +36,7 @@ def test_every_check_in_pyproject_is_registered_and_loads():
     import tomllib
     from pathlib import Path
 
-    table = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    table = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     kinds = table["project"]["entry-points"]["bakeoff.checks"]
     assert set(kinds) <= set(check_kinds())
     for kind in kinds:

@@ -54,33 +54,11 @@ __all__ = [
 NOT = "not"
 WEIGHT = "weight"
 
-# The one list of built-in checks is the `bakeoff.checks` table of pyproject.toml. It is read
-# from the installed metadata; when bakeoff runs from a source tree (never installed, or an
-# editable install whose metadata predates a line added since), the table in the tree's own
-# pyproject.toml fills in the kinds the metadata lacks.
-_PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
-
-
-def _source_tree_entry_points() -> dict[str, str]:
-    if not _PYPROJECT.is_file():
-        return {}
-    import tomllib
-
-    try:
-        project = tomllib.loads(_PYPROJECT.read_text(encoding="utf-8")).get("project", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    if project.get("name") != "bakeoff":  # some other project's file above an installed bakeoff
-        return {}
-    return dict(project.get("entry-points", {}).get("bakeoff.checks", {}))
-
-
 @lru_cache(maxsize=1)
 def _entry_points() -> dict[str, EntryPoint]:
-    eps = {ep.name: ep for ep in entry_points(group="bakeoff.checks")}
-    for name, value in _source_tree_entry_points().items():
-        eps.setdefault(name, EntryPoint(name, value, "bakeoff.checks"))
-    return eps
+    """The one list of checks: the ``bakeoff.checks`` entry points (pyproject.toml's table for the
+    built-in ones, read from the installed metadata like the backends' registry)."""
+    return {ep.name: ep for ep in entry_points(group="bakeoff.checks")}
 
 
 def check_kinds() -> list[str]:

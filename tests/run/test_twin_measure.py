@@ -1,4 +1,4 @@
-"""bakeoff.estimate.twin_measure directly: the estimate of a tiny Gemma 3 layout beside what its
+"""bakeoff.run.twin_measure directly: the estimate of a tiny Gemma 3 layout beside what its
 twin takes when llama.cpp loads it here, and the settings a measurement refuses."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from bakeoff.errors import InputError
 from bakeoff.estimate import fit
-from bakeoff.estimate.twin_measure import measure_twin, roofline_profile
+from bakeoff.run.twin_measure import measure_twin, roofline_profile
 from tiny_models import tiny_gemma3
 
 
