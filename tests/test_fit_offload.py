@@ -196,12 +196,12 @@ TINY_MOE = {"model_type": "gemma4_text", "num_hidden_layers": 6, "hidden_size": 
             "max_position_embeddings": 262144}
 
 LOAD = """
-import json, sys
+import asyncio, json, sys
 from bakeoff.backends import make_backend
 from bakeoff.spec import parse_spec
 b = make_backend(parse_spec(sys.argv[1]), trial_timeout_s=120)
-facts = b.load()
-b.close()
+facts = asyncio.run(b.aload())
+asyncio.run(b.aclose())
 print(json.dumps({"overrides": facts["tensor_overrides"], "memory": facts["engine_memory"]}))
 """
 
