@@ -224,7 +224,7 @@ def test_expert_placement_reaches_llama_cpp_on_a_tiny_moe_twin(tmp_path, option,
 
 
 def test_engine_memory_splits_device_and_host_buffers():
-    from bakeoff.backends.llamacpp import engine_memory
+    from bakeoff.backends.llamacpp_native import engine_memory
 
     log = ("load_tensors:        CUDA0 model buffer size =  3000.00 MiB\n"
            "load_tensors:   CPU_Mapped model buffer size =   600.00 MiB\n"
