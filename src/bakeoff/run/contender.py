@@ -38,12 +38,13 @@ class OpenContender:
 @contextlib.asynccontextmanager
 async def open_contender(spec: ContenderSpec, timeout_s: float, *, tdp_watts: float | None = None,
                          tdp_source: str | None = None, sha256: str | None = None,
-                         failures: tuple[type[Exception], ...] = (BackendError,),
+                         failures: tuple[type[Exception], ...] = (BackendError,), backend: Backend | None = None,
                          **overrides: Any) -> AsyncIterator[OpenContender]:
     """The loaded contender (``overrides`` are spec options such as ``ctx``). ``sha256``: the
     model file's hash when the caller already knows it (speed loads one model at several depths).
-    ``failures``: what counts as a failed load, kept in ``error`` instead of raised."""
-    backend = make_backend(spec, timeout_s, **overrides)
+    ``failures``: what counts as a failed load, kept in ``error`` instead of raised. ``backend``:
+    one the caller made earlier (so that bad options stopped it before anything ran)."""
+    backend = backend or make_backend(spec, timeout_s, **overrides)
     # Where no energy counter exists, the worker estimates from this CPU power (cost config).
     backend.tdp_watts, backend.tdp_source = tdp_watts, tdp_source
     opened = OpenContender(spec, backend, sha256=sha256)

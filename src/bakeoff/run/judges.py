@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bakeoff.backends import make_backend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks.judge import (
     JUDGE_ERROR,
@@ -69,15 +70,15 @@ class JudgeSession:
 
     def __init__(self, spec: ContenderSpec, trial_timeout_s: float = 300.0):
         self.spec = spec
-        self.backend = None
-        self._held = SyncContender(spec, trial_timeout_s, failures=(BackendError, InputError))
+        self.backend = make_backend(spec, trial_timeout_s)  # bad settings stop here, before the phase
+        self._held = SyncContender(spec, trial_timeout_s, failures=(BackendError, InputError), backend=self.backend)
         self.model_path = self.sha256 = None
         self.facts: dict[str, Any] = {}
 
     def load(self) -> dict[str, Any]:
         """Open the judge; raises its load failure (BackendError, InputError)."""
         contender = self._held.open()
-        self.backend, self.model_path, self.sha256 = contender.backend, contender.model_path, contender.sha256
+        self.model_path, self.sha256 = contender.model_path, contender.sha256
         if contender.error is not None:
             raise contender.error
         self.facts = contender.facts

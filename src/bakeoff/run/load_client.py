@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bakeoff.backends import make_backend
 from bakeoff.backends._server import Retryable, ServerBackend, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.measure.timing import StreamMeasure
@@ -224,15 +225,15 @@ class _Worker:
 
         self.spec = parse_contender(spec_text)
         self.timeout_s = timeout_s
-        self.backend: ServerBackend | None = None  # load() opens it
+        self.backend: ServerBackend = make_backend(self.spec, timeout_s)  # load() opens it
         self.opened = contextlib.AsyncExitStack()
         self.http = None
         self.pending: list[Received] = []
 
     async def load(self) -> dict[str, Any]:
         """Open the contender (bakeoff.run.contender); raises its load failure."""
-        contender = await self.opened.enter_async_context(open_contender(self.spec, self.timeout_s))
-        self.backend = contender.backend
+        contender = await self.opened.enter_async_context(
+            open_contender(self.spec, self.timeout_s, backend=self.backend))
         if contender.error is not None:
             raise contender.error
         facts = contender.facts
@@ -275,7 +276,7 @@ class LocalClient:
         self.workers = 1
 
     @property
-    def backend(self) -> ServerBackend | None:
+    def backend(self) -> ServerBackend:
         return self.worker.backend
 
     def load(self) -> dict[str, Any]:

@@ -81,13 +81,15 @@ class ContenderActor:
 
     def __init__(self, spec, timeout: float, tdp_watts: float | None, tdp_source: str | None = None,
                  sandbox_settings: dict[str, str] | None = None):
+        from bakeoff.backends import make_backend
+
         # The driver's sandbox settings (a forced tier, the unconfined opt-in): the code checks
         # run here, and a worker started before the driver set them would not have them.
         os.environ.update(sandbox_settings or {})
         self.spec, self.timeout = spec, timeout
         self.tdp_watts, self.tdp_source = tdp_watts, tdp_source
         self.opened = contextlib.AsyncExitStack()
-        self.backend = None
+        self.backend = make_backend(spec, timeout)
 
     async def load(self, run_id: str) -> dict[str, Any]:
         """Load the model; the contender's row as writes, or the load error."""
@@ -96,8 +98,8 @@ class ContenderActor:
         from bakeoff.run.scheduler import Progress, RunSummary, _loaded
 
         contender = await self.opened.enter_async_context(
-            open_contender(self.spec, self.timeout, tdp_watts=self.tdp_watts, tdp_source=self.tdp_source))
-        self.backend = contender.backend
+            open_contender(self.spec, self.timeout, tdp_watts=self.tdp_watts, tdp_source=self.tdp_source,
+                           backend=self.backend))
         if contender.error is not None:
             return {"error": str(contender.error), "model_path": contender.model_path, "sha256": contender.sha256}
         store, summary = RecordedWrites(), RunSummary(run_id, 0)
