@@ -15,6 +15,7 @@ Usage: python bench/overhead.py [--model smollm2-135m] [--reps 5] [--tokens 128]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import statistics
@@ -78,14 +79,15 @@ def main() -> None:
     db.start_run("bench", dt.datetime.now().isoformat(), "bench", [], "bench", {})
 
     backend = LlamaCppBackend(spec.model, LlamaCppOptions(threads=args.threads), trial_timeout_s=600)
-    backend.load()
+    loop = asyncio.new_event_loop()  # the backend's async contract, driven from this loop
+    loop.run_until_complete(backend.aload())
     llm = Llama(model_path=str(path), n_ctx=4096, n_threads=args.threads, n_threads_batch=args.threads,
                 n_batch=512, use_mmap=False, verbose=False)
     try:
         def bakeoff_trial(rep: int) -> dict:
             trial = Trial(spec, case, repeat=rep)
             t0 = time.perf_counter()
-            _run_trial(db, "bench", backend, trial)
+            loop.run_until_complete(_run_trial(db, "bench", backend, trial))
             wall_ms = (time.perf_counter() - t0) * 1000
             row = db.conn.execute("SELECT * FROM trials WHERE id = ?", (trial.id,)).fetchone()
             return {"wall_ms": wall_ms, **dict(row)}
@@ -121,7 +123,8 @@ def main() -> None:
                 run_ours(rep)
                 run_plain()
     finally:
-        backend.close()
+        loop.run_until_complete(backend.aclose())
+        loop.close()
         llm.close()
 
     result = {

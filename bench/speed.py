@@ -11,6 +11,7 @@ Usage: python bench/speed.py [--model smollm2-135m] [--pairs 10] [-p 512] [-n 12
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
 import random
@@ -86,7 +87,8 @@ def main() -> None:
     path = str(resolve_model(args.model))
     n_ctx = -(-max(args.p, args.n) // 256) * 256
     backend = LlamaCppBackend(args.model, LlamaCppOptions(threads=args.threads, ctx=n_ctx, flash_attn=args.flash_attn), trial_timeout_s=900)
-    backend.load()
+    loop = asyncio.new_event_loop()  # the backend's async contract, driven from this loop
+    loop.run_until_complete(backend.aload())
     plain = PlainLlama(path, n_ctx, args.threads, flash_attn=args.flash_attn)
     ours: dict[str, list[float]] = {"pp": [], "tg": []}
     ref: dict[str, list[float]] = {"pp": [], "tg": []}
@@ -94,7 +96,7 @@ def main() -> None:
         for i in range(args.pairs):
             for kind, n in (("pp", args.p), ("tg", args.n)):
                 def run_ours() -> None:
-                    value = backend.call("speed", kind=kind, n=n, depth=0, reps=1)["value"]
+                    value = loop.run_until_complete(backend.call("speed", kind=kind, n=n, depth=0, reps=1))["value"]
                     ours[kind].append(n / (value["samples_ns"][0] / 1e9))
 
                 def run_ref() -> None:
@@ -106,7 +108,8 @@ def main() -> None:
                 second()
                 time.sleep(0.5)
     finally:
-        backend.close()
+        loop.run_until_complete(backend.aclose())
+        loop.close()
         plain.close()
     result = {"date": dt.date.today().isoformat(), "machine": environment()["hardware"], "model": args.model,
               "threads": args.threads, "flash_attn": args.flash_attn, "pairs": args.pairs, "n_prompt": args.p, "n_gen": args.n,

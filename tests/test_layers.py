@@ -30,16 +30,8 @@ for _index, (_label, _names) in enumerate([
 # the checks (it only needs the image encoding, in bakeoff.util.images).
 SIBLINGS_APART = {("backends", "suite"), ("backends", "checks")}
 
-# Upward imports still there, in files another change is rewriting. moved by helper B at merge:
-# the lead empties this list.
-ALLOWED = {
-    ("bakeoff.backends.anthropic_api", "bakeoff.suite.images"),  # moved by helper B at merge
-    ("bakeoff.backends.ollama", "bakeoff.suite.images"),  # moved by helper B at merge
-    ("bakeoff.backends.openai_api", "bakeoff.suite.images"),  # moved by helper B at merge
-    ("bakeoff.backends.openai_compat", "bakeoff.suite.images"),  # moved by helper B at merge
-    ("bakeoff.tools.loop", "bakeoff.run.conversation"),  # moved by helper B at merge
-    ("bakeoff.run.judges", "bakeoff.report.stats"),  # moved by helper B at merge
-}
+# Upward imports allowed: none.
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:

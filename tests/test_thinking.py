@@ -268,7 +268,7 @@ def test_gemma4_gets_think_token_in_the_system_turn():
     assert "<|think|>" not in off and off.endswith("<|turn>model\n<|channel>thought\n<channel|>")
     assert not starts_inside(on, GEMMA4) and not starts_inside(off, GEMMA4)
     # No template in the GGUF (bakeoff's own Gemma 4 turn format): <|think|> opens the system turn.
-    from bakeoff.backends.llamacpp import _gemma4_prompt
+    from bakeoff.backends.chat_formats import gemma4_prompt as _gemma4_prompt
 
     plan = plan_for("on", None, "gemma4")
     prompt = _gemma4_prompt(plan.messages([{"role": "system", "content": "Be brief."}, *MESSAGES]))

@@ -133,17 +133,17 @@ def run(
         raise InputError(f"--executor takes local or ray, got {executor!r}")
     if executor == "local" and (ray_address or ray_actors != 1):
         raise InputError("--ray-address and --ray-actors need --executor ray")
-    run_contender = None
+    ray_executor = None
     if executor == "ray":
         from bakeoff.run.ray_executor import RayExecutor
 
-        run_contender = RayExecutor(ray_address, ray_actors)
+        ray_executor = RayExecutor(ray_address, ray_actors)
     _interrupt_on_sigterm()
     from bakeoff.store import Database
 
     database = Database(db)
     started = time.monotonic()
-    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors, run_contender,
+    summary = _run_with_progress(database, plan, suite_name, db, timeout, as_json, retry_errors, ray_executor,
                                  allow_unconfined_code)
     data = report_data(database)
     gates = gate_plan(database, {t.id for t in plan}, thresholds) if thresholds.any() else None
@@ -317,9 +317,9 @@ def _print_run(summary, db: Path, data: dict) -> None:
 
 
 def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float, as_json: bool,
-                       retry_errors: bool = False, run_contender=None, allow_unconfined_code: bool = False):
+                       retry_errors: bool = False, executor=None, allow_unconfined_code: bool = False):
     """Run a plan with a progress bar (none with --json); Ctrl-C keeps what is finished (exit 130).
-    ``run_contender``: another executor (Ray), shut down when the run ends."""
+    ``executor``: another executor (Ray), shut down when the run ends."""
     from bakeoff.run.scheduler import run_plan
 
     progress = None if as_json else _RichProgress(err)
@@ -327,12 +327,12 @@ def _run_with_progress(database, plan, suite_name: str, db: Path, timeout: float
         with _exit_on_interrupt(f"interrupted: finished trials are saved in {db}; run the same command again to "
                                 "resume.", progress):
             return run_plan(database, plan, suite_name, sys.argv, trial_timeout_s=timeout, retry_errors=retry_errors,
-                            progress=progress, run_contender=run_contender, allow_unconfined_code=allow_unconfined_code)
+                            progress=progress, executor=executor, allow_unconfined_code=allow_unconfined_code)
     finally:
         if progress:
             progress.stop()
-        if run_contender is not None:
-            run_contender.shutdown()
+        if executor is not None:
+            executor.shutdown()
 
 
 class _RichProgress:

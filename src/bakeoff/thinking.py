@@ -372,9 +372,6 @@ class ThinkingPlan:
                                "the case's max_tokens" if self.budget else
                                "thinking and answer share the case's max_tokens" if self.on else None)}
 
-    # The old name, kept only until backends/llamacpp.py calls facts().
-    describe = facts
-
 
 def plan_for(setting: Setting, template: str | None, arch: str = "", chat_format: str | None = None) -> ThinkingPlan:
     """The thinking plan for an in-process model, from its chat template and architecture."""

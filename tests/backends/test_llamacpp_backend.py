@@ -1,6 +1,8 @@
 """The in-process llama.cpp backend on real packaged models, through its worker subprocess."""
 
 import pytest
+from backend_calls import close, load
+from backend_calls import events as generated
 
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
@@ -10,14 +12,14 @@ from bakeoff.measure.timing import StreamMeasure
 def run_one(model: str, messages, max_tokens=32, **opts):
     backend = LlamaCppBackend(model, LlamaCppOptions(threads=1, **opts), trial_timeout_s=120)
     try:
-        facts = backend.load()
+        facts = load(backend)
         measure = StreamMeasure()
-        events = list(backend.generate(GenerationRequest(messages=messages, max_tokens=max_tokens)))
+        events = generated(backend, GenerationRequest(messages=messages, max_tokens=max_tokens))
         for e in events:
             measure.feed(e)
         return backend, facts, events, measure, measure.finish()
     finally:
-        backend.close()
+        close(backend)
 
 
 def test_smollm2_streams_with_engine_counts_and_timings(smollm2):

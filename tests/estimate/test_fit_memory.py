@@ -10,6 +10,8 @@ fills. Goal: within ±10%.
 from __future__ import annotations
 
 import pytest
+from backend_calls import close, load
+from backend_calls import events as generated
 
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.backends.llamacpp import LlamaCppBackend, LlamaCppOptions
@@ -23,16 +25,16 @@ LONG = ("smollm2-135m", 2048, "the cat sat on the mat. " * 147)  # ~1,040 tokens
 
 def _measure(alias: str, ctx: int, prompt: str) -> tuple[float, int]:
     b = LlamaCppBackend(alias, LlamaCppOptions(threads=1, ctx=ctx, chat_format="chatml"), trial_timeout_s=120)
-    b.load()
+    load(b)
     peak = tokens = None
     try:
-        for e in b.generate(GenerationRequest(messages=[{"role": "user", "content": prompt}], max_tokens=4)):
+        for e in generated(b, GenerationRequest(messages=[{"role": "user", "content": prompt}], max_tokens=4)):
             if e["type"] == "memory":
                 peak = e["peak_mb"]
             elif e["type"] == "usage":
                 tokens = e["prompt_tokens"]
     finally:
-        b.close()
+        close(b)
     return peak, tokens
 
 

@@ -196,12 +196,12 @@ TINY_MOE = {"model_type": "gemma4_text", "num_hidden_layers": 6, "hidden_size": 
             "max_position_embeddings": 262144}
 
 LOAD = """
-import json, sys
+import asyncio, json, sys
 from bakeoff.backends import make_backend
 from bakeoff.spec import parse_spec
 b = make_backend(parse_spec(sys.argv[1]), trial_timeout_s=120)
-facts = b.load()
-b.close()
+facts = asyncio.run(b.aload())
+asyncio.run(b.aclose())
 print(json.dumps({"overrides": facts["tensor_overrides"], "memory": facts["engine_memory"]}))
 """
 
@@ -224,7 +224,7 @@ def test_expert_placement_reaches_llama_cpp_on_a_tiny_moe_twin(tmp_path, option,
 
 
 def test_engine_memory_splits_device_and_host_buffers():
-    from bakeoff.backends.llamacpp import engine_memory
+    from bakeoff.backends.llamacpp_native import engine_memory
 
     log = ("load_tensors:        CUDA0 model buffer size =  3000.00 MiB\n"
            "load_tensors:   CPU_Mapped model buffer size =   600.00 MiB\n"

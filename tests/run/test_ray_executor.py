@@ -16,10 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import pytest
 
 from conftest import bakeoff, wait_for
 

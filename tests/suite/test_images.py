@@ -10,7 +10,6 @@ base64 ``image`` blocks, Ollama's ``images`` list), decode them, and answer 400 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import sqlite3
 

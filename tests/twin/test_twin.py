@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from backend_calls import close, load
+from backend_calls import events as generated
 from gguf import GGUFReader
 
 from conftest import bakeoff, report_json, wait_for
@@ -141,20 +143,20 @@ def _events(backend, grammar: str | None = None) -> list[dict]:
     req = GenerationRequest(messages=[{"role": "system", "content": "Be brief."},
                                       {"role": "user", "content": "What is 2 + 2?"}],
                             max_tokens=96, grammar=grammar)
-    return list(backend.generate(req))
+    return generated(backend, req)
 
 
 def test_gemma4_template_and_thought_channel_on_a_tiny_twin(home, configs, monkeypatch):
     monkeypatch.setenv("BAKEOFF_HOME", str(home))
     on = _thinking_backend(configs["gemma4-dense"], "on")
     try:
-        facts = on.load()
+        facts = load(on)
         assert facts["chat_format"] == "the GGUF's chat template"
         assert facts["thinking"]["mode"] == "native gemma4"
         assert facts["twin"]["quality"].startswith("not applicable")
         events = _events(on, THOUGHT)
     finally:
-        on.close()
+        close(on)
     prompt = next(e["text"] for e in events if e["type"] == "prompt")
     # Gemma 4's own template: <|think|> opens the system turn, turns are <|turn>role ... <turn|>
     assert prompt.startswith("<bos><|turn>system\n<|think|>") and "Be brief." in prompt
@@ -168,10 +170,10 @@ def test_gemma4_template_and_thought_channel_on_a_tiny_twin(home, configs, monke
 
     off = _thinking_backend(configs["gemma4-dense"], "off")
     try:
-        off.load()
+        load(off)
         events = _events(off, 'root ::= "The answer is 4."')
     finally:
-        off.close()
+        close(off)
     prompt = next(e["text"] for e in events if e["type"] == "prompt")
     assert "<|think|>" not in prompt and prompt.startswith("<bos><|turn>system\nBe brief.")
     assert "".join(e["text"] for e in events if e["type"] == "content") == "The answer is 4."
@@ -204,7 +206,7 @@ def test_gemma4_native_tool_calls_round_trip_through_its_template(home, configs,
 
     from bakeoff.measure.timing import StreamMeasure
     from bakeoff.suite.loader import load_suite
-    from bakeoff.tools.loop import AgentLoop
+    from bakeoff.run.agent_loop import AgentLoop
 
     monkeypatch.setenv("BAKEOFF_HOME", str(home))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -214,7 +216,7 @@ def test_gemma4_native_tool_calls_round_trip_through_its_template(home, configs,
     backend = _thinking_backend(configs["gemma4-dense"], "off")
     grammars = [f'root ::= "{CALL.replace(chr(34), chr(92) + chr(34))}"', 'root ::= "It is clear, both days."']
     try:
-        facts = backend.load()
+        facts = load(backend)
         assert facts["tool_format"].startswith("Gemma 4's native tool-call syntax")
         from bakeoff.backends.base import GenerationRequest
 
@@ -222,12 +224,12 @@ def test_gemma4_native_tool_calls_round_trip_through_its_template(home, configs,
         prompts = []
         while (req := loop.next_request()) is not None:
             measure = StreamMeasure()
-            for event in backend.generate(dataclasses.replace(req, grammar=grammars[len(prompts)])):
+            for event in generated(backend, dataclasses.replace(req, grammar=grammars[len(prompts)])):
                 measure.feed(event)
             prompts.append(measure.prompt)
             loop.take(measure)
     finally:
-        backend.close()
+        close(backend)
     first, second = prompts
     assert "<|tool>declaration:get_weather{description:" + Q + "Current weather" + Q in first
     assert loop.calls[0]["name"] == "get_weather" and loop.calls[0]["error"] is None

@@ -1,8 +1,8 @@
 """What the backends that talk to a server over HTTP share: the API key, retries with exponential
 backoff and jitter, request timeouts and per-contender concurrency.
 
-A server backend is asynchronous: the scheduler runs up to ``concurrency`` of a contender's trials
-at once on one event loop (in-process backends stay serial). A subclass implements one attempt,
+Every backend is asynchronous (bakeoff.backends.base); a server backend differs in running up to
+``concurrency`` of a contender's trials at once on one event loop (in-process engines: one). A subclass implements one attempt,
 ``astream``, and raises ``Retryable`` for what another attempt may fix (429, 5xx, a dropped
 connection, no answer in time); ``agenerate`` wraps it with the retries and emits a ``retry``
 event for each, so the trial records them and its timings come from the attempt that succeeded.
@@ -189,14 +189,3 @@ class ServerBackend(Backend):
                 await asyncio.sleep(wait)
             except BackendError as exc:
                 raise BackendError(self.redact(str(exc))) from None
-
-    # The synchronous Backend interface is for in-process engines; the scheduler drives server
-    # backends through aload / agenerate / aclose on its event loop.
-    def load(self) -> dict[str, Any]:
-        raise TypeError(f"{self.name} is a server backend: use aload()")
-
-    def generate(self, request: GenerationRequest):
-        raise TypeError(f"{self.name} is a server backend: use agenerate()")
-
-    def close(self) -> None:
-        pass

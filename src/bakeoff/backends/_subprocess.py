@@ -1,7 +1,14 @@
-"""Parent-side proxy for engines that run in a worker subprocess (see bakeoff.run.worker)."""
+"""Parent-side proxy for engines that run in a worker subprocess (see bakeoff.run.worker).
+
+The proxy speaks the async Backend contract. A reader thread takes the worker's reply lines off
+its pipe as they come; a coroutine waiting for one is woken through its own event loop, so no
+loop thread ever blocks on the pipe. Timings come from the events' own ``t`` (taken in the
+worker where each token appeared), never from when the loop saw them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -11,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from bakeoff.backends.base import Backend, BackendError, GenerationRequest
@@ -37,6 +44,8 @@ class SubprocessBackend(Backend):
         super().__init__(*args, **kwargs)
         self._proc: subprocess.Popen | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._waiting: tuple[asyncio.AbstractEventLoop, asyncio.Future] | None = None  # a reader asleep
+        self._wake_lock = threading.Lock()
         self._stderr = None
         self.facts: dict[str, Any] = {}
 
@@ -58,11 +67,22 @@ class SubprocessBackend(Backend):
         self._lines = queue.Queue()
         threading.Thread(target=self._pump, args=(self._proc, self._lines), daemon=True).start()
 
-    @staticmethod
-    def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
+    def _pump(self, proc: subprocess.Popen, lines: queue.Queue) -> None:
         for line in proc.stdout:
+            self._deliver(lines, line)
+        self._deliver(lines, None)  # end of stream: the worker exited
+
+    def _deliver(self, lines: queue.Queue, line: str | None) -> None:
+        """(reader thread) Queue a line and wake the coroutine waiting for one, on its own loop."""
+        with self._wake_lock:
             lines.put(line)
-        lines.put(None)  # end of stream: the worker exited
+            waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            loop, future = waiting
+            try:
+                loop.call_soon_threadsafe(_set_done, future)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
 
     def _send(self, msg: dict) -> None:
         try:
@@ -71,10 +91,36 @@ class SubprocessBackend(Backend):
         except (BrokenPipeError, OSError):
             pass  # the death is reported by the read that follows
 
-    def _read(self, deadline: float, what: str) -> dict:
-        remaining = deadline - time.monotonic()
+    async def _next_line(self, deadline: float) -> str | None:
+        """The worker's next reply line; raises queue.Empty at the deadline."""
+        lines = self._lines
+        while True:
+            with self._wake_lock:
+                try:
+                    return lines.get_nowait()
+                except queue.Empty:
+                    future = asyncio.get_running_loop().create_future()
+                    self._waiting = (asyncio.get_running_loop(), future)
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait_for(future, remaining)
+            except asyncio.TimeoutError:
+                with self._wake_lock:
+                    self._waiting = None
+                    try:
+                        return lines.get_nowait()
+                    except queue.Empty:
+                        raise queue.Empty from None
+            finally:
+                with self._wake_lock:
+                    if self._waiting is not None and self._waiting[1] is future:
+                        self._waiting = None
+
+    async def _read(self, deadline: float, what: str) -> dict:
         try:
-            line = self._lines.get(timeout=max(remaining, 0.001))
+            line = await self._next_line(deadline)
         except queue.Empty:
             self._kill()
             raise BackendError(f"worker hung: no reply within {self._timeout_for(what):.0f} s while {what}; "
@@ -114,12 +160,12 @@ class SubprocessBackend(Backend):
             self._proc.wait()
             self._proc = None
 
-    def load(self) -> dict[str, Any]:
+    async def aload(self) -> dict[str, Any]:
         self._start()
         self._send({"op": "load", "engine": self.engine, "model_path": self.model_file(),
                     "options": self.engine_options(), "tdp_watts": self.tdp_watts,
                     "tdp_source": self.tdp_source})
-        msg = self._read(time.monotonic() + self.load_timeout_s, "loading the model")
+        msg = await self._read(time.monotonic() + self.load_timeout_s, "loading the model")
         if msg["type"] == "error":
             self._kill()
             raise BackendError(f"could not load the model: {msg['message']}")
@@ -127,45 +173,51 @@ class SubprocessBackend(Backend):
         self.load_info = {k: v for k, v in msg.items() if k not in ("type", "facts")}
         return self.facts
 
-    def generate(self, request: GenerationRequest) -> Iterator[dict[str, Any]]:
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[dict[str, Any]]:
         if self._proc is None:  # the last trial crashed or hung: start afresh
-            self.load()
+            await self.aload()
         self._send({"op": "generate", "request": request.to_dict()})
         deadline = time.monotonic() + self.trial_timeout_s
         while True:
-            msg = self._read(deadline, "generating")
+            msg = await self._read(deadline, "generating")
             kind = msg["type"]
             if kind == "done":
                 return
             if kind == "error":
                 raise BackendError(msg["message"])
             if kind == "batch":
-                yield from msg["events"]
+                for event in msg["events"]:
+                    yield event
             else:
                 yield msg
 
-    def call(self, method: str, **args: Any) -> dict[str, Any]:
+    async def call(self, method: str, **args: Any) -> dict[str, Any]:
         """Run an engine method in the worker (see ``rpc_methods``); returns its reply."""
         if self._proc is None:
-            self.load()
+            await self.aload()
         self._send({"op": "call", "method": method, "args": args})
-        msg = self._read(time.monotonic() + self.trial_timeout_s, f"running {method}")
+        msg = await self._read(time.monotonic() + self.trial_timeout_s, f"running {method}")
         if msg["type"] == "error":
             raise BackendError(msg["message"])
         return msg
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         if self._proc is None:
             return
         self._send({"op": "close"})
         try:
-            self._read(time.monotonic() + 30, "unloading")
+            await self._read(time.monotonic() + 30, "unloading")
         except BackendError:
             pass
         if self._proc is not None:
             try:
-                self._proc.wait(timeout=30)
+                await asyncio.to_thread(self._proc.wait, 30)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+
+
+def _set_done(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

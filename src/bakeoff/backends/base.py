@@ -13,13 +13,20 @@ are plain dicts so they can cross a process boundary as JSON:
   model made (bakeoff.tools.calls), malformed ones included with their raw text
 
 ``t`` is ``time.perf_counter()`` when the event was produced (CLOCK_MONOTONIC, shared by the
-worker processes of one machine), so timings are taken where the tokens appear.
+worker processes of one machine), so timings are taken where the tokens appear, never when a
+consumer happened to read them.
+
+The contract is asynchronous, the same for every backend: ``aload()`` once, ``astream(request)``
+per attempt, ``aclose()`` at the end. ``agenerate(request)`` is what callers use: one attempt
+here; server backends (bakeoff.backends._server) wrap it with retries. An in-process engine runs
+in a worker subprocess (bakeoff.backends._subprocess) driven through the same three methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -115,16 +122,29 @@ class Backend(ABC):
         return None
 
     @abstractmethod
-    def load(self) -> dict[str, Any]:
-        """Load the model; return facts for the run's environment (file, sha256, versions...)."""
+    async def aload(self) -> dict[str, Any]:
+        """Load the model (or check the server has it); return facts for the run's environment.
+        Raise BackendError when it cannot be loaded."""
 
     @abstractmethod
-    def generate(self, request: GenerationRequest) -> Iterator[dict[str, Any]]:
-        """Stream the events of one request."""
+    def astream(self, request: GenerationRequest) -> AsyncIterator[dict[str, Any]]:
+        """One attempt: the events of one request, each stamped with the time it happened.
+        Raise BackendError on failure."""
 
     @abstractmethod
-    def close(self) -> None:
-        """Unload the model and free its memory."""
+    async def aclose(self) -> None:
+        """Unload the model and free its memory (or release the connections)."""
+
+    async def agenerate(self, request: GenerationRequest) -> AsyncIterator[dict[str, Any]]:
+        """The events of one request: one attempt (server backends add retries)."""
+        async with contextlib.aclosing(self.astream(request)) as events:
+            async for event in events:
+                yield event
+
+    @property
+    def concurrency(self) -> int:
+        """Trials in flight at once: one for an in-process engine (it answers one at a time)."""
+        return 1
 
     def notes(self) -> list[str]:
         """Things the user must be told once about this contender (e.g. a fallback template)."""

@@ -48,7 +48,7 @@ from pydantic import Field, field_validator, model_validator
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
-from bakeoff.suite.images import image_base64, no_visual_budget
+from bakeoff.util.images import image_base64, no_visual_budget
 from bakeoff.thinking import ThinkingOption, fold_into
 from bakeoff.tools.calls import make_call, openai_tools
 

@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from bakeoff.backends._server import ServerOptions
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.backends.openai_compat import OpenAICompatBackend
-from bakeoff.suite.images import no_visual_budget
+from bakeoff.util.images import no_visual_budget
 from bakeoff.thinking import ThinkingOption, effort_for, fold_into
 
 

@@ -52,7 +52,7 @@ from pydantic import Field, field_validator
 from bakeoff.backends._server import Retryable, ServerBackend, ServerOptions, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.errors import InputError
-from bakeoff.suite.images import data_url
+from bakeoff.util.images import data_url
 from bakeoff.thinking import THINK_TAGS, StreamSplitter, ThinkingOption
 from bakeoff.tools.calls import make_call, openai_tools, parse_calls
 
@@ -344,7 +344,7 @@ class ChunkParser:
 
 
 def wire_messages(messages: list[dict[str, Any]], detail: str | None = None) -> list[dict[str, Any]]:
-    """Neutral messages (tool use: bakeoff.tools.calls; images: bakeoff.suite.images) in the Chat
+    """Neutral messages (tool use: bakeoff.tools.calls; images: bakeoff.util.images) in the Chat
     Completions shape. ``detail`` is OpenAI's image resolution setting (low, high, auto)."""
     out = []
     for m in messages:

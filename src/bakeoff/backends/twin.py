@@ -62,8 +62,8 @@ class TwinBackend(LlamaCppBackend):
         opts.pop("vocab", None)
         return opts
 
-    def load(self) -> dict[str, Any]:
-        facts = super().load()
+    async def aload(self) -> dict[str, Any]:
+        facts = await super().aload()
         facts["twin"] = {"model": self.model, "quant": self.twin.quant, "file_bytes": self.twin.file_bytes,
                          "params": self.twin.params, "types_source": self.twin.types_source,
                          "architecture_source": self.twin.architecture_source, "quality": QUALITY_NOT_APPLICABLE}

@@ -28,6 +28,7 @@ Each trial (and each turn of a conversation) then gets one label, shown in every
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,3 +171,17 @@ def classify(event: dict[str, Any] | None, prompt_tokens: int | None, text: str,
                             f"in this run (left out of the cold medians)", False)
     return CacheFigures(control, None, None, "cache: not reported; no earlier request in this run shared its prefix",
                         True)
+
+
+def classify_request(event: dict[str, Any] | None, prompt_tokens: int | None, request: Any, ledger: Ledger | None,
+                     bust: str | None) -> CacheFigures:
+    """``classify`` for one request sent (a GenerationRequest: its messages, whether it is warm) with
+    the trial's cache-busting marker ``bust`` (None: none)."""
+    return classify(event, prompt_tokens, prompt_text(request.messages), ledger, warm=request.warm,
+                    bust=bust is not None)
+
+
+def with_fresh_salt(request: Any) -> Any:
+    """The request (a GenerationRequest) under a cache salt of its own: the requests of one
+    conversation or agent loop share cached blocks with each other and with no other trial."""
+    return dataclasses.replace(request, cache_salt=uuid.uuid4().hex)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bakeoff.report.stats import is_cold, median
+from bakeoff.util.stats import is_cold, median
 
 LEGEND = ("cold TTFT: median over trials whose prefill reused no cached prefix (the matrix's TTFT). warm TTFT: "
           "median over conversations' later turns, which reuse the conversation's own earlier turns on purpose; "

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bakeoff.errors import InputError
-from bakeoff.report.stats import is_cold, median, wilson_interval
+from bakeoff.util.stats import is_cold, median, wilson_interval
 
 # Lines of detail before the summary says "and N more": one screen.
 MAX_LINES = 20

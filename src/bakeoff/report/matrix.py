@@ -12,7 +12,7 @@ from bakeoff.errors import InputError
 from bakeoff.measure.cost import CostFigure, cloud_cost_per_mtok, load_cost_config, local_cost_per_mtok
 from bakeoff.measure.energy import meter_basis
 from bakeoff.report.stability import stability_figures
-from bakeoff.report.stats import summarise_trials
+from bakeoff.util.stats import summarise_trials
 from bakeoff.store import Database
 from bakeoff.store.reads import check_results_by_trial
 

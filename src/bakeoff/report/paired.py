@@ -19,7 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from bakeoff.errors import InputError
-from bakeoff.report.stats import mcnemar, paired_bootstrap
+from bakeoff.util.stats import mcnemar, paired_bootstrap
 
 ALPHA = 0.05
 BOOTSTRAP_ITERATIONS = 10_000

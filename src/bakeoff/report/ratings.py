@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bakeoff.report.stats import wilson_interval
+from bakeoff.util.stats import wilson_interval
 
 
 def win_rates(ratings: list[dict]) -> dict[str, Any]:

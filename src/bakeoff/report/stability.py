@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from bakeoff.report.flaky import flaky_cells
-from bakeoff.report.stats import pass_at_k, pass_hat_k, wilson_interval
+from bakeoff.util.stats import pass_at_k, pass_hat_k, wilson_interval
 from bakeoff.util.answers import normal_form
 
 AGREEMENT_LEGEND = (

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from bakeoff.checks.code import SANDBOX_TAG
-from bakeoff.report.stats import wilson_interval
+from bakeoff.util.stats import wilson_interval
 from bakeoff.suite.standard import PREFIX, standard_info
 
 

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from bakeoff.report.stats import summarise_trials
+from bakeoff.util.stats import summarise_trials
 
 
 def tag_rows(trials: list) -> list[dict[str, Any]]:

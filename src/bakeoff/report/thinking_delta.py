@@ -20,7 +20,7 @@ from statistics import mean
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from bakeoff.report.stats import is_cold, median, wilson_interval
+from bakeoff.util.stats import is_cold, median, wilson_interval
 
 OFF = ("off", "none")
 

@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from bakeoff.report.stats import wilson_interval
+from bakeoff.util.stats import wilson_interval
 
 
 LEGEND = ("valid calls: well-formed calls / calls made. correct calls: single-shot tool cases passed. "

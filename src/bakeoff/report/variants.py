@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from bakeoff.models.quantize import precision_rank
-from bakeoff.report.stats import summarise_trials
+from bakeoff.util.stats import summarise_trials
 from bakeoff.store import Database
 from bakeoff.util.answers import normal_form
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from bakeoff.report.pareto import Axis, frontier_plot
-from bakeoff.report.stats import median, summarise_trials
+from bakeoff.util.stats import median, summarise_trials
 from bakeoff.report.variants import _base_spec
 from bakeoff.store import Database
 

@@ -21,14 +21,13 @@ establish / distractor / ask; the distractors may be generated from the pool bel
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from dataclasses import asdict
 from typing import Any
 
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.checks.base import CheckResult
-from bakeoff.measure.cache import Ledger, bust_prefix, classify, prompt_text, with_bust
+from bakeoff.measure.cache import Ledger, bust_prefix, classify, classify_request, with_bust, with_fresh_salt
 from bakeoff.measure.timing import StreamMeasure
 
 CACHE_COLUMNS = ("cache_control", "cached_tokens", "cache_source", "cache_label", "cache_cold", "cache_warm")
@@ -52,7 +51,7 @@ def combined_figures(figures: list[Any]) -> dict[str, Any]:
 
 
 class Conversation:
-    """The state of one conversation trial. A driver (sync or async) loops::
+    """The state of one conversation trial. The scheduler loops::
 
         while (request := convo.next_request()) is not None:
             measure = StreamMeasure(); ...feed the backend's events...; convo.take(measure)
@@ -62,9 +61,10 @@ class Conversation:
                  cold_turns: bool = False, cold_bust: bool = False):
         self.case = case
         # One cache salt for the whole conversation: its turns share cached blocks with no other trial.
-        self.base = dataclasses.replace(base, cache_salt=uuid.uuid4().hex)
+        self.base = with_fresh_salt(base)
         self.history: list[dict[str, str]] = [m for m in case.messages[:-1]]  # the system prompt, if any
         self.turns: list[dict[str, Any]] = []  # finished turns, as rows of the turns table
+        self.rows = self.turns  # what the scheduler stores with the trial
         self.results: list[CheckResult] = []
         self.measures: list[StreamMeasure] = []
         self.figures: list[Any] = []
@@ -108,8 +108,7 @@ class Conversation:
             return self._take_replay(measure)
         turn = self.case.turns[len(self.turns)]
         figures = measure.finish()
-        cache = classify(measure.cache, figures.prompt_tokens, prompt_text(self.request.messages), self.ledger,
-                         warm=self.request.warm, bust=self.bust is not None)
+        cache = classify_request(measure.cache, figures.prompt_tokens, self.request, self.ledger, self.bust)
         verdict = evaluate(turn.checks, measure.output, self.case)
         n = self.index
         for r in verdict.results:
@@ -161,5 +160,13 @@ class Conversation:
         )
         return cols
 
-    def retries(self) -> list[dict]:
-        return [dict(r, turn=i + 1) for i, m in enumerate(self.measures) for r in m.retries]
+    # What the scheduler records (bakeoff.run.scheduler._record_steps; an AgentLoop has the same).
+    step_name = "turn"  # the key each retry is numbered by
+    store_with = "record_conversation"  # the Database method that writes the trial with its rows
+
+    def failure(self, exc: Exception | None) -> str | None:
+        """The trial's error message, None when it ended well."""
+        return self.error_message(exc) if exc is not None else None
+
+    def error_columns(self) -> dict[str, Any]:
+        return {}

@@ -20,18 +20,15 @@ judge errors, and A's win rate over decided pairs with a Wilson 95% interval.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bakeoff.backends import make_backend
-from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks.judge import (
     JUDGE_ERROR,
@@ -48,6 +45,7 @@ from bakeoff.checks.judge import (
     transcript,
 )
 from bakeoff.errors import InputError
+from bakeoff.run.contender import SyncContender
 from bakeoff.spec import ContenderSpec, parse_contender, parse_spec
 from bakeoff.store import Database
 
@@ -67,28 +65,23 @@ class Reply:
 
 
 class JudgeSession:
-    """A judge contender, loaded once and asked many requests: in-process (a worker subprocess)
-    or a server (driven on a private event loop)."""
+    """A judge contender, opened once (bakeoff.run.contender) and asked many requests, one at a
+    time, through the async backend contract (on an event loop of its own)."""
 
     def __init__(self, spec: ContenderSpec, trial_timeout_s: float = 300.0):
         self.spec = spec
-        self.backend = make_backend(spec, trial_timeout_s)
-        self.server = isinstance(self.backend, ServerBackend)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.backend = make_backend(spec, trial_timeout_s)  # bad settings stop here, before the phase
+        self._held = SyncContender(spec, trial_timeout_s, failures=(BackendError, InputError), backend=self.backend)
         self.model_path = self.sha256 = None
         self.facts: dict[str, Any] = {}
 
     def load(self) -> dict[str, Any]:
-        if self.server:
-            self._loop = asyncio.new_event_loop()
-            self.facts = self._loop.run_until_complete(self.backend.aload())
-        else:
-            from bakeoff.models.packaged import file_sha256
-
-            self.model_path = self.backend.model_file()
-            if self.model_path:
-                self.sha256 = file_sha256(Path(self.model_path))
-            self.facts = self.backend.load()
+        """Open the judge; raises its load failure (BackendError, InputError)."""
+        contender = self._held.open()
+        self.model_path, self.sha256 = contender.model_path, contender.sha256
+        if contender.error is not None:
+            raise contender.error
+        self.facts = contender.facts
         return self.facts
 
     def request(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> GenerationRequest:
@@ -111,25 +104,11 @@ class JudgeSession:
             elif event.get("type") == "finish":
                 finish = event.get("reason")
 
-        if self.server:
-            async def run() -> None:
-                async for event in self.backend.agenerate(request):
-                    take(event)
-
-            self._loop.run_until_complete(run())
-        else:
-            for event in self.backend.generate(request):
-                take(event)
+        self._held.stream(self.backend, request, take)
         return Reply("".join(parts), finish, (time.perf_counter() - t0) * 1000)
 
     def close(self) -> None:
-        if self.server:
-            if self._loop is not None:
-                self._loop.run_until_complete(self.backend.aclose())
-                self._loop.close()
-                self._loop = None
-        else:
-            self.backend.close()
+        self._held.close()
 
 
 def _reply_error(reply: Reply, exc: ReplyError) -> str:
@@ -389,7 +368,7 @@ def pairwise(db: Database, spec_a: str, spec_b: str, judge: str | JudgeSession,
 
 def pairwise_summary(db: Database, spec_a: str, spec_b: str, judge_spec: str,
                      criteria: str = DEFAULT_CRITERIA) -> PairwiseSummary:
-    from bakeoff.report.stats import wilson_interval
+    from bakeoff.util.stats import wilson_interval
 
     out = PairwiseSummary(spec_a, spec_b, judge_spec, criteria)
     for r in db.pairwise_judgements(spec_a, spec_b, judge_spec):

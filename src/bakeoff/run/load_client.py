@@ -21,6 +21,7 @@ Times come from ``time.perf_counter`` (CLOCK_MONOTONIC on Linux: one clock for a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import multiprocessing
@@ -35,6 +36,7 @@ from bakeoff.backends import make_backend
 from bakeoff.backends._server import Retryable, ServerBackend, status_failure
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.measure.timing import StreamMeasure
+from bakeoff.run.contender import open_contender
 
 # A worker whose CPU time is this share of the level's wall time or more could not keep up: it
 # spent the level computing, not waiting for the server.
@@ -223,12 +225,18 @@ class _Worker:
 
         self.spec = parse_contender(spec_text)
         self.timeout_s = timeout_s
-        self.backend: ServerBackend = make_backend(self.spec, timeout_s)
+        self.backend: ServerBackend = make_backend(self.spec, timeout_s)  # load() opens it
+        self.opened = contextlib.AsyncExitStack()
         self.http = None
         self.pending: list[Received] = []
 
     async def load(self) -> dict[str, Any]:
-        facts = await self.backend.aload()
+        """Open the contender (bakeoff.run.contender); raises its load failure."""
+        contender = await self.opened.enter_async_context(
+            open_contender(self.spec, self.timeout_s, backend=self.backend))
+        if contender.error is not None:
+            raise contender.error
+        facts = contender.facts
         if lean(self.backend):
             self.http = new_http(self.timeout_s, self.backend.options.connect_timeout)
         return facts
@@ -248,7 +256,7 @@ class _Worker:
     async def close(self) -> None:
         if self.http is not None:
             await self.http.aclose()
-        await self.backend.aclose()
+        await self.opened.aclose()
 
 
 def client_figures(stats: list[ShareStats], path: str) -> dict[str, Any]:

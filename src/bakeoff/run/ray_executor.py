@@ -26,11 +26,11 @@ off the network entirely.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 from bakeoff.errors import InputError
@@ -75,8 +75,9 @@ class RecordedWrites:
 
 
 class ContenderActor:
-    """One loaded contender on a Ray worker (an async actor: a server contender's trials share
-    its event loop and client; an in-process model answers one trial at a time)."""
+    """One loaded contender on a Ray worker (an async actor), driven through the same async
+    contract and the same trial code as the local executor: a server contender's trials share its
+    event loop and client; an in-process model answers one trial at a time."""
 
     def __init__(self, spec, timeout: float, tdp_watts: float | None, tdp_source: str | None = None,
                  sandbox_settings: dict[str, str] | None = None):
@@ -85,53 +86,38 @@ class ContenderActor:
         # The driver's sandbox settings (a forced tier, the unconfined opt-in): the code checks
         # run here, and a worker started before the driver set them would not have them.
         os.environ.update(sandbox_settings or {})
-        self.spec = spec
+        self.spec, self.timeout = spec, timeout
+        self.tdp_watts, self.tdp_source = tdp_watts, tdp_source
+        self.opened = contextlib.AsyncExitStack()
         self.backend = make_backend(spec, timeout)
-        self.backend.tdp_watts = tdp_watts
-        self.backend.tdp_source = tdp_source
 
     async def load(self, run_id: str) -> dict[str, Any]:
         """Load the model; the contender's row as writes, or the load error."""
         from bakeoff.backends._server import ServerBackend
-        from bakeoff.backends.base import BackendError
-        from bakeoff.models.packaged import file_sha256
+        from bakeoff.run.contender import open_contender
         from bakeoff.run.scheduler import Progress, RunSummary, _loaded
 
-        model_path = sha = None
-        try:
-            if isinstance(self.backend, ServerBackend):
-                facts = await self.backend.aload()
-            else:
-                model_path = self.backend.model_file()
-                sha = file_sha256(Path(model_path)) if model_path else None
-                facts = self.backend.load()
-        except BackendError as exc:
-            return {"error": str(exc), "model_path": model_path, "sha256": sha}
+        contender = await self.opened.enter_async_context(
+            open_contender(self.spec, self.timeout, tdp_watts=self.tdp_watts, tdp_source=self.tdp_source,
+                           backend=self.backend))
+        if contender.error is not None:
+            return {"error": str(contender.error), "model_path": contender.model_path, "sha256": contender.sha256}
         store, summary = RecordedWrites(), RunSummary(run_id, 0)
-        facts = {**facts, "executor": {"name": "ray", "node": socket.gethostname(), "pid": os.getpid()}}
-        _loaded(store, run_id, self.backend, self.spec, model_path, sha, facts, summary, Progress())
-        server = isinstance(self.backend, ServerBackend)
-        return {"error": None, "writes": store.writes, "notes": summary.notes, "server": server,
-                "slots": self.backend.concurrency if server else 1}
+        facts = {**contender.facts, "executor": {"name": "ray", "node": socket.gethostname(), "pid": os.getpid()}}
+        _loaded(store, run_id, self.backend, self.spec, contender.model_path, contender.sha256, facts, summary,
+                Progress())
+        return {"error": None, "writes": store.writes, "notes": summary.notes,
+                "server": isinstance(self.backend, ServerBackend), "slots": self.backend.concurrency}
 
     async def run(self, run_id: str, trial: Trial) -> tuple[str, list]:
-        from bakeoff.backends._server import ServerBackend
-        from bakeoff.run.scheduler import _arun_trial, _run_trial
+        from bakeoff.run.scheduler import _run_trial
 
         store = RecordedWrites()
-        if isinstance(self.backend, ServerBackend):
-            status = await _arun_trial(store, run_id, self.backend, trial)
-        else:
-            status = _run_trial(store, run_id, self.backend, trial)
+        status = await _run_trial(store, run_id, self.backend, trial)
         return status, store.writes
 
     async def close(self) -> None:
-        from bakeoff.backends._server import ServerBackend
-
-        if isinstance(self.backend, ServerBackend):
-            await self.backend.aclose()
-        else:
-            self.backend.close()
+        await self.opened.aclose()
 
 
 def placement(spec) -> dict[str, Any]:
@@ -167,7 +153,7 @@ def _suite_modules_by_value() -> None:
 
 
 class RayExecutor:
-    """Runs a contender's trials on Ray actors (a ``run_contender`` for scheduler.run_plan)."""
+    """Runs a contender's trials on Ray actors (an ``executor`` for scheduler.run_plan)."""
 
     def __init__(self, address: str | None = None, actors: int = 1, max_retries: int = DEFAULT_MAX_RETRIES):
         self.ray = import_ray()

@@ -4,8 +4,9 @@ A contender is loaded once, asked all its pending trials, and unloaded before th
 memory figures are never polluted by a resident neighbour. Trials already in the database are
 skipped: an interrupted run resumes where it stopped.
 
-In-process contenders answer one trial at a time. Server contenders run up to their
-``concurrency`` trials at once on one asyncio event loop; this thread alone writes the database.
+Every backend is driven through the same async contract (bakeoff.backends.base), on one event
+loop per contender: an in-process contender answers one trial at a time, a server contender up to
+its ``concurrency`` at once. This thread alone writes the database.
 """
 
 from __future__ import annotations
@@ -17,27 +18,25 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
-from pathlib import Path
 
 from bakeoff import __version__
-from bakeoff.backends import make_backend
 from bakeoff.backends._server import ServerBackend
-from bakeoff.backends.base import BackendError, GenerationRequest
+from bakeoff.backends.base import Backend, BackendError, GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.checks.code import runs_model_code
-from bakeoff.measure.cache import Ledger, bust_prefix, classify, prompt_text, with_bust
+from bakeoff.measure.cache import Ledger, bust_prefix, classify_request, with_bust
 from bakeoff.measure.cost import cpu_power, load_cost_config
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
-from bakeoff.models.packaged import file_sha256
+from bakeoff.run.agent_loop import AgentLoop, summarise_calls
+from bakeoff.run.contender import open_contender
 from bakeoff.run.conversation import Conversation
 from bakeoff.run.judges import run_judge_phase
 from bakeoff.run.plan import Trial
 from bakeoff.sandbox import confinement
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
-from bakeoff.suite.images import count_images
-from bakeoff.tools.loop import AgentLoop, summarise_calls
+from bakeoff.util.images import count_images
 
 
 def _now() -> str:
@@ -118,16 +117,16 @@ def code_sandbox(trials: list[Trial], allow_unconfined_code: bool) -> dict | Non
 
 def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list[str],
              trial_timeout_s: float = 300.0, retry_errors: bool = False,
-             progress: Progress | None = None, run_contender=None,
+             progress: Progress | None = None, executor=None,
              allow_unconfined_code: bool = False) -> RunSummary:
-    """``run_contender`` runs one contender's pending trials (default: here, in this process;
-    bakeoff.run.ray_executor gives one that runs them on Ray actors). Both share the plan, the
-    trial identities and resume, so a run started with one executor can finish with the other.
+    """``executor`` runs one contender's pending trials (default: ``run_here``, in this process;
+    bakeoff.run.ray_executor.RayExecutor runs them on Ray actors). Both share the plan, the trial
+    identities and resume, so a run started with one executor can finish with the other.
 
     A plan whose pending trials run model-written code learns its sandbox first (and stops there
     when none isolates it and ``allow_unconfined_code`` is False); the sandbox is stored in the
     run's environment and told once through ``progress``."""
-    run_contender = run_contender or _run_contender
+    executor = executor or run_here
     progress = progress or Progress()
     run_id = uuid.uuid4().hex[:12]
     summary = RunSummary(run_id=run_id, planned=len(plan))
@@ -149,7 +148,7 @@ def run_plan(db: Database, plan: list[Trial], suite_name: str | None, argv: list
         for spec_str, group in groupby(pending, key=lambda t: t.spec.canonical):
             trials = list(group)
             progress.contender(spec_str, len(trials))
-            run_contender(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts, tdp_source)
+            executor(db, run_id, trials, trial_timeout_s, summary, progress, tdp_watts, tdp_source)
         # Judges grade after every contender ran, so they never disturb timing or memory.
         summary.notes.extend(run_judge_phase(db, {t.id for t in plan}, run_id, trial_timeout_s, progress).notes)
         summary.status = "completed"
@@ -168,74 +167,31 @@ def release_ledgers(run_id: str) -> None:
         del _LEDGERS[key]
 
 
-def _run_contender(db: Database, run_id: str, trials: list[Trial], timeout: float,
-                   summary: RunSummary, progress: Progress, tdp_watts: float | None = None,
-                   tdp_source: str | None = None) -> None:
-    spec = trials[0].spec
-    backend = make_backend(spec, timeout)
-    if isinstance(backend, ServerBackend):
-        asyncio.run(_run_server_contender(db, run_id, trials, backend, summary, progress))
-        return
-    backend.tdp_watts = tdp_watts
-    backend.tdp_source = tdp_source
-    model_path = sha = None
-    try:
-        try:
-            model_path = backend.model_file()
-            if model_path:
-                sha = file_sha256(Path(model_path))
-            facts = backend.load()
-        except BackendError as exc:
-            _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress)
-            return
-        _loaded(db, run_id, backend, trials[0].spec, model_path, sha, facts, summary, progress)
-        for trial in trials:
-            status = _run_trial(db, run_id, backend, trial)
-            summary.ran += 1
-            summary.errors += status == "error"
-            progress.advance(trial, status)
-    finally:
-        backend.close()
+def run_here(db: Database, run_id: str, trials: list[Trial], timeout: float, summary: RunSummary,
+             progress: Progress, tdp_watts: float | None = None, tdp_source: str | None = None) -> None:
+    """The local executor: one contender's trials in this process, on an event loop of their own."""
+    asyncio.run(_run_contender_trials(db, run_id, trials, timeout, summary, progress, tdp_watts, tdp_source))
 
 
-async def _run_server_contender(db: Database, run_id: str, trials: list[Trial], backend: ServerBackend,
-                                summary: RunSummary, progress: Progress) -> None:
-    try:
-        try:
-            facts = await backend.aload()
-        except BackendError as exc:
-            _load_failed(db, run_id, trials, None, None, exc, summary, progress)
+async def _run_contender_trials(db: Database, run_id: str, trials: list[Trial], timeout: float,
+                                summary: RunSummary, progress: Progress, tdp_watts: float | None,
+                                tdp_source: str | None) -> None:
+    async with open_contender(trials[0].spec, timeout, tdp_watts=tdp_watts, tdp_source=tdp_source) as contender:
+        backend, model_path, sha = contender.backend, contender.model_path, contender.sha256
+        if contender.error is not None:
+            _load_failed(db, run_id, trials, model_path, sha, contender.error, summary, progress)
             return
-        _loaded(db, run_id, backend, trials[0].spec, None, None, facts, summary, progress)
-        slots = asyncio.Semaphore(backend.concurrency)
+        _loaded(db, run_id, backend, trials[0].spec, model_path, sha, contender.facts, summary, progress)
+        slots = asyncio.Semaphore(backend.concurrency)  # in-process: one trial at a time
 
         async def one(trial: Trial) -> None:
             async with slots:
-                status = await _arun_trial(db, run_id, backend, trial)
+                status = await _run_trial(db, run_id, backend, trial)
             summary.ran += 1
             summary.errors += status == "error"
             progress.advance(trial, status)
 
         await asyncio.gather(*(one(t) for t in trials))
-    finally:
-        await backend.aclose()
-
-
-async def _arun_trial(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
-    if trial.case.image_error:  # an image that cannot be sent fails this case only
-        return _record_error(db, run_id, trial, trial.case.image_error, _now())
-    if trial.case.turns or trial.case.agent:
-        runner = _arun_agent if trial.case.agent else _arun_conversation
-        return await runner(db, run_id, backend, trial)
-    started = _now()
-    request, bust = _busted(trial.spec, build_request(trial.spec, trial.case, trial.repeat))
-    measure = StreamMeasure()
-    try:
-        async for event in backend.agenerate(request):
-            measure.feed(event)
-    except BackendError as exc:
-        return _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
-    return _record_ok(db, run_id, trial, started, request, measure, ledger_for(run_id, backend), bust)
 
 
 def _load_failed(db, run_id, trials, model_path, sha, exc, summary, progress) -> None:
@@ -279,28 +235,28 @@ def _record_error(db: Database, run_id: str, trial: Trial, message: str, started
     return "error"
 
 
-def _run_trial(db: Database, run_id: str, backend, trial: Trial) -> str:
+async def _run_trial(db: Database, run_id: str, backend: Backend, trial: Trial) -> str:
+    """One trial through the backend's async contract; its row written (one commit)."""
     if trial.case.image_error:  # an image that cannot be sent fails this case only
         return _record_error(db, run_id, trial, trial.case.image_error, _now())
-    if trial.case.turns:
-        return _run_conversation(db, run_id, backend, trial)
-    if trial.case.agent:
-        return _run_agent(db, run_id, backend, trial)
+    if trial.case.turns or trial.case.agent:
+        driver = _agent_loop(run_id, backend, trial) if trial.case.agent else _conversation(run_id, backend, trial)
+        return await _run_steps(db, run_id, backend, trial, driver)
     started = _now()
     request, bust = _busted(trial.spec, build_request(trial.spec, trial.case, trial.repeat))
     measure = StreamMeasure()
     try:
-        for event in backend.generate(request):
+        async for event in backend.agenerate(request):
             measure.feed(event)
     except BackendError as exc:
-        return _record_error(db, run_id, trial, str(exc), started, request)
+        return _record_error(db, run_id, trial, str(exc), started, request, measure.retries)
     return _record_ok(db, run_id, trial, started, request, measure, ledger_for(run_id, backend), bust)
 
 
 def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: GenerationRequest,
                measure: StreamMeasure, ledger: Ledger | None = None, bust: str | None = None) -> str:
     figures = measure.finish()
-    cache = classify(measure.cache, figures.prompt_tokens, prompt_text(request.messages), ledger, bust=bust is not None)
+    cache = classify_request(measure.cache, figures.prompt_tokens, request, ledger, bust)
     verdict = evaluate(trial.case.checks, measure.output, trial.case, calls=measure.tool_calls)
     row = _base_row(run_id, trial, started)
     if trial.case.tools:
@@ -319,26 +275,13 @@ def _record_ok(db: Database, run_id: str, trial: Trial, started: str, request: G
     return "ok"
 
 
-# --- conversations (bakeoff.run.conversation): one request per turn, one trial, one commit ---------
+# --- trials of several requests: conversations (bakeoff.run.conversation) and agent loops --------
+# (bakeoff.run.agent_loop); one request per turn or step, one trial, one commit
 
 
-def _run_steps(db: Database, run_id: str, backend, trial: Trial, driver, record) -> str:
+async def _run_steps(db: Database, run_id: str, backend: Backend, trial: Trial, driver) -> str:
     """Drive a trial of several requests (a Conversation or an AgentLoop: next_request / take),
-    then ``record`` it; a backend failure ends it there, keeping the steps that finished."""
-    started = _now()
-    while (request := driver.next_request()) is not None:
-        measure = StreamMeasure()
-        try:
-            for event in backend.generate(request):
-                measure.feed(event)
-        except BackendError as exc:
-            return record(db, run_id, trial, started, driver, exc, measure.retries)
-        driver.take(measure)
-    return record(db, run_id, trial, started, driver)
-
-
-async def _arun_steps(db: Database, run_id: str, backend: ServerBackend, trial: Trial, driver, record) -> str:
-    """``_run_steps`` for a server backend, on the scheduler's event loop."""
+    then record it; a backend failure ends it there, keeping the steps that finished."""
     started = _now()
     while (request := driver.next_request()) is not None:
         measure = StreamMeasure()
@@ -346,12 +289,12 @@ async def _arun_steps(db: Database, run_id: str, backend: ServerBackend, trial: 
             async for event in backend.agenerate(request):
                 measure.feed(event)
         except BackendError as exc:
-            return record(db, run_id, trial, started, driver, exc, measure.retries)
+            return _record_steps(db, run_id, trial, started, driver, exc, measure.retries)
         driver.take(measure)
-    return record(db, run_id, trial, started, driver)
+    return _record_steps(db, run_id, trial, started, driver)
 
 
-def _conversation(run_id: str, backend, trial: Trial) -> Conversation:
+def _conversation(run_id: str, backend: Backend, trial: Trial) -> Conversation:
     """A conversation's turns reuse their own earlier turns (warm); with ``cold_turns`` each later
     turn's prompt is asked cold once more at the end (made unique by a marker where the server
     cannot be told not to reuse)."""
@@ -363,63 +306,29 @@ def _conversation(run_id: str, backend, trial: Trial) -> Conversation:
                         cold_bust=backend.cold_control() is None)
 
 
-def _run_conversation(db: Database, run_id: str, backend, trial: Trial) -> str:
-    return _run_steps(db, run_id, backend, trial, _conversation(run_id, backend, trial), _record_conversation)
-
-
-async def _arun_conversation(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
-    return await _arun_steps(db, run_id, backend, trial, _conversation(run_id, backend, trial), _record_conversation)
-
-
-def _record_conversation(db: Database, run_id: str, trial: Trial, started: str, convo: Conversation,
-                         exc: BaseException | None = None, failed_retries: list[dict] | None = None) -> str:
-    """The trial row, its check results and its turns in one transaction. On an error the turns
-    that finished are kept (the trial is an error with the turn's number in the message)."""
-    row = _base_row(run_id, trial, started)
-    retries = convo.retries() + [dict(r, turn=convo.index) for r in failed_retries or []]
-    request = convo.request.to_dict() if convo.request else None
-    if exc is not None:
-        row.update(status="error", error=convo.error_message(exc), finished_at=_now(), request=request,
-                   **_retry_columns(retries))
-        db.record_conversation(row, [], convo.turns)
-        return "error"
-    row.update(status="ok", error=None, request=request, finished_at=_now(), **convo.trial_columns(),
-               **_retry_columns(retries))
-    db.record_conversation(row, [asdict(r) for r in convo.results], convo.turns)
-    return "ok"
-
-
-# --- agent loops (bakeoff.tools.loop): the model calls tools until it answers; one trial ----------
-
-
-def _agent_loop(run_id: str, backend, trial: Trial) -> AgentLoop:
+def _agent_loop(run_id: str, backend: Backend, trial: Trial) -> AgentLoop:
+    """The model calls tools until it answers; the whole loop is one trial."""
     return AgentLoop(trial.case, build_request(trial.spec, trial.case, trial.repeat),
                      ledger=ledger_for(run_id, backend), bust=bust_for(trial.spec))
 
 
-def _run_agent(db: Database, run_id: str, backend, trial: Trial) -> str:
-    return _run_steps(db, run_id, backend, trial, _agent_loop(run_id, backend, trial), _record_agent)
-
-
-async def _arun_agent(db: Database, run_id: str, backend: ServerBackend, trial: Trial) -> str:
-    return await _arun_steps(db, run_id, backend, trial, _agent_loop(run_id, backend, trial), _record_agent)
-
-
-def _record_agent(db: Database, run_id: str, trial: Trial, started: str, loop: AgentLoop,
+def _record_steps(db: Database, run_id: str, trial: Trial, started: str, driver: Conversation | AgentLoop,
                   exc: BaseException | None = None, failed_retries: list[dict] | None = None) -> str:
-    """The trial row, its check results and its steps in one transaction. On an error the steps
-    that finished are kept (the trial is an error naming the step)."""
+    """The trial row, its check results and its turns or steps in one transaction. On an error the
+    ones that finished are kept (the trial is an error naming the turn or step)."""
     row = _base_row(run_id, trial, started)
-    retries = [dict(r, step=i + 1) for i, m in enumerate(loop.measures) for r in m.retries]
-    retries += [dict(r, step=loop.index) for r in failed_retries or []]
-    request = loop.request.to_dict() if loop.request else None
-    if exc is not None or not loop.steps:
-        row.update(status="error", error=loop.error_message(exc) if exc else "the loop made no step",
-                   finished_at=_now(), request=request, tool_calls=json.dumps(loop.calls),
-                   tool_summary=json.dumps(loop.summary()), **_retry_columns(retries))
-        db.record_agent_loop(row, [], loop.steps)
+    key = driver.step_name
+    retries = [dict(r, **{key: i + 1}) for i, m in enumerate(driver.measures) for r in m.retries]
+    retries += [dict(r, **{key: driver.index}) for r in failed_retries or []]
+    request = driver.request.to_dict() if driver.request else None
+    store = getattr(db, driver.store_with)
+    error = driver.failure(exc)
+    if error is not None:
+        row.update(status="error", error=error, finished_at=_now(), request=request, **driver.error_columns(),
+                   **_retry_columns(retries))
+        store(row, [], driver.rows)
         return "error"
-    row.update(status="ok", error=None, request=request, finished_at=_now(), **loop.trial_columns(),
+    row.update(status="ok", error=None, request=request, finished_at=_now(), **driver.trial_columns(),
                **_retry_columns(retries))
-    db.record_agent_loop(row, [asdict(r) for r in loop.results], loop.steps)
+    store(row, [asdict(r) for r in driver.results], driver.rows)
     return "ok"

@@ -34,11 +34,11 @@ import statistics
 import uuid
 from typing import Any
 
-from bakeoff.backends import make_backend
 from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.measure.cache import bust_prefix, with_bust
 from bakeoff.measure.timing import StreamMeasure
+from bakeoff.run.contender import open_contender
 from bakeoff.spec import ContenderSpec
 
 PP_SOURCE = ("client-observed: prompt tokens added / (TTFT with them − TTFT without), on a fresh d-token context "
@@ -141,9 +141,10 @@ def run_server_speed(spec: ContenderSpec, n_prompt: list[int], n_gen: list[int],
     from bakeoff.run.load import PromptMaker, full_length_fields
 
     async def main() -> None:
-        backend = make_backend(spec, timeout_s)
-        try:
-            await backend.aload()
+        async with open_contender(spec, timeout_s) as contender:
+            if contender.error is not None:
+                raise contender.error
+            backend = contender.backend
             maker = PromptMaker(spec.options.get("tokenizer"), getattr(backend, "_tokenizer", None))
             extra = full_length_fields(backend, max(n_gen + [1]))
             seed = f"speed-{id(backend):x}-{asyncio.get_running_loop().time()}"
@@ -155,8 +156,6 @@ def run_server_speed(spec: ContenderSpec, n_prompt: list[int], n_gen: list[int],
                         tg_extra = {**extra, "min_tokens": n} if extra else None  # EOS ignored for n tokens
                         figures = await _measure(backend, spec, maker, kind, n, depth, reps, seed, tg_extra)
                         on_result(make_result(kind, n, depth, figures, backend, maker))
-        finally:
-            await backend.aclose()
 
     asyncio.run(main())
 

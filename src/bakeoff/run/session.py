@@ -19,22 +19,19 @@ conversation of the planned turns, each turn scored and committed as soon as it 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bakeoff import __version__
-from bakeoff.backends import make_backend
-from bakeoff.backends._server import ServerBackend
 from bakeoff.backends.base import BackendError, GenerationRequest
 from bakeoff.checks.session import score_turn
-from bakeoff.measure.cache import classify, prompt_text
+from bakeoff.measure.cache import classify_request
 from bakeoff.measure.hardware import environment
 from bakeoff.measure.timing import StreamMeasure
-from bakeoff.models.packaged import file_sha256
+from bakeoff.run.contender import SyncContender
 from bakeoff.run.scheduler import bust_for, ledger_for, release_ledgers
 from bakeoff.store import Database
 from bakeoff.store.sessions import finish_session, record_session_turn, session_row, session_turns, start_session
@@ -146,7 +143,7 @@ def run_sessions(db: Database, plan: SessionPlan, specs: list, repeat: int, repo
                 else:
                     pending.append((r, sid))
             if pending:
-                _run_contender(db, run_id, plan, spec, pending, repo, timeout, summary, progress)
+                _run_contender_sessions(db, run_id, plan, spec, pending, repo, timeout, summary, progress)
         status = "completed"
     finally:
         db.finish_run(run_id, _now(), status)
@@ -154,51 +151,14 @@ def run_sessions(db: Database, plan: SessionPlan, specs: list, repeat: int, repo
     return summary
 
 
-class _Engine:
-    """A contender's backend driven turn by turn from this thread: an in-process engine as it is,
-    a server backend (async only) on an event loop of its own."""
-
-    def __init__(self, backend):
-        self.backend = backend
-        self.loop = asyncio.new_event_loop() if isinstance(backend, ServerBackend) else None
-
-    def load(self) -> dict:
-        return self.loop.run_until_complete(self.backend.aload()) if self.loop else self.backend.load()
-
-    def ask(self, request: GenerationRequest, measure: StreamMeasure) -> None:
-        """Feed the reply's events to MEASURE as they stream (its clock reads them on arrival)."""
-        if self.loop is None:
-            for event in self.backend.generate(request):
-                measure.feed(event)
-            return
-
-        async def stream() -> None:
-            async for event in self.backend.agenerate(request):
-                measure.feed(event)
-
-        self.loop.run_until_complete(stream())
-
-    def close(self) -> None:
-        if self.loop is None:
-            self.backend.close()
-            return
-        try:
-            self.loop.run_until_complete(self.backend.aclose())
-        finally:
-            self.loop.close()
-
-
-def _run_contender(db, run_id, plan, spec, pending, repo, timeout, summary, progress) -> None:
-    backend = make_backend(spec, timeout)
-    engine = _Engine(backend)
+def _run_contender_sessions(db, run_id, plan, spec, pending, repo, timeout, summary, progress) -> None:
+    engine = SyncContender(spec, timeout)  # turn by turn from this thread
     budget = budget_for(spec)
-    model_path = sha = None
     try:
-        try:
-            model_path = backend.model_file()
-            sha = file_sha256(Path(model_path)) if model_path else None
-            facts = engine.load()
-        except BackendError as exc:
+        contender = engine.open()
+        backend, model_path, sha = contender.backend, contender.model_path, contender.sha256
+        if contender.error is not None:
+            exc = contender.error
             db.record_contender(run_id, spec, model_path, sha, {}, {}, [], str(exc))
             for r, sid in pending:
                 start_session(db, sid, run_id, spec.canonical, r, repo, plan.document(), _now())
@@ -208,12 +168,18 @@ def _run_contender(db, run_id, plan, spec, pending, repo, timeout, summary, prog
         notes = backend.notes()
         for text in notes:
             progress.note(text)
-        db.record_contender(run_id, spec, model_path, sha, {"runs_in": backend.runs_in, **facts}, backend.load_info,
-                            notes, None)
+        db.record_contender(run_id, spec, model_path, sha, {"runs_in": backend.runs_in, **contender.facts},
+                            backend.load_info, notes, None)
+        ask = functools.partial(_ask, engine, backend)
         for r, sid in pending:
-            _run_one(db, run_id, plan, spec, r, sid, engine, budget, repo, summary, progress, ledger_for(run_id, backend))
+            _run_one(db, run_id, plan, spec, r, sid, ask, budget, repo, summary, progress, ledger_for(run_id, backend))
     finally:
         engine.close()
+
+
+def _ask(engine: SyncContender, backend, request: GenerationRequest, measure: StreamMeasure) -> None:
+    """Feed the reply's events to MEASURE as they stream."""
+    engine.stream(backend, request, measure.feed)
 
 
 def _request(spec, messages: list[dict], turn: dict, repeat: int, sid: str) -> GenerationRequest:
@@ -230,7 +196,7 @@ def _context_refused(exc: Exception) -> bool:
     return "context" in text and ("token" in text or "exceed" in text)
 
 
-def _run_one(db, run_id, plan, spec, repeat, sid, engine, budget, repo, summary, progress, ledger) -> None:
+def _run_one(db, run_id, plan, spec, repeat, sid, ask, budget, repo, summary, progress, ledger) -> None:
     """LEDGER: what this run sent the contender's server (None in-process), so a first turn whose
     files a server may still hold from an earlier session is labelled so, not counted cold."""
     start_session(db, sid, run_id, spec.canonical, repeat, repo, plan.document(), _now())
@@ -261,7 +227,7 @@ def _run_one(db, run_id, plan, spec, repeat, sid, engine, budget, repo, summary,
         while True:
             request = _request(spec, messages, turn, repeat, sid)
             try:
-                engine.ask(request, measure)
+                ask(request, measure)
                 break
             except BackendError as exc:
                 if _context_refused(exc) and history.drop_one_more():
@@ -279,8 +245,7 @@ def _run_one(db, run_id, plan, spec, repeat, sid, engine, budget, repo, summary,
                 summary.errors.append(f"{spec.canonical} #{repeat}: turn {turn['turn']}: {exc}")
                 return
         figures = measure.finish()
-        cache = classify(measure.cache, figures.prompt_tokens, prompt_text(messages), ledger, warm=request.warm,
-                         bust=bust is not None)
+        cache = classify_request(measure.cache, figures.prompt_tokens, request, ledger, bust)
         verdict = score_turn(measure.output, turn["key"], plan.defect)
         row = {"turn": turn["turn"], "kind": turn["kind"], "fact": turn["fact"], "user": turn["user"],
                "reply": measure.output, "answer": verdict.answer, "passed": int(verdict.passed),

@@ -11,20 +11,20 @@ context really costs.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import statistics
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bakeoff import __version__
-from bakeoff.backends import get_backend, make_backend
+from bakeoff.backends import get_backend
 from bakeoff.backends._server import ServerBackend
 from bakeoff.errors import InputError
 from bakeoff.measure.hardware import environment
-from bakeoff.models.packaged import file_sha256
+from bakeoff.run.contender import open_contender
 from bakeoff.run.server_speed import ENGINE_SOURCE, PP_SOURCE, TG_SOURCE, cache_summary, run_server_speed, summarise_server
 from bakeoff.spec import ContenderSpec
 from bakeoff.store import Database
@@ -86,50 +86,48 @@ def run_speed(db: Database | None, specs: list[ContenderSpec], n_prompt: list[in
     results: list[SpeedResult] = []
     status = "interrupted"
     try:
+        def keep(result: SpeedResult) -> None:
+            results.append(result)
+            if db:
+                _store(db, run_id, result, now())
+            if on_result:
+                on_result(result)
+
         for spec in specs:
             backend_cls = get_backend(spec.backend)
             if issubclass(backend_cls, ServerBackend):
-                def keep(result: SpeedResult) -> None:
-                    results.append(result)
-                    if db:
-                        _store(db, run_id, result, now())
-                    if on_result:
-                        on_result(result)
-
                 run_server_speed(spec, n_prompt, n_gen, depths, reps, timeout_s, keep,
                                  lambda *a, spec=spec: _server_result(spec, reps, *a))
                 continue
             if not hasattr(backend_cls, "call") or "speed" not in getattr(
                     _engine_class(backend_cls), "rpc_methods", ()):
                 raise InputError(f"{spec.canonical}: backend {spec.backend!r} has no speed protocol")
-            sha = None
-            for depth in depths:
-                ctx = spec.options.get("ctx") or _ctx_for(depth, longest)
-                if ctx < depth + longest:
-                    raise InputError(f"{spec.canonical}: ctx={ctx} cannot hold depth {depth} + {longest} tokens")
-                backend = make_backend(spec, timeout_s, ctx=ctx)
-                if sha is None and backend.model_file():
-                    sha = file_sha256(Path(backend.model_file()))  # once per contender, not per depth
-                try:
-                    facts = backend.load()
-                    for kind, sizes in (("pp", n_prompt), ("tg", n_gen)):
-                        for n in sizes:
-                            if n <= 0:
-                                continue
-                            reply = backend.call("speed", kind=kind, n=n, depth=depth, reps=reps)
-                            result = _summarise(spec, kind, n, depth, ctx, reps, reply, facts, sha)
-                            results.append(result)
-                            if db:
-                                _store(db, run_id, result, now())
-                            if on_result:
-                                on_result(result)
-                finally:
-                    backend.close()
+            asyncio.run(_speed_in_process(spec, n_prompt, n_gen, depths, reps, timeout_s, longest, keep))
         status = "completed"
     finally:
         if db:
             db.finish_run(run_id, now(), status)
     return results
+
+
+async def _speed_in_process(spec: ContenderSpec, n_prompt: list[int], n_gen: list[int], depths: list[int],
+                            reps: int, timeout_s: float, longest: int, keep) -> None:
+    """Each depth on a fresh load with a context just large enough; the model file hashed once."""
+    sha = None
+    for depth in depths:
+        ctx = spec.options.get("ctx") or _ctx_for(depth, longest)
+        if ctx < depth + longest:
+            raise InputError(f"{spec.canonical}: ctx={ctx} cannot hold depth {depth} + {longest} tokens")
+        async with open_contender(spec, timeout_s, sha256=sha, ctx=ctx) as contender:
+            if contender.error is not None:
+                raise contender.error
+            sha = contender.sha256  # once per contender, not per depth
+            for kind, sizes in (("pp", n_prompt), ("tg", n_gen)):
+                for n in sizes:
+                    if n <= 0:
+                        continue
+                    reply = await contender.backend.call("speed", kind=kind, n=n, depth=depth, reps=reps)
+                    keep(_summarise(spec, kind, n, depth, ctx, reps, reply, contender.facts, sha))
 
 
 def _server_result(spec: ContenderSpec, reps: int, kind: str, n: int, depth: int, figures: dict, backend,

@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bakeoff.util import images as _wire
-
 if TYPE_CHECKING:
     from bakeoff.suite.loader import SuiteLoader
     from bakeoff.suite.schema import CaseModel
@@ -146,10 +144,3 @@ def attach_images(doc: SuiteLoader, cm: CaseModel, convo: list[dict[str, Any]], 
         convo[index]["images"] = convo[index].get("images", []) + refs
     return error
 
-
-# The wire encoding moved to bakeoff.util.images; these names stay importable from here only
-# until the backends and the scheduler import them from there.
-image_base64 = _wire.image_base64
-data_url = _wire.data_url
-count_images = _wire.count_images
-no_visual_budget = _wire.no_visual_budget

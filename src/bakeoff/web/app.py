@@ -28,7 +28,7 @@ from bakeoff.report.diff import word_diff
 from bakeoff.report.matrix import fmt
 from bakeoff.report.ratings import win_rates
 from bakeoff.report.sandbox import sandbox_warnings
-from bakeoff.report.stats import summarise_trials
+from bakeoff.util.stats import summarise_trials
 from bakeoff.store import Database
 from bakeoff.store.ratings import VERDICTS, rating, ratings, record_rating
 from bakeoff.store.reads import check_results_by_trial, trial

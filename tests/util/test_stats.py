@@ -12,7 +12,7 @@ import pytest
 from bakeoff.errors import InputError
 from bakeoff.report.paired import paired_comparison, resolve_spec
 from bakeoff.report.stability import case_stability, normalise_answer, stability_figures
-from bakeoff.report.stats import (
+from bakeoff.util.stats import (
     binomial_two_sided,
     chi2_sf_1df,
     mcnemar,

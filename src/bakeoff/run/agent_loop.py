@@ -12,7 +12,7 @@ step resends the loop's own earlier steps and may reuse them (warm, on purpose, 
 salt no other trial has). The trial's TTFT is the last step's, so the trial carries the last
 step's cache label: a loop of several steps is warm and stays out of the cold medians.
 
-A driver (sync or async, as for conversations) loops::
+The scheduler drives it as it drives a conversation::
 
     while (request := loop.next_request()) is not None:
         measure = StreamMeasure(); ...feed the backend's events...; loop.take(measure)
@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from typing import Any
 
 from bakeoff.backends.base import GenerationRequest
 from bakeoff.checks import evaluate
 from bakeoff.checks.base import CheckResult
-from bakeoff.measure.cache import CacheFigures, Ledger, classify, prompt_text, with_bust
+from bakeoff.measure.cache import CacheFigures, Ledger, classify_request, with_fresh_salt, with_bust
 from bakeoff.measure.timing import StreamMeasure
 from bakeoff.run.conversation import combined_figures
 from bakeoff.tools.calls import problem, strip_call_markup
@@ -55,12 +54,13 @@ class AgentLoop:
     def __init__(self, case: Any, base: GenerationRequest, ledger: Ledger | None = None, bust: str | None = None):
         self.case = case
         self.toolbox = Toolbox.for_case(case)
-        self.base = dataclasses.replace(base, cache_salt=uuid.uuid4().hex)
+        self.base = with_fresh_salt(base)
         self.ledger, self.bust = ledger, bust  # bust: the cache-busting marker of cache=bust, on every step
         self.cache = CacheFigures()  # the last step's
         self.max_steps = int(case.agent["max_steps"])
         self.history: list[dict[str, Any]] = [dict(m) for m in case.messages]
         self.steps: list[dict[str, Any]] = []
+        self.rows = self.steps  # what the scheduler stores with the trial
         self.calls: list[dict[str, Any]] = []
         self.measures: list[StreamMeasure] = []
         self.figures: list[Any] = []
@@ -85,8 +85,7 @@ class AgentLoop:
 
     def take(self, measure: StreamMeasure) -> None:
         figures = measure.finish()
-        self.cache = classify(measure.cache, figures.prompt_tokens, prompt_text(self.request.messages), self.ledger,
-                              warm=self.request.warm, bust=self.bust is not None)
+        self.cache = classify_request(measure.cache, figures.prompt_tokens, self.request, self.ledger, self.bust)
         self.measures.append(measure)
         self.figures.append(figures)
         step = self.index
@@ -117,6 +116,19 @@ class AgentLoop:
 
     def error_message(self, exc: Exception) -> str:
         return f"agent step {self.index} of at most {self.max_steps}: {exc}"
+
+    # What the scheduler records (bakeoff.run.scheduler._record_steps; a Conversation has the same).
+    step_name = "step"  # the key each retry is numbered by
+    store_with = "record_agent_loop"  # the Database method that writes the trial with its rows
+
+    def failure(self, exc: Exception | None) -> str | None:
+        """The trial's error message, None when it ended well (a loop with no step did not)."""
+        if exc is not None:
+            return self.error_message(exc)
+        return None if self.steps else "the loop made no step"
+
+    def error_columns(self) -> dict[str, Any]:
+        return {"tool_calls": json.dumps(self.calls), "tool_summary": json.dumps(self.summary())}
 
     def summary(self) -> dict[str, Any]:
         out = {"mode": "agent", "steps": len(self.steps), "max_steps": self.max_steps,
