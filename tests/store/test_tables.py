@@ -14,7 +14,7 @@ from bakeoff.store.judges import JudgeTables
 from bakeoff.store.load import LoadTables
 from bakeoff.store.speed import SpeedTables
 from bakeoff.store.table import Tables, json_columns
-from bakeoff.store.trials import TrialsTables
+from bakeoff.store.trials import TrialTables
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def old_db(tmp_path):
 
 
 def test_database_is_every_table_family():
-    for family in (TrialsTables, ConversationTables, JudgeTables, ratings.RatingTables, sessions.SessionTables,
+    for family in (TrialTables, ConversationTables, JudgeTables, ratings.RatingTables, sessions.SessionTables,
                    LoadTables, SpeedTables):
         assert issubclass(Database, family) and issubclass(family, Tables)
 

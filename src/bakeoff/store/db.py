@@ -18,7 +18,7 @@ from bakeoff.store.migrations import migrate
 from bakeoff.store.ratings import RatingTables
 from bakeoff.store.sessions import SessionTables
 from bakeoff.store.speed import SpeedTables
-from bakeoff.store.trials import TrialsTables
+from bakeoff.store.trials import TrialTables
 
 # What a read of a database that is not a readable results database raises (sqlite3's own
 # classes, named here so that callers need not import sqlite3).
@@ -26,8 +26,11 @@ DatabaseError = sqlite3.DatabaseError
 OperationalError = sqlite3.OperationalError
 
 
-class Database(TrialsTables, ConversationTables, JudgeTables, RatingTables, SessionTables, LoadTables,
+class Database(TrialTables, ConversationTables, JudgeTables, RatingTables, SessionTables, LoadTables,
                SpeedTables):
+    """An open results database (created and migrated to the current schema if need be); its
+    reads and writes are the table families' methods."""
+
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path)
         if not create and not self.path.is_file():

@@ -10,11 +10,11 @@ import sqlite3
 
 from bakeoff.store.db import Database
 from bakeoff.store.speed import SpeedTables
-from bakeoff.store.trials import TrialsTables
+from bakeoff.store.trials import TrialTables
 
-check_results_by_trial = TrialsTables.check_results_by_trial
+check_results_by_trial = TrialTables.check_results_by_trial
 speed_results = SpeedTables.speed_results
-trial = TrialsTables.trial
+trial = TrialTables.trial
 
 
 class TrialsOnce:

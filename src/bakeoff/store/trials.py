@@ -14,7 +14,7 @@ from typing import Any
 from bakeoff.store.table import Tables, json_columns, to_json
 
 
-class TrialsTables(Tables):
+class TrialTables(Tables):
     # --- runs and contenders --------------------------------------------------------------
 
     def start_run(self, run_id: str, started_at: str, suite: str | None, argv: list[str],
