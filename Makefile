@@ -58,9 +58,11 @@ bench: $(VENV)/.installed-dev chromium
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/html.py
 
-# docs/cli.md, the command reference, is generated from the CLI's own help (a test checks it is current).
+# docs/cli.md, the command reference, is generated from the CLI's own help, and docs/schema.sql,
+# the results database's schema, from a fresh database (tests check both are current).
 docs: $(VENV)/.installed-dev
 	$(BIN)/typer bakeoff.cli utils docs --name bakeoff --output docs/cli.md
+	$(BIN)/python -m bakeoff.store.schema > docs/schema.sql
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

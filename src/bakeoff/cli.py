@@ -700,7 +700,8 @@ def cost(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Cost per 1M tokens, local vs cloud, and the monthly volume above which local is cheaper, with every assumption."""
-    from bakeoff.measure.cost import cost_report, format_cost_report
+    from bakeoff.measure.cost import cost_report
+    from bakeoff.report.cost import format_cost_report
 
     data = cost_report(cloud, db, run_id, local_tps, local_watts, input_per_output, config, prices)
     if as_json:

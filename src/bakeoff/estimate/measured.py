@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import platform
-import sqlite3
 import statistics
 from pathlib import Path
 
 from bakeoff.errors import InputError
+from bakeoff.store import Database, DatabaseError, OperationalError
 
 _SHA_LIMIT = 2 * 2**30
 
@@ -36,51 +36,42 @@ def measured_runs(db_path: str | Path, model_path: Path) -> list[dict]:
     if not db_path.is_file():
         raise InputError(f"no results database at {db_path}")
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        sha = _sha256(model_path)
-        contenders = conn.execute(
-            "SELECT c.run_id, c.spec, c.options, c.facts, c.load, c.model_path, r.environment "
-            "FROM contenders c LEFT JOIN runs r ON r.id = c.run_id "
-            "WHERE c.error IS NULL AND (c.model_path = ? OR (c.model_sha256 IS NOT NULL AND c.model_sha256 = ?))",
-            (str(model_path), sha or "-")).fetchall()
-        by_spec: dict[str, dict] = {}
-        host = platform.node()
-        for c in contenders:
-            facts = json.loads(c["facts"] or "{}")
-            options = json.loads(c["options"] or "{}")
-            env = json.loads(c["environment"] or "{}")
-            entry = by_spec.setdefault(c["spec"], {
-                "spec": c["spec"], "runs": set(), "ctx": facts.get("n_ctx") or options.get("ctx") or 4096,
-                "threads": facts.get("threads") or options.get("threads"),
-                "this_host": env.get("host") == host, "hosts": set()})
-            entry["runs"].add(c["run_id"])
-            entry["hosts"].add(env.get("host"))
-            entry["this_host"] = entry["this_host"] or env.get("host") == host
-        out = []
-        for spec, entry in by_spec.items():
-            marks = ",".join("?" * len(entry["runs"]))
-            rows = conn.execute(
-                f"SELECT decode_tps, peak_mem_mb, prompt_tokens, output_tokens FROM trials "
-                f"WHERE spec = ? AND status = 'ok' AND run_id IN ({marks})", (spec, *entry["runs"])).fetchall()
-            tps = [r["decode_tps"] for r in rows if r["decode_tps"]]
-            mem = [r["peak_mem_mb"] for r in rows if r["peak_mem_mb"] is not None]
-            prompts = [r["prompt_tokens"] for r in rows if r["prompt_tokens"]]
-            depths = [(r["prompt_tokens"] or 0) + (r["output_tokens"] or 0) / 2 for r in rows if r["prompt_tokens"]]
-            if not rows:
-                continue
-            out.append({
-                "spec": spec, "ctx": int(entry["ctx"]), "threads": entry["threads"], "trials": len(rows),
-                "this_host": entry["this_host"],
-                "decode_tps_median": statistics.median(tps) if tps else None,
-                "peak_mem_mib_max": max(mem) if mem else None,
-                "peak_mem_mib_median": statistics.median(mem) if mem else None,
-                "prompt_tokens_max": max(prompts) if prompts else None,
-                "depth_median": statistics.median(depths) if depths else None,
-            })
-        conn.close()
-        return out
-    except sqlite3.DatabaseError as exc:
+        with Database.read_only(db_path) as db:
+            sha = _sha256(model_path)
+            contenders = db.contenders_of_model(str(model_path), sha or "-")
+            by_spec: dict[str, dict] = {}
+            host = platform.node()
+            for c in contenders:
+                facts = json.loads(c["facts"] or "{}")
+                options = json.loads(c["options"] or "{}")
+                env = json.loads(c["environment"] or "{}")
+                entry = by_spec.setdefault(c["spec"], {
+                    "spec": c["spec"], "runs": set(), "ctx": facts.get("n_ctx") or options.get("ctx") or 4096,
+                    "threads": facts.get("threads") or options.get("threads"),
+                    "this_host": env.get("host") == host, "hosts": set()})
+                entry["runs"].add(c["run_id"])
+                entry["hosts"].add(env.get("host"))
+                entry["this_host"] = entry["this_host"] or env.get("host") == host
+            out = []
+            for spec, entry in by_spec.items():
+                rows = db.ok_trial_figures(spec, entry["runs"])
+                tps = [r["decode_tps"] for r in rows if r["decode_tps"]]
+                mem = [r["peak_mem_mb"] for r in rows if r["peak_mem_mb"] is not None]
+                prompts = [r["prompt_tokens"] for r in rows if r["prompt_tokens"]]
+                depths = [(r["prompt_tokens"] or 0) + (r["output_tokens"] or 0) / 2 for r in rows if r["prompt_tokens"]]
+                if not rows:
+                    continue
+                out.append({
+                    "spec": spec, "ctx": int(entry["ctx"]), "threads": entry["threads"], "trials": len(rows),
+                    "this_host": entry["this_host"],
+                    "decode_tps_median": statistics.median(tps) if tps else None,
+                    "peak_mem_mib_max": max(mem) if mem else None,
+                    "peak_mem_mib_median": statistics.median(mem) if mem else None,
+                    "prompt_tokens_max": max(prompts) if prompts else None,
+                    "depth_median": statistics.median(depths) if depths else None,
+                })
+            return out
+    except DatabaseError as exc:
         raise InputError(f"{db_path}: not a readable bakeoff results database ({exc})") from None
 
 
@@ -88,19 +79,11 @@ def measured_speed(db_path: str | Path, model_path: Path, specs: list[str]) -> l
     """Generation results of `bakeoff speed` (table speed_results, tg tests) for this model file:
     one entry per (spec, test, depth) with the mean tok/s, for an efficiency at that depth."""
     try:
-        conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        sha = _sha256(model_path) or "-"
-        marks = ",".join("?" * len(specs)) or "NULL"
-        rows = conn.execute(
-            "SELECT s.spec, s.test, s.n_gen, s.depth, s.ctx, s.threads, s.reps, s.avg_tps, s.stddev_tps, "
-            "s.peak_mem_mb, s.engine_memory, r.environment FROM speed_results s LEFT JOIN runs r ON r.id = s.run_id "
-            f"WHERE s.test LIKE 'tg%' AND (s.model_sha256 = ? OR s.spec IN ({marks})) ORDER BY s.created_at",
-            (sha, *specs)).fetchall()
-        conn.close()
-    except sqlite3.OperationalError:
+        with Database.read_only(db_path) as db:
+            rows = db.generation_speed_results(_sha256(model_path) or "-", specs)
+    except OperationalError:
         return []  # a database from before `bakeoff speed` existed
-    except sqlite3.DatabaseError as exc:
+    except DatabaseError as exc:
         raise InputError(f"{db_path}: not a readable bakeoff results database ({exc})") from None
     host = platform.node()
     out = []

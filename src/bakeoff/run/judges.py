@@ -286,7 +286,7 @@ class PairwiseSummary:
 def _resolve(db: Database, text: str) -> str:
     canonical = parse_spec(text).canonical
     if not db.ok_trials_of(canonical):
-        known = sorted({r["spec"] for r in db.conn.execute("SELECT DISTINCT spec FROM trials WHERE status = 'ok'")})
+        known = db.specs_with_ok_trials()
         raise InputError(f"no finished trials of {canonical} in {db.path}; it holds: {', '.join(known) or 'none'}")
     return canonical
 

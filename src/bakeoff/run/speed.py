@@ -159,9 +159,7 @@ def _store(db: Database, run_id: str, r: SpeedResult, created: str) -> None:
            "engine_avg_tps": r.engine_avg_tps, "peak_mem_mb": r.peak_mem_mb,
            "engine_memory": json.dumps(r.engine_memory), "model_sha256": r.model_sha256, "created_at": created,
            "source": r.source + (f"; {r.cache}" if r.cache else ""), "engine_source": r.engine_source}
-    with db.conn:
-        db.conn.execute(f"INSERT OR REPLACE INTO speed_results ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                        tuple(row.values()))
+    db.record_speed_result(row)
 
 
 def speed_rows_json(results: list[SpeedResult]) -> list[dict[str, Any]]:

@@ -1,31 +1,83 @@
 """Numbered, append-only schema migrations (the style of simonw/llm's migrations.py).
 
 Never edit or reorder a migration that has shipped: add a new one. Each runs once, in order,
-and is recorded in ``_migrations``.
+in one transaction with its ``_migrations`` row: one that fails half-way leaves nothing behind
+and runs again at the next open. ``docs/schema.sql`` shows the schema they add up to
+(``python -m bakeoff.store.schema`` writes it).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
 
 
-def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+def migration(fn: Migration) -> Migration:
     MIGRATIONS.append((fn.__name__, fn))
     return fn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, Migration]] | None = None) -> None:
+    """Apply the migrations not applied yet (``migrations``: a prefix of MIGRATIONS, for the
+    schema's history), each with its ``_migrations`` row in one transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with conn:
-            fn(conn)
+    pending = [(name, fn) for name, fn in (MIGRATIONS if migrations is None else migrations) if name not in done]
+    if not pending:
+        return
+    # Transactions by hand: sqlite3's own would commit before each DDL script.
+    isolation, conn.isolation_level = conn.isolation_level, None
+    try:
+        for name, fn in pending:
+            _apply(conn, name, fn)
+    finally:
+        conn.isolation_level = isolation
+
+
+def _apply(conn: sqlite3.Connection, name: str, fn: Migration) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # the write lock first: another process may be migrating too
+    try:
+        if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone() is None:
+            fn(_OneTransaction(conn))
+            if not conn.in_transaction:
+                raise RuntimeError(f"migration {name} committed on its own: it must leave the transaction open")
             conn.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", (name,))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, one at a time (semicolons in strings and comments kept)."""
+    pieces = script.split(";")
+    statement = ""
+    for i, piece in enumerate(pieces):
+        statement += piece + (";" if i < len(pieces) - 1 else "")
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        yield statement
+
+
+class _OneTransaction:
+    """The connection a migration is given. Its ``executescript`` runs the script statement by
+    statement inside the migration's transaction: sqlite3's own commits before it starts."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def executescript(self, script: str) -> None:
+        for statement in statements(script):
+            self._conn.execute(statement)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
 
 
 @migration

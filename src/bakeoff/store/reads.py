@@ -1,42 +1,20 @@
-"""Queries the report and the viewer need beyond ``Database``'s own (one query each, not one per trial)."""
+"""What the report and the viewer add on top of ``Database``: a database whose trials are read once.
+
+``check_results_by_trial``, ``speed_results`` and ``trial`` are ``Database`` methods; they stay
+callable here as functions of a database, as the report and the viewer call them.
+"""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections import defaultdict
 
 from bakeoff.store.db import Database
+from bakeoff.store.speed import SpeedTables
+from bakeoff.store.trials import TrialTables
 
-
-def check_results_by_trial(db: Database, trial_ids: set[str] | None = None) -> dict[str, list[dict]]:
-    """Every check result, grouped by trial, in check order."""
-    out: dict[str, list[dict]] = defaultdict(list)
-    for r in db.conn.execute("SELECT * FROM check_results ORDER BY trial_id, idx"):
-        if trial_ids is None or r["trial_id"] in trial_ids:
-            out[r["trial_id"]].append({"kind": r["kind"], "passed": bool(r["passed"]), "score": r["score"],
-                                       "weight": r["weight"], "detail": r["detail"]})
-    return out
-
-
-def speed_results(db: Database, run_id: str | None = None) -> list[dict]:
-    """`bakeoff speed` results (one row per contender, test and depth), oldest run first."""
-    sql = ("SELECT s.*, r.started_at AS run_started_at FROM speed_results s "
-           "LEFT JOIN runs r ON r.id = s.run_id")
-    rows = []
-    for r in db.rows_for_run(sql, run_id, "s.run_id", "r.started_at, s.spec, s.test, s.depth"):
-        row = dict(r)
-        for key in ("samples_tps", "samples_ns", "engine_memory"):
-            try:
-                row[key] = json.loads(row[key]) if row[key] else None
-            except (TypeError, ValueError):
-                pass
-        rows.append(row)
-    return rows
-
-
-def trial(db: Database, trial_id: str) -> sqlite3.Row | None:
-    return db.conn.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+check_results_by_trial = TrialTables.check_results_by_trial
+speed_results = SpeedTables.speed_results
+trial = TrialTables.trial
 
 
 class TrialsOnce:
