@@ -63,7 +63,8 @@ def test_recorded_writes_replay_on_the_real_database_with_lost_attempts(tmp_path
 
 def test_ray_is_told_not_to_phone_home_unless_the_user_says_otherwise(monkeypatch):
     for key in RAY_QUIET:
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, "unset")  # so that the test's end puts back what was there
+        monkeypatch.delenv(key)
     monkeypatch.setenv("RAY_DISABLE_DOCKER_CPU_WARNING", "0")  # the user's own setting wins
     with contextlib.suppress(InputError):  # Ray absent: the settings are made before the import is tried
         import_ray()
