@@ -1,5 +1,5 @@
 """bakeoff.backends.anthropic_api called directly: the Messages API request it builds from a
-GenerationRequest (system prompts at the top level, stop_sequences, thinking within max_tokens,
+GenerationRequest (system prompts at the top level, stop_sequences, no sampling with thinking,
 tools as input_schema, tool results grouped in one user turn) and how it reads the API's usage
 and error bodies. The streaming itself is tested through the CLI in test_anthropic.py."""
 
@@ -8,13 +8,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from pydantic import ValidationError
 
 from bakeoff.backends.anthropic_api import (
     AnthropicBackend, AnthropicOptions, _error_parts, _input_total, anthropic_messages,
 )
 from bakeoff.backends.base import GenerationRequest
-from bakeoff.thinking import DEFAULT_BUDGETS
+from bakeoff.errors import InputError
 
 
 @pytest.fixture(autouse=True)
@@ -46,18 +45,13 @@ def test_the_legacy_version_sends_sampling_as_extra_body():
     assert args["extra_body"] == {"temperature": 0.3, "top_k": 40}  # top_p unset: not sent
 
 
-def test_thinking_on_adds_the_default_budget_to_max_tokens():
-    request = GenerationRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=64)
-    args = _args(request, thinking="on")
-    budget = DEFAULT_BUDGETS["anthropic"]
-    assert args["thinking"] == {"type": "enabled", "budget_tokens": budget}
-    assert args["max_tokens"] == budget + 64
-    assert "thinking" not in _args(request, thinking="off")
-
-
-def test_a_thinking_budget_under_1024_is_refused():
-    with pytest.raises(ValidationError, match="at least 1024"):
-        AnthropicOptions(thinking=500)
+def test_sampling_with_thinking_is_refused_before_the_run_even_on_the_legacy_version():
+    with pytest.raises(InputError, match="extended thinking takes no top_k; drop them or drop thinking_budget"):
+        AnthropicBackend.check_ready("claude-sonnet-4-5", AnthropicOptions(thinking="on", top_k=40,
+                                                                          api_version="2023-06-01"))
+    legacy = AnthropicBackend("claude-sonnet-4-5", AnthropicOptions(thinking_budget=2048, api_version="2023-06-01"))
+    args = legacy.request_args(GenerationRequest(messages=[{"role": "user", "content": "hi"}], temperature=0.5))
+    assert "extra_body" not in args  # thinking takes no sampling parameters, whatever the version
 
 
 def test_tools_are_declared_with_input_schema():

@@ -1,6 +1,7 @@
 """bakeoff.backends.gemini called directly against the stand-in of Google's OpenAI-compatible
-endpoint: it lists models as ``models/NAME`` (the contender names them without the prefix), and
-the body carries ``max_tokens`` and no ``seed`` (not among that endpoint's documented parameters)."""
+endpoint: the key found under GOOGLE_API_KEY too, models listed as ``models/NAME`` (the contender
+names them without the prefix), an unlisted model refused at load, a thinking budget sent as
+Google's level, and the request's seed not sent (not among that endpoint's parameters)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ KEY = "AIza-standin-direct-1234567890abcdef"
 
 @pytest.fixture
 def gemini_server(monkeypatch, tmp_path):
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.setenv("GOOGLE_API_KEY", KEY)  # Google's other name for the key
     monkeypatch.setenv("BAKEOFF_CONFIG", str(tmp_path / "cfg"))
     state = StandInState(expected_key=KEY)
     app = make_app(state, ["models/gemini-2.5-flash"], google=True, prefix="/v1beta/openai")
@@ -31,7 +33,7 @@ def test_a_listed_model_loads_and_the_body_has_no_seed(gemini_server):
     backend = GeminiBackend("gemini-2.5-flash", GeminiOptions(thinking=5000))
     facts, log = session(backend, GenerationRequest(messages=[{"role": "user", "content": "hi"}],
                                                    max_tokens=12, seed=42))
-    assert facts["model_name"] == "gemini-2.5-flash" and facts["api_key"] == "env:GEMINI_API_KEY"
+    assert facts["model_name"] == "gemini-2.5-flash" and facts["api_key"] == "env:GOOGLE_API_KEY"
     assert KEY not in str(facts)
     assert "".join(e.get("text", "") for e in log if e["type"] == "content") == gemini_server.state.reply
     body = gemini_server.posted("/chat/completions")[-1].body
