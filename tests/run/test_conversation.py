@@ -79,11 +79,12 @@ def test_trial_figures_sum_totals_and_keep_the_last_turns_output(case):
     assert cols["ttft_ms"] == pytest.approx(300, abs=1)  # the last turn's, not a sum
 
 
-def test_an_error_names_the_turn_it_happened_in(case):
-    convo = Conversation(case, GenerationRequest(messages=[]))
-    _talk(convo, ["red"])
-    convo.next_request()
-    assert convo.failure(TimeoutError("no answer")) == "turn 2 of 3: no answer"
+def test_an_error_while_replaying_a_turn_cold_says_so(case):
+    convo = Conversation(case, GenerationRequest(messages=[]), cold_turns=True)
+    _talk(convo, ["red", "because", "blue"])
+    convo.next_request()  # turn 2's prompt, asked again cold
+    assert convo.failure(TimeoutError("no answer")) == \
+        "asking turn 2's prompt again cold (cold_turns): no answer"
     assert convo.failure(None) is None
 
 
