@@ -25,9 +25,9 @@ def test_ngl_counts_the_output_layer_and_options_speak_the_backends_language():
     assert Placement(gpu_layers=3).options(4) == {"gpu_layers": 3}
     assert Placement(n_cpu_moe=4).options(4) == {"gpu_layers": -1, "cpu_moe": True}
     assert Placement(n_cpu_moe=2).options(4) == {"gpu_layers": -1, "n_cpu_moe": 2}
-    assert Placement(gpu_layers=3).describe(4, moe=False) == "2 of 4 layers on the GPU (-ngl 3)"
-    assert Placement(gpu_layers=0).describe(4, moe=False) == "CPU only (-ngl 0)"
-    assert Placement(n_cpu_moe=2).describe(4, moe=True) == "experts of 2 of 4 layers in RAM (--n-cpu-moe 2)"
+    assert Placement(gpu_layers=3).as_text(4, moe=False) == "2 of 4 layers on the GPU (-ngl 3)"
+    assert Placement(gpu_layers=0).as_text(4, moe=False) == "CPU only (-ngl 0)"
+    assert Placement(n_cpu_moe=2).as_text(4, moe=True) == "experts of 2 of 4 layers in RAM (--n-cpu-moe 2)"
 
 
 def test_all_on_the_gpu_keeps_only_the_input_layer_and_runtime_in_ram():

@@ -72,7 +72,6 @@ def test_models_table_rows():
     assert "│ no" in row
 
 
-@pytest.mark.xfail(strict=True, reason="rich reads the extra's name in brackets as markup and drops it")
 def test_an_uninstalled_model_names_the_extra_that_installs_it():
     text = _printed(lambda c: print_models(MODELS, c))
     assert "models-large" in text

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from rich.markup import escape
+
 from bakeoff.report.matrix import COLUMNS, LEGEND, fmt
 from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.report.vision import print_budgets
@@ -125,7 +127,7 @@ def print_models(rows: list[dict[str, Any]], console) -> None:
     for header in ("alias / path", "installed", "assembled", "size (MB)", "arch", "quant", "ctx", "params", "sha256"):
         table.add_column(header, overflow="fold")
     for r in rows:
-        table.add_row(r["alias"] or r["path"], "yes" if r["installed"] else f"no [{r.get('extra')}]",
+        table.add_row(r["alias"] or r["path"], "yes" if r["installed"] else escape(f"no [{r.get('extra')}]"),
                       "yes" if r["assembled"] else "no", f"{r['size_bytes'] / 1e6:.0f}" if r.get("size_bytes") else "–",
                       r.get("architecture") or "–", r.get("quant") or "–", str(r.get("context_length") or "–"),
                       f"{r['parameters'] / 1e6:.0f}M" if r.get("parameters") else "–",
