@@ -30,6 +30,11 @@ def engine_memory(log: str) -> dict[str, Any]:
             "source": "engine-reported (llama.cpp allocation log)"}
 
 
+# Every log callback handed to llama.cpp or mtmd (LogCapture): C keeps only a pointer, for the
+# rest of the process, so none may be freed (a later model in the same process logs through it).
+_CALLBACKS: list = []
+
+
 class LogCapture:
     """Collects llama.cpp's log lines (they carry the engine's own memory figures)."""
 
@@ -47,7 +52,8 @@ class LogCapture:
             if level in (3, 4):  # ggml: 3 WARN, 4 ERROR still reach stderr (and error messages)
                 sys.stderr.write(line)
 
-        self._callback = callback  # keep a reference: C holds only a pointer
+        self._callback = callback
+        _CALLBACKS.append(callback)
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
     def take(self) -> str:
