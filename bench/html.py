@@ -42,7 +42,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' headless-Chromium helper (system chromium, offline flags)
 
 from bakeoff.store import Database  # noqa: E402
-from bakeoff.store.ratings import record_rating  # noqa: E402
 
 WORDS = ("the answer is four because two plus two makes four and the migration adds an index on users email "
          "which the model validates twice so the retry is needless json name age Maria Lopez 34 colour blue").split()
@@ -114,7 +113,7 @@ def build(path: Path, n_trials: int, seed: int = 7) -> dict:
     for _ in range(300):  # blind ratings: two answers to the same case from two contenders
         t1, t2 = rng.sample(answers[rng.choice(sorted(answers))], 2)
         if t1["spec"] != t2["spec"]:
-            record_rating(db, t1["case_id"], t1["id"], t1["spec"], t2["id"], t2["spec"],
+            db.record_rating(t1["case_id"], t1["id"], t1["spec"], t2["id"], t2["spec"],
                           rng.choice(["a", "b", "tie", "both_bad"]))
     db.close()
     return {"trials": made, "contenders": len(CONTENDERS), "cases": cases, "repeats": repeats}

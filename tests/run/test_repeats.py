@@ -12,7 +12,6 @@ from conftest import bakeoff
 from bakeoff.report.paired import comparison_lines, paired_comparison, resolve_spec
 from bakeoff.report.stability import case_stability, stability_figures
 from bakeoff.store import Database
-from bakeoff.store.reads import check_results_by_trial
 
 # Open prompts a 135M model answers differently each time at temperature 0.9.
 REPEAT_SUITE = """\
@@ -58,7 +57,7 @@ def _trials(db: Path) -> tuple[list, dict]:
     d = Database(db, create=False)
     try:
         trials = d.trials()
-        return trials, check_results_by_trial(d)
+        return trials, d.check_results_by_trial()
     finally:
         d.close()
 

@@ -264,12 +264,11 @@ def _stored_sessions(plan, db_path):
     answers turn 2 with markup."""
     from bakeoff.run.session import session_id
     from bakeoff.store import Database
-    from bakeoff.store.sessions import finish_session, record_session_turn, start_session
 
     db = Database(db_path)
     for repeat in (0, 1):
         sid = session_id(plan, SESSION_SPEC, repeat)
-        start_session(db, sid, "run1", SESSION_SPEC, repeat, "app", plan.document(), f"2026-12-03T10:0{repeat}:00+00:00")
+        db.start_session(sid, "run1", SESSION_SPEC, repeat, "app", plan.document(), f"2026-12-03T10:0{repeat}:00+00:00")
         for t in plan.turns:
             reply = _right_reply(t, plan.defect)
             if repeat == 1 and t["kind"] == "pushback":
@@ -279,13 +278,13 @@ def _stored_sessions(plan, db_path):
             if repeat == 1 and t["turn"] == 2:
                 reply = HOSTILE
             s = score_turn(reply, t["key"], plan.defect)
-            record_session_turn(db, sid, {"turn": t["turn"], "kind": t["kind"], "fact": t["fact"], "user": t["user"],
+            db.record_session_turn(sid, {"turn": t["turn"], "kind": t["kind"], "fact": t["fact"], "user": t["user"],
                                           "reply": reply, "answer": s.answer, "passed": int(s.passed), "score": s.score,
                                           "outcome": s.outcome, "detail": s.detail, "ttft_ms": 100.0 * t["turn"],
                                           "e2e_ms": 1000.0, "cache_warm": int(t["turn"] > 1), "cache_cold": int(t["turn"] == 1),
                                           "started_at": f"2026-12-03T10:00:{t['turn']:02d}+00:00",
                                           "finished_at": f"2026-12-03T10:00:{t['turn']:02d}.500+00:00"})
-        finish_session(db, sid, "ok", "2026-12-03T11:00:00+00:00")
+        db.finish_session(sid, "ok", "2026-12-03T11:00:00+00:00")
     db.close()
 
 

@@ -8,10 +8,11 @@ from first_store import MODEL, SPEC, applied_migrations, first_store_database
 
 from bakeoff.estimate.measured import measured_runs, measured_speed
 from bakeoff.measure.cost import local_usage_from_db
-from bakeoff.store import Database, DatabaseError, OperationalError, ratings, reads, sessions
+from bakeoff.store import Database, DatabaseError, OperationalError, ratings, sessions
 from bakeoff.store.conversations import ConversationTables
 from bakeoff.store.judges import JudgeTables
 from bakeoff.store.load import LoadTables
+from bakeoff.store.reads import TrialsOnce
 from bakeoff.store.speed import SpeedTables
 from bakeoff.store.table import Tables, json_columns
 from bakeoff.store.trials import TrialTables
@@ -28,17 +29,29 @@ def test_database_is_every_table_family():
         assert issubclass(Database, family) and issubclass(family, Tables)
 
 
-def test_family_functions_are_the_database_methods(tmp_path):
-    """``record_rating(db, ...)`` and the other functions callers import are the methods themselves."""
-    assert ratings.record_rating is ratings.RatingTables.record_rating
-    assert sessions.start_session is sessions.SessionTables.start_session
+def test_family_methods_write_and_read_through_one_database(tmp_path):
+    """Ratings, sessions and trial reads are methods of the one Database."""
     db = Database(tmp_path / "r.db")
     try:
-        rid = ratings.record_rating(db, "c1", "t1", "x:a", "t2", "x:b", "a")
-        assert db.rating(rid)["winner_spec"] == "x:a" and ratings.ratings(db) == db.ratings()
-        sessions.start_session(db, "s1", "run", "x:a", 0, "/repo", {"turns": []}, "2026-12-01T00:00:00")
+        rid = db.record_rating("c1", "t1", "x:a", "t2", "x:b", "a")
+        assert db.rating(rid)["winner_spec"] == "x:a" and db.ratings() == [db.rating(rid)]
+        db.start_session("s1", "run", "x:a", 0, "/repo", {"turns": []}, "2026-12-01T00:00:00")
         assert db.session_row("s1")["status"] == "running"
-        assert reads.trial(db, "nope") is None and reads.check_results_by_trial(db) == {}
+        assert db.trial("nope") is None and db.check_results_by_trial() == {}
+    finally:
+        db.close()
+
+
+def test_a_report_reads_the_trials_once_and_the_rest_from_the_database(old_db):
+    """TrialsOnce: the report's views share one read of the trials; every other read is the database's."""
+    db = Database(old_db)
+    try:
+        once = TrialsOnce.wrap(db)
+        first = once.trials()
+        assert len(first) == 3 and once.trials() is first  # read once, then the same rows
+        assert db.trials() is not db.trials()  # the database itself reads each time
+        assert once.check_results_by_trial() == db.check_results_by_trial()
+        assert TrialsOnce.wrap(once) is once
     finally:
         db.close()
 

@@ -13,7 +13,6 @@ from bakeoff.report.thinking_delta import thinking_deltas
 from bakeoff.report.variants import variant_rows
 from bakeoff.report.vision import budget_rows
 from bakeoff.store import Database
-from bakeoff.store.reads import check_results_by_trial
 
 
 def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
@@ -27,16 +26,15 @@ def report_data(db: Database, run_id: str | None = None) -> dict[str, Any]:
     from bakeoff.report.standard import standard_rows
     from bakeoff.report.tags import tag_rows
     from bakeoff.report.tools import tool_figures
-    from bakeoff.store.ratings import ratings
     from bakeoff.store.reads import TrialsOnce
 
     db = TrialsOnce.wrap(db)  # every view below reads the same trials
     trials = db.trials(run_id)
     trial_ids = {t["id"] for t in trials} if run_id else None
-    checks = check_results_by_trial(db, trial_ids)  # read once, for the matrix and the repeats
+    checks = db.check_results_by_trial(trial_ids)  # read once, for the matrix and the repeats
     contenders = contender_rows(db, run_id, checks)
     # Blind A/B ratings from `bakeoff view`, beside the automatic checks of each contender.
-    human = win_rates(ratings(db, trial_ids))
+    human = win_rates(db.ratings(trial_ids))
     tools = tool_figures(trials)  # tool-call and agent-loop figures, for contenders that ran tool cases
     repo = repo_figures(trials)  # repository suites: comprehension, seeded defects, context depth
     cache = cache_rows(trials, db.turns(run_id))  # prefix caches: cold vs warm, every trial's label

@@ -32,7 +32,7 @@ from bakeoff.report.pareto import FrontierPlot, FrontierPoint
 from bakeoff.report.side_by_side import side_by_side
 from bakeoff.report.tools import LEGEND as TOOLS_LEGEND
 from bakeoff.store import Database
-from bakeoff.store.reads import TrialsOnce, check_results_by_trial, speed_results
+from bakeoff.store.reads import TrialsOnce
 
 # Caps that keep a report of a very large database quick to write and to open; each section
 # says how many it left out (the JSON report and `bakeoff view` have them all).
@@ -106,7 +106,7 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
     trials = db.trials(run_id)
     ids = {t["id"] for t in trials}
     specs = [r["spec"] for r in data["contenders"]]
-    sbs = side_by_side(trials, specs, check_results_by_trial(db, ids), max_cases=MAX_CASES)
+    sbs = side_by_side(trials, specs, db.check_results_by_trial(ids), max_cases=MAX_CASES)
     flaky = flaky_cells(trials)
     frontiers = [_frontier_from_dict(p) for p in data["pareto"]]
     figures: list[dict] = []
@@ -118,7 +118,7 @@ def html_context(db: Database, run_id: str | None = None) -> dict[str, Any]:
             figures.append({"id": fid, "figure": frontier_figure(plot, numbers)})
         pareto.append({"id": fid if plot.points else None, "plot": plot})
     speed = []
-    for i, f in enumerate(speed_figures(speed_results(db, run_id))):
+    for i, f in enumerate(speed_figures(db.speed_results(run_id))):
         fid = f"fig-speed-{i}"
         figures.append({"id": fid, "figure": f["figure"]})
         speed.append({"id": fid, "title": f["title"]})

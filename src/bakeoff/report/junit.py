@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 
 from bakeoff.report.sandbox import sandbox_warnings
 from bakeoff.store import Database
-from bakeoff.store.reads import check_results_by_trial
 
 # XML 1.0 cannot carry most control characters, even escaped; a model can emit them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -44,7 +43,7 @@ def _unconfined_runs(db: Database) -> dict[str, str]:
 
 def to_junit(db: Database, run_id: str | None = None) -> str:
     trials = db.trials(run_id)
-    checks = check_results_by_trial(db, {t["id"] for t in trials})
+    checks = db.check_results_by_trial({t["id"] for t in trials})
     by_spec: dict[str, list] = defaultdict(list)
     for t in trials:
         by_spec[t["spec"]].append(t)

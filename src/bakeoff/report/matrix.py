@@ -14,7 +14,6 @@ from bakeoff.measure.energy import meter_basis
 from bakeoff.report.stability import stability_figures
 from bakeoff.util.stats import summarise_trials
 from bakeoff.store import Database
-from bakeoff.store.reads import check_results_by_trial
 
 # (key, short header for the terminal, long header for Markdown, format)
 COLUMNS = [
@@ -95,7 +94,7 @@ def contender_rows(db: Database, run_id: str | None = None,
     cost_config = load_cost_config()
     trials = db.trials(run_id)
     if checks is None:
-        checks = check_results_by_trial(db, {t["id"] for t in trials} if run_id else None)
+        checks = db.check_results_by_trial({t["id"] for t in trials} if run_id else None)
     by_spec: dict[str, list] = defaultdict(list)
     for t in trials:
         by_spec[t["spec"]].append(t)

@@ -27,7 +27,6 @@ import statistics
 from collections import defaultdict
 
 from bakeoff.store import Database
-from bakeoff.store.sessions import all_sessions, session_turns
 from bakeoff.suite.repo.session import key_text
 
 
@@ -79,14 +78,14 @@ def consistency(turns: list[dict]) -> dict:
 def session_data(db: Database, run_id: str | None = None) -> list[dict]:
     """One entry per (repository plan, contender): its sessions, turns and figures."""
     groups: dict[tuple[str, str], list] = defaultdict(list)
-    for s in all_sessions(db, run_id):
+    for s in db.all_sessions(run_id):
         groups[(s["plan"], s["spec"])].append(s)
     out = []
     for (plan_text, spec), sessions in groups.items():
         plan = json.loads(plan_text)
         entries = []
         for s in sorted(sessions, key=lambda s: s["repeat"]):
-            turns = [dict(t, key=key_text(plan["turns"][t["turn"] - 1]["key"])) for t in session_turns(db, s["id"])]
+            turns = [dict(t, key=key_text(plan["turns"][t["turn"] - 1]["key"])) for t in db.session_turns(s["id"])]
             entries.append({"id": s["id"], "repeat": s["repeat"], "status": s["status"], "error": s["error"],
                             "context_full_turn": s["context_full_turn"], "turns": turns,
                             "wall_s": sum(_seconds(t["started_at"], t["finished_at"]) for t in turns),

@@ -57,7 +57,7 @@ def _outcome(t, checks: dict[str, list] | None) -> tuple:
 def case_stability(trials, checks: dict[str, list] | None = None) -> list[dict[str, Any]]:
     """Per-case repeat figures for one contender's trials (rows with case_id, repeat, status,
     passed, output, id, error). checks: trial id -> its check results in order (each with
-    "passed"), e.g. ``bakeoff.store.reads.check_results_by_trial``; without it the check-outcome
+    "passed"), e.g. ``Database.check_results_by_trial``; without it the check-outcome
     agreement compares verdicts."""
     by_case: dict[str, list] = defaultdict(list)
     for t in trials:

@@ -34,7 +34,6 @@ from bakeoff.measure.timing import StreamMeasure
 from bakeoff.run.contender import SyncContender
 from bakeoff.run.scheduler import bust_for, ledger_for, release_ledgers
 from bakeoff.store import Database
-from bakeoff.store.sessions import finish_session, record_session_turn, session_row, session_turns, start_session
 from bakeoff.suite.repo.session import SessionPlan
 from bakeoff.suite.repo.tokens import budget_for
 
@@ -137,7 +136,7 @@ def run_sessions(db: Database, plan: SessionPlan, specs: list, repeat: int, repo
             pending = []
             for r in range(repeat):
                 sid = session_id(plan, spec.canonical, r)
-                row = session_row(db, sid)
+                row = db.session_row(sid)
                 if row is not None and row["status"] in ("ok", "stopped"):
                     summary.skipped += 1
                 else:
@@ -161,8 +160,8 @@ def _run_contender_sessions(db, run_id, plan, spec, pending, repo, timeout, summ
             exc = contender.error
             db.record_contender(run_id, spec, model_path, sha, {}, {}, [], str(exc))
             for r, sid in pending:
-                start_session(db, sid, run_id, spec.canonical, r, repo, plan.document(), _now())
-                finish_session(db, sid, "error", _now(), f"contender failed to load: {exc}")
+                db.start_session(sid, run_id, spec.canonical, r, repo, plan.document(), _now())
+                db.finish_session(sid, "error", _now(), f"contender failed to load: {exc}")
                 summary.errors.append(f"{spec.canonical} #{r}: contender failed to load: {exc}")
             return
         notes = backend.notes()
@@ -199,11 +198,11 @@ def _context_refused(exc: Exception) -> bool:
 def _run_one(db, run_id, plan, spec, repeat, sid, ask, budget, repo, summary, progress, ledger) -> None:
     """LEDGER: what this run sent the contender's server (None in-process), so a first turn whose
     files a server may still hold from an earlier session is labelled so, not counted cold."""
-    start_session(db, sid, run_id, spec.canonical, repeat, repo, plan.document(), _now())
+    db.start_session(sid, run_id, spec.canonical, repeat, repo, plan.document(), _now())
     bust = bust_for(spec)
     history = History(plan, budget.count, bust)
-    stored = session_turns(db, sid)
-    full_turn = session_row(db, sid)["context_full_turn"]
+    stored = db.session_turns(sid)
+    full_turn = db.session_row(sid)["context_full_turn"]
     for row in stored:
         history.exchanges.append((history.user_text(plan.turns[row["turn"] - 1]), row["reply"] or ""))
         history.dropped = max(history.dropped, row["dropped_turns"] or 0)
@@ -241,7 +240,7 @@ def _run_one(db, run_id, plan, spec, repeat, sid, ask, budget, repo, summary, pr
                     _stop(db, sid, turn, counted, history, full_turn or turn["turn"], budget.context, allowance,
                           f"the engine refused the prompt: {exc}")
                     return
-                finish_session(db, sid, "error", _now(), f"turn {turn['turn']} of {len(plan.turns)}: {exc}")
+                db.finish_session(sid, "error", _now(), f"turn {turn['turn']} of {len(plan.turns)}: {exc}")
                 summary.errors.append(f"{spec.canonical} #{repeat}: turn {turn['turn']}: {exc}")
                 return
         figures = measure.finish()
@@ -257,11 +256,11 @@ def _run_one(db, run_id, plan, spec, repeat, sid, ask, budget, repo, summary, pr
                "cache_cold": None if cache.cold is None else int(cache.cold),
                "finish_reason": figures.finish_reason, "history_tokens": counted, "dropped_turns": history.dropped,
                "started_at": started, "finished_at": _now()}
-        record_session_turn(db, sid, row, full_turn if full_now else None)
+        db.record_session_turn(sid, row, full_turn if full_now else None)
         history.exchanges.append((user, measure.output))
         summary.turns_run += 1
         progress.turn(row, len(plan.turns))
-    finish_session(db, sid, "ok", _now())
+    db.finish_session(sid, "ok", _now())
 
 
 def _stop(db, sid, turn, counted, history, full_turn, context, allowance, why: str | None = None) -> None:
@@ -271,6 +270,6 @@ def _stop(db, sid, turn, counted, history, full_turn, context, allowance, why: s
     row = {"turn": turn["turn"], "kind": turn["kind"], "fact": turn["fact"], "user": turn["user"], "reply": None,
            "passed": None, "score": None, "outcome": "context_full", "detail": reason, "history_tokens": counted,
            "dropped_turns": history.dropped, "started_at": _now(), "finished_at": _now()}
-    record_session_turn(db, sid, row, full_turn)
-    finish_session(db, sid, "stopped", _now(), reason)
+    db.record_session_turn(sid, row, full_turn)
+    db.finish_session(sid, "stopped", _now(), reason)
 

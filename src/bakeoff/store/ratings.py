@@ -34,10 +34,3 @@ class RatingTables(Tables):
     def rating(self, rating_id: int) -> dict | None:
         row = self.conn.execute("SELECT * FROM ratings WHERE id = ?", (rating_id,)).fetchone()
         return dict(row) if row else None
-
-
-# Called as functions of a Database, ``record_rating(db, ...)``, where callers did before the
-# store became one object.
-record_rating = RatingTables.record_rating
-ratings = RatingTables.ratings
-rating = RatingTables.rating

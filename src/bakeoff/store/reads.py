@@ -1,20 +1,10 @@
-"""What the report and the viewer add on top of ``Database``: a database whose trials are read once.
-
-``check_results_by_trial``, ``speed_results`` and ``trial`` are ``Database`` methods; they stay
-callable here as functions of a database, as the report and the viewer call them.
-"""
+"""What the report and the viewer add on top of ``Database``: a database whose trials are read once."""
 
 from __future__ import annotations
 
 import sqlite3
 
 from bakeoff.store.db import Database
-from bakeoff.store.speed import SpeedTables
-from bakeoff.store.trials import TrialTables
-
-check_results_by_trial = TrialTables.check_results_by_trial
-speed_results = SpeedTables.speed_results
-trial = TrialTables.trial
 
 
 class TrialsOnce:

@@ -53,13 +53,3 @@ class SessionTables(Tables):
         if run_id:
             sql, args = sql + " WHERE run_id = ?", (run_id,)
         return list(self.conn.execute(sql + " ORDER BY started_at, spec, repeat", args))
-
-
-# Called as functions of a Database, ``start_session(db, ...)``, where callers did before the
-# store became one object.
-session_row = SessionTables.session_row
-start_session = SessionTables.start_session
-record_session_turn = SessionTables.record_session_turn
-finish_session = SessionTables.finish_session
-session_turns = SessionTables.session_turns
-all_sessions = SessionTables.all_sessions

@@ -30,8 +30,7 @@ from bakeoff.report.ratings import win_rates
 from bakeoff.report.sandbox import sandbox_warnings
 from bakeoff.util.stats import summarise_trials
 from bakeoff.store import Database
-from bakeoff.store.ratings import VERDICTS, rating, ratings, record_rating
-from bakeoff.store.reads import check_results_by_trial, trial
+from bakeoff.store.ratings import VERDICTS
 from bakeoff.util.answers import normal_form
 from bakeoff.web.blind import PendingPairs, choose_pair
 
@@ -103,7 +102,7 @@ class Viewer:
             runs = [{"id": r["id"], "started_at": r["started_at"], "finished_at": r["finished_at"], "status": r["status"],
                      "suite": r["suite"], "trials": counts.get(r["id"], 0), "specs": sorted(specs_in.get(r["id"], ()))}
                     for r in reversed(db.runs())]
-            rows = ratings(db)
+            rows = db.ratings()
             warnings = sandbox_warnings([{"id": r["id"], "environment": json.loads(r["environment"] or "{}")}
                                          for r in db.runs()])
             return self.page("home.html", request, runs=runs, board=scoreboard(trials, rows), rated=len(rows),
@@ -136,7 +135,7 @@ class Viewer:
     def trial_page(self, request: Request) -> Response:
         db = self.db()
         try:
-            t = trial(db, request.path_params["trial_id"])
+            t = db.trial(request.path_params["trial_id"])
             if t is None:
                 return self.page("message.html", request, status_code=404, title="no such trial",
                                  message="No trial with that id in this database.")
@@ -164,7 +163,7 @@ class Viewer:
                     if t["spec"] in (x, y):
                         order.setdefault(t["case_id"], t)
                         ok[(t["case_id"], t["spec"])].append(t)
-                checks = check_results_by_trial(db, {t["id"] for ts in ok.values() for t in ts})
+                checks = db.check_results_by_trial({t["id"] for ts in ok.values() for t in ts})
                 for case_id in order:
                     sides = []
                     for spec in (x, y):
@@ -182,7 +181,7 @@ class Viewer:
                     diff = word_diff(a, b) if a is not None and b is not None and differ else None
                     cases.append({"case_id": case_id, "sides": sides, "diff": diff, "differ": differ,
                                   "messages": json.loads(order[case_id]["case_json"] or "{}").get("messages", [])})
-            rows = ratings(db)
+            rows = db.ratings()
         finally:
             db.close()
         board = [s for s in scoreboard(trials, rows) if s["spec"] in (x, y)]
@@ -198,11 +197,11 @@ class Viewer:
         try:
             trials = db.trials()
             specs = sorted({t["spec"] for t in trials})
-            rated = {(r["case_id"], *sorted((r["spec_a"], r["spec_b"]))) for r in ratings(db)}
+            rated = {(r["case_id"], *sorted((r["spec_a"], r["spec_b"]))) for r in db.ratings()}
             pair = choose_pair(trials, rated, x or None, y or None)
             if pair is None:
                 return self.page("rate.html", request, case_id=None, specs=specs, x=x, y=y, token=None)
-            ta, tb = trial(db, pair.trial_a), trial(db, pair.trial_b)
+            ta, tb = db.trial(pair.trial_a), db.trial(pair.trial_b)
         finally:
             db.close()
         token = self.pending.add(pair)
@@ -236,7 +235,7 @@ class Viewer:
             return RedirectResponse("/rate" + (f"?{urlencode(back)}" if back else ""), status_code=303)
         db = self.db()
         try:
-            rating_id = record_rating(db, pair.case_id, pair.trial_a, pair.spec_a, pair.trial_b, pair.spec_b, verdict)
+            rating_id = db.record_rating(pair.case_id, pair.trial_a, pair.spec_a, pair.trial_b, pair.spec_b, verdict)
         finally:
             db.close()
         return RedirectResponse(f"/rated/{rating_id}" + (f"?{urlencode(back)}" if back else ""), status_code=303)
@@ -248,12 +247,12 @@ class Viewer:
             rating_id = -1
         db = self.db()
         try:
-            r = rating(db, rating_id)
+            r = db.rating(rating_id)
             if r is None:
                 return self.page("message.html", request, status_code=404, title="no such rating",
                                  message="No rating with that id in this database.")
-            ta, tb = trial(db, r["trial_a"]), trial(db, r["trial_b"])
-            pair_rows = [p for p in ratings(db) if {p["spec_a"], p["spec_b"]} == {r["spec_a"], r["spec_b"]}]
+            ta, tb = db.trial(r["trial_a"]), db.trial(r["trial_b"])
+            pair_rows = [p for p in db.ratings() if {p["spec_a"], p["spec_b"]} == {r["spec_a"], r["spec_b"]}]
             board = scoreboard([t for t in db.trials() if t["spec"] in (r["spec_a"], r["spec_b"])], pair_rows)
         finally:
             db.close()
@@ -265,7 +264,7 @@ class Viewer:
     def ratings_page(self, request: Request) -> Response:
         db = self.db()
         try:
-            rows = ratings(db)
+            rows = db.ratings()
             board = scoreboard(db.trials(), rows)
         finally:
             db.close()
