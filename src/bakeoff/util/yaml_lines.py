@@ -222,9 +222,11 @@ def load_yaml_with_lines(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
 
     Duplicate keys are an error (PyYAML would keep the last one silently).
     """
+    loader = SafeYamlLoader(text)
     try:
-        node = yaml.compose(text, Loader=SafeYamlLoader)
+        node = loader.get_single_node()
     except yaml.YAMLError as exc:
+        loader.dispose()
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", path,
                          mark.line + 1 if mark else None) from None
@@ -245,10 +247,13 @@ def load_yaml_with_lines(text: str, path: str) -> tuple[Any, dict[tuple, int]]:
                 lines[at + (i,)] = v.start_mark.line + 1
                 walk(v, at + (i,))
 
-    if node is not None:
+    try:
+        if node is None:
+            return None, lines
         walk(node, ())
-    data = yaml.load(text, Loader=SafeYamlLoader)  # noqa: S506 - SafeLoader with YAML 1.2 scalars
-    return data, lines
+        return loader.construct_document(node), lines  # from the tree just walked: parsed once
+    finally:
+        loader.dispose()
 
 
 def _line_for(loc: tuple, lines: dict[tuple, int], prefix: tuple = ()) -> int | None:
